@@ -1,0 +1,92 @@
+"""`clusters`, `show` and `validate`: read-only views of the inventory."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from ..reports import cluster_details, cluster_summary
+from .app import AppContext, app
+
+
+@app.command()
+def clusters(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the clusters of the inventory."""
+    context: AppContext = ctx.obj
+    project = context.project(need_site_config=False, quiet=True)
+    summaries = [cluster_summary(c) for c in project.inventory.clusters.values()]
+    if as_json:
+        context.ui.json(summaries)
+        return
+    rows = [
+        (
+            s["name"],
+            project.cluster(s["name"]).topology_label,
+            s["version"],
+            s["api_address"] or "-",
+            ", ".join(s["pve_nodes"]),
+        )
+        for s in summaries
+    ]
+    context.ui.table(None, ("CLUSTER", "TOPOLOGY", "VERSION", "API ADDRESS", "PROXMOX NODES"), rows)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Show every node of a cluster with its derived settings."""
+    context: AppContext = ctx.obj
+    project = context.project(only=[cluster])
+    details = cluster_details(project.cluster(cluster), project.settings)
+    if as_json:
+        context.ui.json(details)
+        return
+    ui = context.ui
+    facts = [
+        ("cluster", details["name"]),
+        ("topology", project.cluster(cluster).topology_label),
+        ("version", details["version"]),
+        ("base domain", details["base_domain"] or "-"),
+        ("API address", details["api_address"] or "-"),
+        ("ingress address", details["ingress_vip"] or details["api_address"] or "-"),
+        ("rendezvous IP", details["rendezvous_ip"] or "-"),
+    ]
+    if details["network"]:
+        facts += [(k.replace("_", " "), v if isinstance(v, str) else ", ".join(v)) for k, v in details["network"].items()]
+    if details["acm_labels"]:
+        facts.append(("ACM labels", json.dumps(details["acm_labels"], sort_keys=True)))
+    ui.table(None, ("SETTING", "VALUE"), facts)
+    hosts = details["hosts"]
+    ui.table(None, ("HOST", "ROLE", "IP", "MAC", "VMID", "NODE", "VCPU", "MEMORY"), [
+        (h["name"], h["role"], h["ip"] or "-", h["mac"] or "-", str(h["vmid"]), h["pve_node"],
+         str(h["cores"] * h["sockets"]), f"{h['memory_mb']} MB")
+        for h in hosts
+    ])
+    ui.table(None, ("HOST", "DISKS", "NICS", "ROOT DEVICE"), [
+        (h["name"], "\n".join(h["disks_text"]), "\n".join(h["nics_text"]),
+         f"wwn {h['root_device_wwn']}" if h["root_device_wwn"] else "- (no hint)")
+        for h in hosts
+    ])
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    clusters: Annotated[list[str] | None, typer.Argument(help="Clusters to check (default: all).")] = None,
+    strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+) -> None:
+    """Check the inventory and the site config; exit 2 on any error."""
+    context: AppContext = ctx.obj
+    project = context.project(strict=strict, only=clusters or None)
+    names = clusters or list(project.inventory.clusters)
+    warnings = len(project.warnings)
+    suffix = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+    context.ui.success(f"{len(names)} cluster{'s' if len(names) != 1 else ''} valid: {', '.join(names)}{suffix}")

@@ -1,0 +1,71 @@
+"""Error types carrying a user-facing message, a hint and an exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes users script against (see docs/configuration.md)."""
+
+    OK = 0
+    FAILED = 1
+    BAD_INPUT = 2
+    BOOTSTRAP_FAILED = 5
+    INSTALL_FAILED = 6
+    INTERRUPTED = 130
+
+
+class ProxshiftError(Exception):
+    """Root of every error proxshift reports to a user: one line plus a hint."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UserInputError(ProxshiftError):
+    """A mistake in the command line, the inventory or the site config."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class OperationError(ProxshiftError):
+    """Something proxshift tried to do did not work (a server said no, a task failed)."""
+
+    exit_code = ExitCode.FAILED
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of validation, pinned to a file and a dotted location in it."""
+
+    file: str
+    location: str
+    message: str
+    fix: str = ""
+    severity: str = "error"  # "error" or "warning"
+    line: int | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.location}: {self.message}" if self.location else f"{where}: {self.message}"
+        return f"{text} Fix: {self.fix}" if self.fix else text
+
+
+class InvalidInput(UserInputError):
+    """Validation found problems; all of them are carried so they can be printed at once."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        count = sum(1 for p in problems if p.is_error)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{count} {noun} found", "fix the places named above and run again")

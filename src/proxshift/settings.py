@@ -1,0 +1,237 @@
+"""Site config + environment -> Settings; discovery of the root, inventory and site config."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InvalidInput, Problem, UserInputError
+from .modelerrors import closest, problems_from_validation_error
+from .templating import resolve_cluster_scoped, resolve_references
+from .yamlio import load_yaml
+
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+DEFAULT_CREDENTIALS_PATH = "secrets/data/openshift"
+
+# Keys of the predecessor's site config that proxshift accepts but has no use for.
+PREDECESSOR_ONLY_KEYS = frozenset(
+    {"iso_boot_path", "ocp_iso_image", "cluster_marker", "gitops_root", "backup_secrets", "backup_dir"}
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkDefaults(_Model):
+    """The network every cluster lives on (the predecessor's network_defaults)."""
+
+    base_domain: str
+    subnet: ipaddress.IPv4Network
+    gateway: ipaddress.IPv4Address
+    dns_servers: list[ipaddress.IPv4Address] = Field(min_length=1)
+    interface_name: str = "ens18"
+    cluster_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.128.0.0/14")
+    service_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("172.30.0.0/16")
+    host_prefix: int = Field(default=23, ge=1, le=30)
+
+    @field_validator("base_domain")
+    @classmethod
+    def _dns_domain(cls, value: str) -> str:
+        if not DNS_SUBDOMAIN.fullmatch(value.rstrip(".")):
+            raise ValueError("is not a DNS domain (lowercase letters, digits, '-' and '.')")
+        return value
+
+    @field_validator("subnet", "cluster_cidr", "service_cidr", mode="before")
+    @classmethod
+    def _canonical_network(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                network = ipaddress.IPv4Network(value, strict=False)
+            except ValueError:
+                return value  # pydantic reports it with its own message
+            if str(network) != value.strip():
+                raise ValueError(f"has host bits set; the network is {network}")
+        return value
+
+
+class VaultItem(_Model):
+    """One input secret: where it lives in KV v2 and under which key."""
+
+    name: str
+    path: str
+    key: str
+
+
+class ProxmoxEndpoint(_Model):
+    """Where the Proxmox API is reached; any node of a PVE cluster serves all of it."""
+
+    host: str | None = None
+    port: int = Field(default=8006, ge=1, le=65535)
+    verify_ssl: bool = True
+    ca_cert: str | None = None
+    token_vault_item: str | None = None
+
+
+class Proxy(_Model):
+    httpProxy: str | None = None  # noqa: N815 - the install-config spelling
+    httpsProxy: str | None = None  # noqa: N815
+    noProxy: str | None = None  # noqa: N815
+
+
+class ImageDigestSource(_Model):
+    source: str
+    mirrors: list[str] = Field(min_length=1)
+
+
+class Settings(_Model):
+    """Everything the site config says, resolved and validated."""
+
+    source: Path | None = None
+    source_label: str = "site config"
+    vault_addr: str | None = None
+    vault_path: str | None = None
+    credentials_path: str = DEFAULT_CREDENTIALS_PATH
+    ocp_installer_path: str | None = None
+    hub_cluster: str | None = None
+    hub_cluster_api_url: str | None = None
+    vault_items: list[VaultItem] = Field(default_factory=list)
+    network_defaults: NetworkDefaults | None = None
+    proxmox: ProxmoxEndpoint = ProxmoxEndpoint()
+    proxy: Proxy | None = None
+    image_digest_sources: list[ImageDigestSource] = Field(default_factory=list)
+    ntp_sources: list[str] = Field(default_factory=list)
+    fips: bool = False
+    additional_trust_bundle_policy: Literal["Proxyonly", "Always"] | None = None
+    ignored_keys: tuple[str, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+
+    def resolve_for_cluster(self, value: str, cluster_name: str, root: Path) -> str:
+        install_dir = str(root / "ocp_install" / cluster_name)
+        return resolve_cluster_scoped(value, cluster_name, install_dir)
+
+
+KNOWN_KEYS = frozenset(Settings.model_fields) - {
+    "source", "source_label", "ignored_keys", "warnings", "credentials_path"
+}
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the root, the inventory and the site config are, and why."""
+
+    root: Path
+    inventory: Path
+    config: Path | None
+    config_tried: tuple[Path, ...] = field(default_factory=tuple)
+
+    def install_dir(self, cluster: str) -> Path:
+        return self.root / "ocp_install" / cluster
+
+    def shown(self, path: Path) -> str:
+        """A path as users want to read it: relative to the root when inside it."""
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+
+def discover_paths(
+    root: Path | None = None, config: Path | None = None, inventory: Path | None = None
+) -> Paths:
+    """Flag > environment > <root>/config/site-config.yaml > ~/.proxshift/site-config.yaml."""
+    root = root or Path(os.environ.get("PROXSHIFT_ROOT") or Path.cwd())
+    inventory = inventory or root / "inventory" / "clusters.yml"
+    if config is not None:
+        return Paths(root, inventory, config, (config,))
+    env_config = os.environ.get("PROXSHIFT_CONFIG")
+    if env_config:
+        return Paths(root, inventory, Path(env_config).expanduser(), (Path(env_config),))
+    candidates = (root / "config" / "site-config.yaml", Path.home() / ".proxshift" / "site-config.yaml")
+    found = next((c for c in candidates if c.is_file()), None)
+    return Paths(root, inventory, found, candidates)
+
+
+def _line_lookup(lines: dict[tuple[str, ...], int], location: str) -> int | None:
+    parts = tuple(location.split("."))
+    while parts:
+        if parts in lines:
+            return lines[parts]
+        parts = parts[:-1]
+    return None
+
+
+def load_settings(paths: Paths) -> Settings:
+    """Read and validate the site config; raise InvalidInput listing every problem."""
+    if paths.config is None:
+        return Settings()
+    shown = paths.shown(paths.config)
+    if not paths.config.is_file():
+        raise UserInputError(
+            f"{shown}: site config not found",
+            "create it (see docs/configuration.md) or point --config / PROXSHIFT_CONFIG at it",
+        )
+    raw, lines = load_yaml(paths.config, shown)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserInputError(f"{shown}: must be a mapping of keys to values", "see docs/configuration.md")
+    runtime = {"ansible_user_dir": str(Path.home())}
+    resolved, problems = resolve_references(raw, runtime, shown)
+    warnings: list[Problem] = []
+    ignored: list[str] = []
+    values: dict[str, Any] = {}
+    for key, value in resolved.items():
+        if key in KNOWN_KEYS:
+            values[key] = value
+        elif key in PREDECESSOR_ONLY_KEYS:
+            ignored.append(key)
+        else:
+            guess = closest(key, KNOWN_KEYS)
+            fix = f"did you mean '{guess}'?" if guess else "remove it; proxshift does not use it"
+            warnings.append(Problem(shown, key, "is not a known key and is ignored", fix, "warning", _line_lookup(lines, key)))
+    try:
+        settings = Settings(source=paths.config, source_label=shown, **values)
+    except ValidationError as exc:
+        problems += problems_from_validation_error(exc, shown)
+    else:
+        problems += _check_network(settings, shown)
+    if problems:
+        problems = [
+            Problem(p.file, p.location, p.message, p.fix, p.severity, p.line or _line_lookup(lines, p.location))
+            for p in problems
+        ]
+        raise InvalidInput(problems + warnings)
+    return settings.model_copy(update={"ignored_keys": tuple(ignored), "warnings": tuple(warnings)})
+
+
+def _check_network(settings: Settings, file: str) -> list[Problem]:
+    net = settings.network_defaults
+    if net is None:
+        return []
+    problems = []
+    if net.gateway not in net.subnet or net.gateway in (net.subnet.network_address, net.subnet.broadcast_address):
+        problems.append(
+            Problem(file, "network_defaults.gateway", f"{net.gateway} is not a usable address of {net.subnet}",
+                    "give the router's address inside network_defaults.subnet")
+        )
+    for first, second in (("subnet", "cluster_cidr"), ("subnet", "service_cidr"), ("cluster_cidr", "service_cidr")):
+        a, b = getattr(net, first), getattr(net, second)
+        if a.overlaps(b):
+            problems.append(
+                Problem(file, f"network_defaults.{second}", f"{b} overlaps network_defaults.{first} ({a})",
+                        "pick ranges that do not overlap")
+            )
+    if net.host_prefix < net.cluster_cidr.prefixlen:
+        problems.append(
+            Problem(file, "network_defaults.host_prefix",
+                    f"/{net.host_prefix} is larger than the cluster network {net.cluster_cidr}",
+                    "use a host_prefix longer than the cluster_cidr prefix, e.g. 23")
+        )
+    return problems

@@ -1,0 +1,92 @@
+"""One place for output: rich consoles for stdout (results) and stderr (progress, problems)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+from .errors import Problem, ProxshiftError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class UI:
+    """Results go to stdout (tables, --json); everything for the human at the keyboard to stderr."""
+
+    def __init__(self, stdout: IO[str] | None = None, stderr: IO[str] | None = None, debug: bool = False) -> None:
+        self._stdout = stdout
+        self._stderr = stderr
+        self.debug_enabled = debug
+        self._out: Console | None = None
+        self._err: Console | None = None
+
+    @property
+    def out(self) -> Console:
+        if self._out is None:
+            from rich.console import Console
+
+            stream = self._stdout or sys.stdout
+            # Piped output keeps whole rows (rich would otherwise fold at 80 columns).
+            width = None if stream.isatty() else int(os.environ.get("COLUMNS") or 160)
+            self._out = Console(file=stream, width=width, highlight=False, soft_wrap=False)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        if self._err is None:
+            from rich.console import Console
+
+            self._err = Console(file=self._stderr or sys.stderr, highlight=False, soft_wrap=True)
+        return self._err
+
+    def json(self, data: Any) -> None:
+        stream = self._stdout or sys.stdout
+        stream.write(json.dumps(data, indent=2, default=str) + "\n")
+
+    def info(self, message: str) -> None:
+        self.err.print(message, markup=False)
+
+    def success(self, message: str) -> None:
+        self.err.print(f"[green]✓[/green] {_escape(message)}")
+
+    def warning(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/yellow] {_escape(message)}")
+
+    def debug(self, message: str) -> None:
+        if self.debug_enabled:
+            self.err.print(f"[dim]debug: {_escape(message)}[/dim]")
+
+    def problems(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            label = "[red]error:[/red]" if problem.is_error else "[yellow]warning:[/yellow]"
+            where = f"{problem.file}:{problem.line}" if problem.line else problem.file
+            head = f"{where}: {problem.location}: " if problem.location else f"{where}: "
+            self.err.print(f"{label} {_escape(head + problem.message)}")
+            if problem.fix:
+                self.err.print(f"  [dim]fix:[/dim] {_escape(problem.fix)}")
+
+    def error(self, exc: ProxshiftError) -> None:
+        self.err.print(f"[red]error:[/red] {_escape(exc.message)}")
+        if exc.hint:
+            self.err.print(f"  [dim]hint:[/dim] {_escape(exc.hint)}")
+
+    def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+        from rich import box
+        from rich.table import Table
+
+        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        self.out.print(table)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
