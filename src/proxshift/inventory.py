@@ -223,19 +223,21 @@ def _mapping(value: Any, file: str, location: str, problems: list[Problem]) -> d
         return {}
     if isinstance(value, dict):
         return value
-    problems.append(Problem(file, location, f"must be a mapping, not {type(value).__name__}", "indent the keys below it"))
+    problems.append(
+        Problem(file, location, f"must be a mapping, not {type(value).__name__}", "indent the keys below it")
+    )
     return {}
 
 
-def _unknown_key_warnings(
-    keys: Mapping[str, Any], known: frozenset[str], file: str, where: str
-) -> list[Problem]:
+def _unknown_key_warnings(keys: Mapping[str, Any], known: frozenset[str], file: str, where: str) -> list[Problem]:
     warnings = []
     for key in keys:
         if key not in known:
             guess = closest(str(key), known)
             fix = f"did you mean '{guess}'?" if guess else "remove it; see docs/inventory.md for the known keys"
-            warnings.append(Problem(file, join_location(where, str(key)), "is not a known key and is ignored", fix, "warning"))
+            warnings.append(
+                Problem(file, join_location(where, str(key)), "is not a known key and is ignored", fix, "warning")
+            )
     return warnings
 
 
@@ -269,11 +271,23 @@ def _derive_nodes(
             try:
                 ip = cluster_vars.base_ip + index
             except ipaddress.AddressValueError:
-                problems.append(Problem(file, f"clusters.{cluster_name}.vars.base_ip",
-                                        f"{cluster_vars.base_ip} + {index} is past the end of IPv4", "pick a lower base_ip"))
+                problems.append(
+                    Problem(
+                        file,
+                        f"clusters.{cluster_name}.vars.base_ip",
+                        f"{cluster_vars.base_ip} + {index} is past the end of IPv4",
+                        "pick a lower base_ip",
+                    )
+                )
         elif ip is None:
-            problems.append(Problem(file, location, "has no IP address",
-                                    f"set base_ip in clusters.{cluster_name}.vars, or ip: on this host"))
+            problems.append(
+                Problem(
+                    file,
+                    location,
+                    "has no IP address",
+                    f"set base_ip in clusters.{cluster_name}.vars, or ip: on this host",
+                )
+            )
         first_nic = next(iter(spec.nics.values()), None)
         mac = spec.mac or (spec.nics["net0"].mac if "net0" in spec.nics else first_nic.mac if first_nic else None)
         first_disk = next(iter(spec.disks.values()), None)
@@ -295,15 +309,17 @@ def load_inventory(path: Path, shown: str, default_base_domain: str | None) -> I
     children = _mapping(top.get("children"), shown, "all.children", problems)
     group = _mapping(children.get("clusters"), shown, "clusters", problems)
     if "clusters" not in children:
-        raise UserInputError(f"{shown}: no 'all.children.clusters' group", "put each cluster under all.children.clusters.children")
+        raise UserInputError(
+            f"{shown}: no 'all.children.clusters' group", "put each cluster under all.children.clusters.children"
+        )
     group_vars = _mapping(group.get("vars"), shown, "clusters.vars", problems)
     cluster_groups = _mapping(group.get("children"), shown, "clusters.children", problems)
 
     inventory = Inventory(shown, {}, problems, lines)
-    for cluster_name, cluster_raw in cluster_groups.items():
-        cluster_name = str(cluster_name)
+    for key, value in cluster_groups.items():
+        cluster_name = str(key)
         where = f"clusters.{cluster_name}"
-        cluster_raw = _mapping(cluster_raw, shown, where, problems)
+        cluster_raw = _mapping(value, shown, where, problems)
         own_vars = _mapping(cluster_raw.get("vars"), shown, f"{where}.vars", problems)
         hosts_raw = _mapping(cluster_raw.get("hosts"), shown, f"{where}.hosts", problems)
         layers = (("all.vars", all_vars), ("clusters.vars", group_vars), (f"{where}.vars", own_vars))
@@ -350,15 +366,21 @@ def _load_cluster(
         return None
     hosts: list[tuple[str, NodeSpec, dict[str, str]]] = []
     broken = False
-    for host_name, host_raw in hosts_raw.items():
-        host_name = str(host_name)
+    for host_key, host_raw in hosts_raw.items():
+        host_name = str(host_key)
         host_where = f"{where}.hosts.{host_name}"
         host_vars = _mapping(host_raw, file, host_where, problems)
         for key in host_vars:
             if key in CLUSTER_KEYS and key not in HOST_KEYS:
-                problems.append(Problem(file, join_location(host_where, str(key)),
-                                        "is a cluster setting and is ignored on a host",
-                                        f"move it to {where}.vars", "warning"))
+                problems.append(
+                    Problem(
+                        file,
+                        join_location(host_where, str(key)),
+                        "is a cluster setting and is ignored on a host",
+                        f"move it to {where}.vars",
+                        "warning",
+                    )
+                )
         problems += _unknown_key_warnings(
             {k: v for k, v in host_vars.items() if k not in CLUSTER_KEYS}, HOST_KEYS, file, host_where
         )

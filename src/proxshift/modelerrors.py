@@ -21,7 +21,7 @@ FIELD_FIXES: dict[str, str] = {
     "storage": "name the Proxmox storage that holds the disk, e.g. local-lvm",
     "tag": "give the VLAN tag as a whole number from 1 to 4094",
     "pve_node": "name the Proxmox node that runs the VM, e.g. pve1",
-    "ocp_version": "quote the version as text, e.g. ocp_version: \"4.19.1\"",
+    "ocp_version": 'quote the version as text, e.g. ocp_version: "4.19.1"',
     "cluster_type": "write cluster_type: sno or cluster_type: multi_node",
     "role": "write role: master or role: worker",
     "base_ip": "write an IPv4 address, e.g. 192.168.1.50",

@@ -41,8 +41,14 @@ def load_project(
         settings = Settings()
     if paths.config is None and need_site_config:
         tried = ", ".join(str(p) for p in paths.config_tried)
-        problems.append(Problem("site config", "", f"no site config found (looked in: {tried})",
-                                "create one (see docs/configuration.md) or pass --config / set PROXSHIFT_CONFIG"))
+        problems.append(
+            Problem(
+                "site config",
+                "",
+                f"no site config found (looked in: {tried})",
+                "create one (see docs/configuration.md) or pass --config / set PROXSHIFT_CONFIG",
+            )
+        )
     base_domain = settings.network_defaults.base_domain if settings.network_defaults else None
     inventory = load_inventory(paths.inventory, paths.shown(paths.inventory), base_domain)
     for name in only or []:

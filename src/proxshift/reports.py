@@ -74,7 +74,9 @@ def cluster_details(cluster: Cluster, settings: Settings) -> dict[str, Any]:
             "cluster_network": f"{net.cluster_cidr} (hostPrefix {net.host_prefix})",
             "service_network": str(net.service_cidr),
             "interface": net.interface_name,
-        } if net else None,
+        }
+        if net
+        else None,
         "acm_labels": cluster.vars.acm_labels,
         "hosts": [node_details(n) for n in cluster.nodes],
     }

@@ -80,9 +80,9 @@ class ProxmoxEndpoint(_Model):
 
 
 class Proxy(_Model):
-    httpProxy: str | None = None  # noqa: N815 - the install-config spelling
-    httpsProxy: str | None = None  # noqa: N815
-    noProxy: str | None = None  # noqa: N815
+    httpProxy: str | None = None
+    httpsProxy: str | None = None
+    noProxy: str | None = None
 
 
 class ImageDigestSource(_Model):
@@ -118,7 +118,11 @@ class Settings(_Model):
 
 
 KNOWN_KEYS = frozenset(Settings.model_fields) - {
-    "source", "source_label", "ignored_keys", "warnings", "credentials_path"
+    "source",
+    "source_label",
+    "ignored_keys",
+    "warnings",
+    "credentials_path",
 }
 
 
@@ -142,9 +146,7 @@ class Paths:
             return str(path)
 
 
-def discover_paths(
-    root: Path | None = None, config: Path | None = None, inventory: Path | None = None
-) -> Paths:
+def discover_paths(root: Path | None = None, config: Path | None = None, inventory: Path | None = None) -> Paths:
     """Flag > environment > <root>/config/site-config.yaml > ~/.proxshift/site-config.yaml."""
     root = root or Path(os.environ.get("PROXSHIFT_ROOT") or Path.cwd())
     inventory = inventory or root / "inventory" / "clusters.yml"
@@ -195,7 +197,9 @@ def load_settings(paths: Paths) -> Settings:
         else:
             guess = closest(key, KNOWN_KEYS)
             fix = f"did you mean '{guess}'?" if guess else "remove it; proxshift does not use it"
-            warnings.append(Problem(shown, key, "is not a known key and is ignored", fix, "warning", _line_lookup(lines, key)))
+            warnings.append(
+                Problem(shown, key, "is not a known key and is ignored", fix, "warning", _line_lookup(lines, key))
+            )
     try:
         settings = Settings(source=paths.config, source_label=shown, **values)
     except ValidationError as exc:
@@ -218,20 +222,31 @@ def _check_network(settings: Settings, file: str) -> list[Problem]:
     problems = []
     if net.gateway not in net.subnet or net.gateway in (net.subnet.network_address, net.subnet.broadcast_address):
         problems.append(
-            Problem(file, "network_defaults.gateway", f"{net.gateway} is not a usable address of {net.subnet}",
-                    "give the router's address inside network_defaults.subnet")
+            Problem(
+                file,
+                "network_defaults.gateway",
+                f"{net.gateway} is not a usable address of {net.subnet}",
+                "give the router's address inside network_defaults.subnet",
+            )
         )
     for first, second in (("subnet", "cluster_cidr"), ("subnet", "service_cidr"), ("cluster_cidr", "service_cidr")):
         a, b = getattr(net, first), getattr(net, second)
         if a.overlaps(b):
             problems.append(
-                Problem(file, f"network_defaults.{second}", f"{b} overlaps network_defaults.{first} ({a})",
-                        "pick ranges that do not overlap")
+                Problem(
+                    file,
+                    f"network_defaults.{second}",
+                    f"{b} overlaps network_defaults.{first} ({a})",
+                    "pick ranges that do not overlap",
+                )
             )
     if net.host_prefix < net.cluster_cidr.prefixlen:
         problems.append(
-            Problem(file, "network_defaults.host_prefix",
-                    f"/{net.host_prefix} is larger than the cluster network {net.cluster_cidr}",
-                    "use a host_prefix longer than the cluster_cidr prefix, e.g. 23")
+            Problem(
+                file,
+                "network_defaults.host_prefix",
+                f"/{net.host_prefix} is larger than the cluster network {net.cluster_cidr}",
+                "use a host_prefix longer than the cluster_cidr prefix, e.g. 23",
+            )
         )
     return problems

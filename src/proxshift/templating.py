@@ -46,8 +46,7 @@ class ReferenceResolver:
         if head not in self._raw:
             raise _Unresolvable(
                 f"refers to '{head}', which is neither a key of this file nor a known name",
-                "define that key, or use one of: "
-                + ", ".join(sorted([*self._runtime, *CLUSTER_SCOPED])),
+                "define that key, or use one of: " + ", ".join(sorted([*self._runtime, *CLUSTER_SCOPED])),
             )
         value: Any = self.resolve_key(head)
         for part in rest:

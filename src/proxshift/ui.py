@@ -74,16 +74,26 @@ class UI:
         if exc.hint:
             self.err.print(f"  [dim]hint:[/dim] {_escape(exc.hint)}")
 
+    def newline(self) -> None:
+        self.out.file.write("\n")
+
     def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
         from rich import box
         from rich.table import Table
 
-        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False)
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*row)
-        self.out.print(table)
+        if self.out.is_terminal:
+            self.out.print(table)
+            return
+        # Piped output: no trailing blanks, so that grep, diff and golden files see clean lines.
+        with self.out.capture() as captured:
+            self.out.print(table)
+        lines = [line.rstrip() for line in captured.get().splitlines()]
+        self.out.file.write("\n".join(lines) + "\n")
 
 
 def _escape(text: str) -> str:

@@ -57,7 +57,9 @@ def load_yaml(path: Path, label: str | None = None) -> tuple[Any, LineMap]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UserInputError(f"{shown}: file not found", "check the path, or pass --root / --inventory / --config") from None
+        raise UserInputError(
+            f"{shown}: file not found", "check the path, or pass --root / --inventory / --config"
+        ) from None
     except OSError as exc:
         raise UserInputError(f"{shown}: cannot be read ({exc.strerror})", "check the file's permissions") from None
     loader = InventoryLoader(text)
@@ -70,7 +72,9 @@ def load_yaml(path: Path, label: str | None = None) -> tuple[Any, LineMap]:
         return loader.construct_document(node), lines
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        problem = Problem(shown, "", f"is not valid YAML: {exc.problem}", "correct the YAML syntax at that line", line=line)
+        problem = Problem(
+            shown, "", f"is not valid YAML: {exc.problem}", "correct the YAML syntax at that line", line=line
+        )
         raise UserInputError(problem.render(), "a YAML linter (yamllint) shows the exact spot") from None
     except yaml.YAMLError as exc:
         raise UserInputError(f"{shown}: is not valid YAML: {exc}", "correct the YAML syntax") from None

@@ -39,7 +39,9 @@ class AppContext:
         project = load_project(self.paths, need_site_config=need_site_config, strict=strict, only=only)
         if quiet and project.warnings:
             count = len(project.warnings)
-            self.ui.info(f"{count} warning{'s' if count != 1 else ''} in the inventory or site config: run 'proxshift validate'")
+            self.ui.info(
+                f"{count} warning{'s' if count != 1 else ''} in the inventory or site config: run 'proxshift validate'"
+            )
         else:
             self.ui.problems(project.warnings)
         for key in project.settings.ignored_keys:
@@ -56,11 +58,17 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    root: Annotated[Path | None, typer.Option(help="Project root [env: PROXSHIFT_ROOT; default: current directory].")] = None,
+    root: Annotated[
+        Path | None, typer.Option(help="Project root [env: PROXSHIFT_ROOT; default: current directory].")
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="Site config file [env: PROXSHIFT_CONFIG].")] = None,
-    inventory: Annotated[Path | None, typer.Option(help="Inventory file [default: <root>/inventory/clusters.yml].")] = None,
+    inventory: Annotated[
+        Path | None, typer.Option(help="Inventory file [default: <root>/inventory/clusters.yml].")
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show debug notes and tracebacks.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """Provision OpenShift clusters on Proxmox VE from one inventory file."""
     del version

@@ -60,21 +60,44 @@ def show(
         ("rendezvous IP", details["rendezvous_ip"] or "-"),
     ]
     if details["network"]:
-        facts += [(k.replace("_", " "), v if isinstance(v, str) else ", ".join(v)) for k, v in details["network"].items()]
+        facts += [
+            (k.replace("_", " "), v if isinstance(v, str) else ", ".join(v)) for k, v in details["network"].items()
+        ]
     if details["acm_labels"]:
         facts.append(("ACM labels", json.dumps(details["acm_labels"], sort_keys=True)))
     ui.table(None, ("SETTING", "VALUE"), facts)
     hosts = details["hosts"]
-    ui.table(None, ("HOST", "ROLE", "IP", "MAC", "VMID", "NODE", "VCPU", "MEMORY"), [
-        (h["name"], h["role"], h["ip"] or "-", h["mac"] or "-", str(h["vmid"]), h["pve_node"],
-         str(h["cores"] * h["sockets"]), f"{h['memory_mb']} MB")
-        for h in hosts
-    ])
-    ui.table(None, ("HOST", "DISKS", "NICS", "ROOT DEVICE"), [
-        (h["name"], "\n".join(h["disks_text"]), "\n".join(h["nics_text"]),
-         f"wwn {h['root_device_wwn']}" if h["root_device_wwn"] else "- (no hint)")
-        for h in hosts
-    ])
+    ui.newline()
+    ui.table(
+        None,
+        ("HOST", "ROLE", "IP", "MAC", "VMID", "NODE", "VCPU", "MEMORY"),
+        [
+            (
+                h["name"],
+                h["role"],
+                h["ip"] or "-",
+                h["mac"] or "-",
+                str(h["vmid"]),
+                h["pve_node"],
+                str(h["cores"] * h["sockets"]),
+                f"{h['memory_mb']} MB",
+            )
+            for h in hosts
+        ],
+    )
+    ui.table(
+        None,
+        ("HOST", "DISKS", "NICS", "ROOT DEVICE"),
+        [
+            (
+                h["name"],
+                "\n".join(h["disks_text"]),
+                "\n".join(h["nics_text"]),
+                f"wwn {h['root_device_wwn']}" if h["root_device_wwn"] else "- (no hint)",
+            )
+            for h in hosts
+        ],
+    )
 
 
 @app.command()
