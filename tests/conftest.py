@@ -23,8 +23,17 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     """No test may read the developer's ~/.proxshift, ~/.vault-token or VAULT_* settings."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
-    for name in ("PROXSHIFT_ROOT", "PROXSHIFT_CONFIG", "VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE",
-                 "VAULT_CACERT", "VAULT_ROLE_ID", "VAULT_SECRET_ID", "VAULT_SKIP_VERIFY"):
+    for name in (
+        "PROXSHIFT_ROOT",
+        "PROXSHIFT_CONFIG",
+        "VAULT_ADDR",
+        "VAULT_TOKEN",
+        "VAULT_NAMESPACE",
+        "VAULT_CACERT",
+        "VAULT_ROLE_ID",
+        "VAULT_SECRET_ID",
+        "VAULT_SKIP_VERIFY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "160")
     return home

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from .errors import InvalidInput, Problem
 from .inventory import Cluster, Inventory, load_inventory
-from .settings import Paths, Settings, load_settings
+from .paths import Paths
+from .settings import Settings, load_settings
 from .validation import validate
 
 

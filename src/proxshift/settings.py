@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import InvalidInput, Problem, UserInputError
 from .modelerrors import closest, problems_from_validation_error
+from .paths import Paths
 from .templating import resolve_cluster_scoped, resolve_references
 from .yamlio import load_yaml
 
@@ -124,40 +123,6 @@ KNOWN_KEYS = frozenset(Settings.model_fields) - {
     "warnings",
     "credentials_path",
 }
-
-
-@dataclass(frozen=True)
-class Paths:
-    """Where the root, the inventory and the site config are, and why."""
-
-    root: Path
-    inventory: Path
-    config: Path | None
-    config_tried: tuple[Path, ...] = field(default_factory=tuple)
-
-    def install_dir(self, cluster: str) -> Path:
-        return self.root / "ocp_install" / cluster
-
-    def shown(self, path: Path) -> str:
-        """A path as users want to read it: relative to the root when inside it."""
-        try:
-            return str(path.resolve().relative_to(self.root.resolve()))
-        except ValueError:
-            return str(path)
-
-
-def discover_paths(root: Path | None = None, config: Path | None = None, inventory: Path | None = None) -> Paths:
-    """Flag > environment > <root>/config/site-config.yaml > ~/.proxshift/site-config.yaml."""
-    root = root or Path(os.environ.get("PROXSHIFT_ROOT") or Path.cwd())
-    inventory = inventory or root / "inventory" / "clusters.yml"
-    if config is not None:
-        return Paths(root, inventory, config, (config,))
-    env_config = os.environ.get("PROXSHIFT_CONFIG")
-    if env_config:
-        return Paths(root, inventory, Path(env_config).expanduser(), (Path(env_config),))
-    candidates = (root / "config" / "site-config.yaml", Path.home() / ".proxshift" / "site-config.yaml")
-    found = next((c for c in candidates if c.is_file()), None)
-    return Paths(root, inventory, found, candidates)
 
 
 def _line_lookup(lines: dict[tuple[str, ...], int], location: str) -> int | None:

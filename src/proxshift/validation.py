@@ -111,7 +111,8 @@ def _cluster_rules(cluster: Cluster, settings: Settings, file: str) -> Iterator[
                 file,
                 f"{where}.hosts",
                 f"has {masters} masters; the installer accepts 3, 4 or 5 in a multi-node cluster",
-                "keep 3, 4 or 5 masters by adjusting the hosts' role: settings (the first three hosts are masters by default)",
+                "keep 3, 4 or 5 masters by adjusting the hosts' role: settings "
+                "(the first three hosts are masters by default)",
             )
         for key in ("api_vip", "ingress_vip"):
             if getattr(cluster.vars, key) is None:

@@ -17,7 +17,11 @@ _DECIMAL_INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
 _DECIMAL_FLOAT = re.compile(r"^[-+]?([0-9][0-9_]*)?\.[0-9_]+([eE][-+]?[0-9]+)?$")
 
 
-class InventoryLoader(yaml.SafeLoader):
+# libyaml's parser is ~10x faster than the pure-Python one; the resolver stays ours either way.
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class InventoryLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """SafeLoader with YAML 1.1 booleans (Ansible users write `yes`) but decimal-only numbers."""
 
 

@@ -56,12 +56,25 @@ def test_show_json_has_every_node_resolved(predecessor_root: Path, cli: CliRunne
         "memory_mb": 32768,
         "root_device_wwn": "0x5000c50000000004",
     }
-    assert node4["disks"]["scsi1"] == {"storage": "local-lvm", "size": 150, "backup": False, "ssd": True,
-                                       "iothread": True}
-    assert node4["nics"]["net0"] == {"model": "virtio", "mac": "BC:24:11:52:94:F4", "bridge": "vmbr0", "tag": 42,
-                                     "firewall": False}
-    assert (data["rendezvous_ip"], data["api_vip"], data["ingress_vip"]) == ("192.168.1.10", "192.168.1.20",
-                                                                            "192.168.1.21")
+    assert node4["disks"]["scsi1"] == {
+        "storage": "local-lvm",
+        "size": 150,
+        "backup": False,
+        "ssd": True,
+        "iothread": True,
+    }
+    assert node4["nics"]["net0"] == {
+        "model": "virtio",
+        "mac": "BC:24:11:52:94:F4",
+        "bridge": "vmbr0",
+        "tag": 42,
+        "firewall": False,
+    }
+    assert (data["rendezvous_ip"], data["api_vip"], data["ingress_vip"]) == (
+        "192.168.1.10",
+        "192.168.1.20",
+        "192.168.1.21",
+    )
     assert data["network"]["subnet"] == "192.168.1.0/24"
 
 
@@ -99,8 +112,16 @@ def test_version_and_help(cli: CliRunner) -> None:
 def test_inventory_and_config_flags(predecessor_root: Path, tmp_path: Path, cli: CliRunner) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    result = cli("--root", elsewhere, "--inventory", predecessor_root / "inventory" / "clusters.yml",
-                 "--config", predecessor_root / "config" / "site-config.yaml", "validate", "ocp-sno1")
+    result = cli(
+        "--root",
+        elsewhere,
+        "--inventory",
+        predecessor_root / "inventory" / "clusters.yml",
+        "--config",
+        predecessor_root / "config" / "site-config.yaml",
+        "validate",
+        "ocp-sno1",
+    )
     assert result.code == 0, result.err
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from proxshift.errors import InvalidInput
+from proxshift.paths import discover_paths
 from proxshift.project import load_project
-from proxshift.settings import discover_paths
 from tests.conftest import PREDECESSOR, ProjectFiles
 
 
@@ -59,9 +59,15 @@ def test_host_in_two_clusters_is_two_definitions() -> None:
     in_ocp = inv.clusters["ocp"].node("ocp-node6")
     in_ocp3 = inv.clusters["ocp3"].node("ocp-node6")
     assert (in_ocp.spec.cores, list(in_ocp.spec.disks), in_ocp.spec.iso_image) == (
-        10, ["scsi0", "scsi1"], "your_nfs:iso/ocp-agent.x86_64.iso")
+        10,
+        ["scsi0", "scsi1"],
+        "your_nfs:iso/ocp-agent.x86_64.iso",
+    )
     assert (in_ocp3.spec.cores, list(in_ocp3.spec.disks), in_ocp3.spec.iso_image) == (
-        12, ["scsi0"], "your_nfs:iso/ocp3-agent.x86_64.iso")
+        12,
+        ["scsi0"],
+        "your_nfs:iso/ocp3-agent.x86_64.iso",
+    )
     assert (str(in_ocp.ip), str(in_ocp3.ip)) == ("192.168.1.15", "192.168.1.33")
 
 

@@ -86,53 +86,94 @@ CASES: dict[str, tuple[Mutation, str, str]] = {
     "memory zero": (_set("multi.m-node2.memory", 0), f"{H}.memory", "positive"),
     "cores negative": (_set("multi.m-node2.cores", -2), f"{H}.cores", "positive"),
     "sockets zero": (_set("multi.m-node2.sockets", 0), f"{H}.sockets", "positive"),
-    "bad disk key": (_set("multi.m-node2.disks.nvme0", {"storage": "local-lvm", "size": 10}), f"{H}.disks.nvme0",
-                     "scsi0-30"),
-    "disk slot out of range": (_set("multi.m-node2.disks.sata6", {"storage": "local-lvm", "size": 10}),
-                               f"{H}.disks.sata6", "sata0-5"),
+    "bad disk key": (
+        _set("multi.m-node2.disks.nvme0", {"storage": "local-lvm", "size": 10}),
+        f"{H}.disks.nvme0",
+        "scsi0-30",
+    ),
+    "disk slot out of range": (
+        _set("multi.m-node2.disks.sata6", {"storage": "local-lvm", "size": 10}),
+        f"{H}.disks.sata6",
+        "sata0-5",
+    ),
     "disk size zero": (_set("multi.m-node2.disks.scsi0.size", 0), f"{H}.disks.scsi0.size", "positive whole number"),
-    "disk without storage": (_delete("multi.m-node2.disks.scsi0.storage"), f"{H}.disks.scsi0.storage",
-                             "Proxmox storage"),
-    "bad nic key": (_set("multi.m-node2.nics.eth0", {"model": "virtio", "mac": "BC:24:11:00:09:09"}), f"{H}.nics.eth0",
-                    "net0 to net31"),
+    "disk without storage": (
+        _delete("multi.m-node2.disks.scsi0.storage"),
+        f"{H}.disks.scsi0.storage",
+        "Proxmox storage",
+    ),
+    "bad nic key": (
+        _set("multi.m-node2.nics.eth0", {"model": "virtio", "mac": "BC:24:11:00:09:09"}),
+        f"{H}.nics.eth0",
+        "net0 to net31",
+    ),
     "unknown nic model": (_set("multi.m-node2.nics.net0.model", "virtio-net"), f"{H}.nics.net0.model", "use virtio"),
     "vlan tag zero": (_set("multi.m-node2.nics.net0.tag", 0), f"{H}.nics.net0.tag", "1 to 4094"),
     "vlan tag too high": (_set("multi.m-node2.nics.net0.tag", 4095), f"{H}.nics.net0.tag", "1 to 4094"),
     "mac syntax": (_set("multi.m-node2.nics.net0.mac", "BC:24:11:00:01"), f"{H}.nics.net0.mac", "six hex pairs"),
-    "multicast mac": (_set("multi.m-node2.nics.net0.mac", "01:24:11:00:01:02"), f"{H}.nics.net0.mac", "first byte even"),
+    "multicast mac": (
+        _set("multi.m-node2.nics.net0.mac", "01:24:11:00:01:02"),
+        f"{H}.nics.net0.mac",
+        "first byte even",
+    ),
     "wwn syntax": (_set("multi.m-node2.wwn", "0x5000c500"), f"{H}.wwn", "16 hex digits"),
-    "disk wwn syntax": (_set("multi.m-node2.disks.scsi0.wwn", "5000c50000000004"), f"{H}.disks.scsi0.wwn",
-                        "16 hex digits"),
+    "disk wwn syntax": (
+        _set("multi.m-node2.disks.scsi0.wwn", "5000c50000000004"),
+        f"{H}.disks.scsi0.wwn",
+        "16 hex digits",
+    ),
     "cpu without x86-64-v2": (_set("multi.m-node2.cpu", "kvm64"), f"{H}.cpu", "cpu: host"),
     "duplicate vmid in cluster": (_set("multi.m-node2.vmid", 401), f"{H}.vmid", "its own vmid"),
-    "duplicate mac in cluster": (_set("multi.m-node2.nics.net0.mac", "bc:24:11:00:01:01"), f"{H}.nics.net0.mac",
-                                 "its own MAC"),
+    "duplicate mac in cluster": (
+        _set("multi.m-node2.nics.net0.mac", "bc:24:11:00:01:01"),
+        f"{H}.nics.net0.mac",
+        "its own MAC",
+    ),
     "duplicate ip in cluster": (_set("multi.m-node2.ip", "10.0.0.10"), f"{H}.ip", "its own IP"),
     "vmid clash across clusters": (_set("multi.m-node2.vmid", 301), f"{H}.vmid", "same name"),
-    "mac clash across clusters": (_set("multi.m-node2.nics.net0.mac", "BC:24:11:00:00:01"), f"{H}.nics.net0.mac",
-                                  "same name"),
+    "mac clash across clusters": (
+        _set("multi.m-node2.nics.net0.mac", "BC:24:11:00:00:01"),
+        f"{H}.nics.net0.mac",
+        "same name",
+    ),
     "ip clash across clusters": (_set("multi.m-node2.ip", "10.0.0.50"), f"{H}.ip", "same name"),
     "ip outside subnet": (_set("multi.m-node2.ip", "10.0.1.5"), f"{H}.ip", "inside the subnet"),
     "ip is network address": (_set("multi.m-node2.ip", "10.0.0.0"), f"{H}.ip", "host address"),
     "ip is broadcast": (_set("multi.m-node2.ip", "10.0.0.255"), f"{H}.ip", "host address"),
     "ip is gateway": (_set("multi.m-node2.ip", "10.0.0.1"), f"{H}.ip", "no other device"),
-    "vip outside subnet": (_set("multi.vars.api_vip", "192.168.9.9"), "clusters.multi.vars.api_vip", "inside the subnet"),
+    "vip outside subnet": (
+        _set("multi.vars.api_vip", "192.168.9.9"),
+        "clusters.multi.vars.api_vip",
+        "inside the subnet",
+    ),
     "vips equal": (_set("multi.vars.ingress_vip", "10.0.0.20"), "clusters.multi.vars.ingress_vip", "its own free"),
-    "vip is a node ip": (_set("multi.vars.api_vip", "10.0.0.11"), "clusters.multi.vars.api_vip", "addresses of their own"),
-    "sno with two hosts": (_add_host("sno", "sno-node2", 302, "BC:24:11:00:00:02"), "clusters.sno.hosts",
-                           "remove the extra hosts"),
+    "vip is a node ip": (
+        _set("multi.vars.api_vip", "10.0.0.11"),
+        "clusters.multi.vars.api_vip",
+        "addresses of their own",
+    ),
+    "sno with two hosts": (
+        _add_host("sno", "sno-node2", 302, "BC:24:11:00:00:02"),
+        "clusters.sno.hosts",
+        "remove the extra hosts",
+    ),
     "sno host as worker": (_set("sno.sno-node1.role", "worker"), "clusters.sno.hosts.sno-node1.role", "remove role"),
     "two-node cluster": (_drop_hosts("multi", 2), "clusters.multi.hosts", "at least 3 masters"),
     "six masters": (
-        lambda p: [
-            _add_host("multi", f"m-node{i}", 400 + i, f"BC:24:11:00:01:0{i}")(p) for i in (5, 6)
-        ] and [_set(f"multi.m-node{i}.role", "master")(p) for i in (4, 5, 6)] and None,
+        lambda p: (
+            [_add_host("multi", f"m-node{i}", 400 + i, f"BC:24:11:00:01:0{i}")(p) for i in (5, 6)]
+            and [_set(f"multi.m-node{i}.role", "master")(p) for i in (4, 5, 6)]
+            and None
+        ),
         "clusters.multi.hosts",
         "3, 4 or 5",
     ),
     "multi-node without api_vip": (_delete("multi.vars.api_vip"), "clusters.multi.vars.api_vip", "free address"),
-    "multi-node without ingress_vip": (_delete("multi.vars.ingress_vip"), "clusters.multi.vars.ingress_vip",
-                                       "free address"),
+    "multi-node without ingress_vip": (
+        _delete("multi.vars.ingress_vip"),
+        "clusters.multi.vars.ingress_vip",
+        "free address",
+    ),
     "bad role": (_set("multi.m-node2.role", "controlplane"), f"{H}.role", "role: master"),
     "bad cluster_type": (_set("multi.vars.cluster_type", "ha"), "clusters.multi.vars.cluster_type", "multi_node"),
     "no ip at all": (_delete("multi.vars.base_ip"), "clusters.multi.hosts.m-node1", "base_ip"),
@@ -141,8 +182,11 @@ CASES: dict[str, tuple[Mutation, str, str]] = {
     "gateway outside subnet": (_site("gateway", "10.9.0.1"), "network_defaults.gateway", "inside"),
     "dns server not an ip": (_site("dns_servers", ["dns.example"]), "network_defaults.dns_servers.0", "IPv4"),
     "bad base domain": (_site("base_domain", "Lab_Example"), "network_defaults.base_domain", "DNS domain"),
-    "overlapping cluster network": (_site("cluster_cidr", "10.0.0.0/14"), "network_defaults.cluster_cidr",
-                                    "do not overlap"),
+    "overlapping cluster network": (
+        _site("cluster_cidr", "10.0.0.0/14"),
+        "network_defaults.cluster_cidr",
+        "do not overlap",
+    ),
 }
 
 
@@ -157,7 +201,9 @@ def test_rule_rejects_with_location_and_fix(name: str, project: ProjectFiles, cl
 
     assert result.code == 2, result.err
     error_lines = [line for line in result.err.splitlines() if line.startswith("error:")]
-    matching = [i for i, line in enumerate(result.err.splitlines()) if line.startswith("error:") and f": {location}:" in line]
+    matching = [
+        i for i, line in enumerate(result.err.splitlines()) if line.startswith("error:") and f": {location}:" in line
+    ]
     assert matching, f"no error at {location}:\n{result.err}"
     following = result.err.splitlines()[matching[0] + 1]
     assert following.strip().startswith("fix:") and fix in following, following
@@ -207,7 +253,7 @@ def test_unknown_key_is_a_warning_with_the_closest_key(project: ProjectFiles, cl
     _set("multi.m-node2.memroy", 1024)(project)
     result = cli("--root", project.write(), "validate")
     assert result.code == 0
-    assert f"warning: inventory/clusters.yml" in result.err
+    assert "warning: inventory/clusters.yml" in result.err
     assert f"{H}.memroy: is not a known key and is ignored" in result.err
     assert "did you mean 'memory'?" in result.err
 
@@ -225,7 +271,10 @@ def test_below_minimum_is_a_warning(project: ProjectFiles, cli: CliRunner) -> No
     _set("multi.m-node4.memory", 4096)(project)
     result = cli("--root", project.write(), "validate")
     assert result.code == 0
-    assert "clusters.multi.hosts.m-node4.memory: 4096 MB is below OpenShift's minimum of 8192 MB for a worker" in result.err
+    assert (
+        "clusters.multi.hosts.m-node4.memory: 4096 MB is below OpenShift's minimum of 8192 MB for a worker"
+        in result.err
+    )
 
 
 def test_validate_selected_cluster_ignores_problems_elsewhere(project: ProjectFiles, cli: CliRunner) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from proxshift.errors import InvalidInput, UserInputError
-from proxshift.settings import discover_paths, load_settings
+from proxshift.paths import discover_paths
+from proxshift.settings import load_settings
 from proxshift.yamlio import load_yaml
 from tests.conftest import PREDECESSOR, CliRunner, ProjectFiles
 
@@ -17,8 +18,14 @@ def test_unquoted_all_digit_mac_stays_text(tmp_path: Path) -> None:
     f = tmp_path / "x.yml"
     f.write_text("mac: 52:54:00:12:34:56\nwwn: 0x5000c50000000004\nsize: 120\nratio: 1.5\nok: yes\nneg: -3\n")
     data, _ = load_yaml(f)
-    assert data == {"mac": "52:54:00:12:34:56", "wwn": "0x5000c50000000004", "size": 120, "ratio": 1.5,
-                    "ok": True, "neg": -3}
+    assert data == {
+        "mac": "52:54:00:12:34:56",
+        "wwn": "0x5000c50000000004",
+        "size": 120,
+        "ratio": 1.5,
+        "ok": True,
+        "neg": -3,
+    }
 
 
 def test_unquoted_mac_in_inventory_is_used_as_written(project: ProjectFiles, cli: CliRunner) -> None:
@@ -57,8 +64,14 @@ def test_predecessor_site_config_references_resolve() -> None:
     paths = discover_paths(Path("/x"), PREDECESSOR / "site-config.yaml", PREDECESSOR / "clusters.yml")
     settings = load_settings(paths)
     assert settings.hub_cluster_api_url == "https://api.ocp-sno1.homelab.local:6443"
-    assert settings.ignored_keys == ("iso_boot_path", "ocp_iso_image", "cluster_marker", "gitops_root",
-                                     "backup_secrets", "backup_dir")
+    assert settings.ignored_keys == (
+        "iso_boot_path",
+        "ocp_iso_image",
+        "cluster_marker",
+        "gitops_root",
+        "backup_secrets",
+        "backup_dir",
+    )
     assert [i.name for i in settings.vault_items] == ["pull-secret", "ssh-key", "cert-bundle"]
 
 
@@ -67,7 +80,9 @@ def test_cluster_scoped_references_resolve_per_cluster(tmp_path: Path) -> None:
     config.write_text("hub_cluster_api_url: '{{ ocp_install_dir }}/x-{{ cluster_name }}'\n")
     settings = load_settings(discover_paths(tmp_path, config))
     assert settings.hub_cluster_api_url is not None
-    assert settings.resolve_for_cluster(settings.hub_cluster_api_url, "c1", tmp_path) == f"{tmp_path}/ocp_install/c1/x-c1"
+    assert (
+        settings.resolve_for_cluster(settings.hub_cluster_api_url, "c1", tmp_path) == f"{tmp_path}/ocp_install/c1/x-c1"
+    )
 
 
 def test_home_reference(tmp_path: Path, isolated_env: Path) -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .. import __version__
 from ..errors import ExitCode, InvalidInput, ProxshiftError
-from ..project import Project, load_project
-from ..settings import Paths, discover_paths
+from ..paths import Paths, discover_paths
 from ..ui import UI
+
+if TYPE_CHECKING:
+    from ..project import Project
 
 app = typer.Typer(
     name="proxshift",
@@ -36,6 +38,8 @@ class AppContext:
         self, *, need_site_config: bool = True, strict: bool = False, only: list[str] | None = None, quiet: bool = False
     ) -> Project:
         """Load and validate; print warnings in full, or (quiet) as a one-line pointer to validate."""
+        from ..project import load_project  # pydantic and YAML only for commands that read files
+
         project = load_project(self.paths, need_site_config=need_site_config, strict=strict, only=only)
         if quiet and project.warnings:
             count = len(project.warnings)

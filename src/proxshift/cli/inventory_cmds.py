@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ..reports import cluster_details, cluster_summary
 from .app import AppContext, app
 
 
@@ -18,6 +17,8 @@ def clusters(
 ) -> None:
     """List the clusters of the inventory."""
     context: AppContext = ctx.obj
+    from ..reports import cluster_summary
+
     project = context.project(need_site_config=False, quiet=True)
     summaries = [cluster_summary(c) for c in project.inventory.clusters.values()]
     if as_json:
@@ -44,6 +45,8 @@ def show(
 ) -> None:
     """Show every node of a cluster with its derived settings."""
     context: AppContext = ctx.obj
+    from ..reports import cluster_details
+
     project = context.project(only=[cluster])
     details = cluster_details(project.cluster(cluster), project.settings)
     if as_json:
