@@ -13,6 +13,7 @@ def cluster_summary(cluster: Cluster) -> dict[str, Any]:
         "name": cluster.name,
         "type": cluster.type,
         "topology": cluster.topology,
+        "topology_label": cluster.topology_label,
         "version": cluster.vars.ocp_version,
         "masters": len(cluster.masters),
         "workers": len(cluster.workers),

@@ -56,6 +56,11 @@ class UI:
     def warning(self, message: str) -> None:
         self.err.print(f"[yellow]warning:[/yellow] {_escape(message)}")
 
+    def warnings_pointer(self, count: int) -> None:
+        self.info(
+            f"{count} warning{'s' if count != 1 else ''} in the inventory or site config: run 'proxshift validate'"
+        )
+
     def debug(self, message: str) -> None:
         if self.debug_enabled:
             self.err.print(f"[dim]debug: {_escape(message)}[/dim]")

@@ -138,3 +138,24 @@ def test_light_commands_do_not_import_heavy_clients(predecessor_root: Path) -> N
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
+
+
+def test_clusters_listing_cache_is_exact_and_follows_edits(predecessor_root: Path, cli: CliRunner) -> None:
+    first = cli("--root", predecessor_root, "clusters")
+    second = cli("--root", predecessor_root, "clusters")  # served from the listing cache
+    assert (second.code, second.out, second.err) == (first.code, first.out, first.err)
+    inventory = predecessor_root / "inventory" / "clusters.yml"
+    inventory.write_text(inventory.read_text().replace('ocp_version: "4.19.1"', 'ocp_version: "4.20.3"', 1))
+    edited = cli("--root", predecessor_root, "clusters", "--json")
+    assert json.loads(edited.out)[0]["version"] == "4.20.3"
+    inventory.write_text(inventory.read_text().replace("vmid: 401", "vmid: 1"))
+    assert cli("--root", predecessor_root, "clusters").code == 2
+
+
+def test_corrupt_listing_cache_is_ignored(predecessor_root: Path, cli: CliRunner, isolated_env: Path) -> None:
+    cli("--root", predecessor_root, "clusters")
+    for entry in (isolated_env / ".cache" / "proxshift" / "clusters").glob("*.json"):
+        entry.write_text("{not json")
+    result = cli("--root", predecessor_root, "clusters")
+    assert result.code == 0
+    assert result.out == (GOLDEN / "clusters.txt").read_text()

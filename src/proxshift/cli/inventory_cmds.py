@@ -16,22 +16,29 @@ def clusters(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the clusters of the inventory."""
-    context: AppContext = ctx.obj
-    from ..reports import cluster_summary
+    from ..listing_cache import listing_key, read_listing, write_listing
 
-    project = context.project(need_site_config=False, quiet=True)
-    summaries = [cluster_summary(c) for c in project.inventory.clusters.values()]
+    context: AppContext = ctx.obj
+    key = listing_key(context.paths)
+    listing = read_listing(key) if key else None
+    if listing is None:
+        from ..reports import cluster_summary
+
+        project = context.project(need_site_config=False, quiet=True)
+        listing = {
+            "clusters": [cluster_summary(c) for c in project.inventory.clusters.values()],
+            "warnings": len(project.warnings),
+        }
+        if key:
+            write_listing(key, listing)
+    elif listing["warnings"]:
+        context.ui.warnings_pointer(listing["warnings"])
+    summaries = listing["clusters"]
     if as_json:
         context.ui.json(summaries)
         return
     rows = [
-        (
-            s["name"],
-            project.cluster(s["name"]).topology_label,
-            s["version"],
-            s["api_address"] or "-",
-            ", ".join(s["pve_nodes"]),
-        )
+        (s["name"], s["topology_label"], s["version"], s["api_address"] or "-", ", ".join(s["pve_nodes"]))
         for s in summaries
     ]
     context.ui.table(None, ("CLUSTER", "TOPOLOGY", "VERSION", "API ADDRESS", "PROXMOX NODES"), rows)
