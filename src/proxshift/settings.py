@@ -177,7 +177,65 @@ def load_settings(paths: Paths) -> Settings:
             for p in problems
         ]
         raise InvalidInput(problems + warnings)
-    return settings.model_copy(update={"ignored_keys": tuple(ignored), "warnings": tuple(warnings)})
+    credentials = _credentials_location(settings, shown)
+    warnings += credentials.pop("warnings")
+    return settings.model_copy(update={**credentials, "ignored_keys": tuple(ignored), "warnings": tuple(warnings)})
+
+
+def _credentials_location(settings: Settings, shown: str) -> dict[str, Any]:
+    """The predecessor's `vault_path` is either its credentials file or the KV path itself."""
+    result: dict[str, Any] = {"warnings": []}
+    value = settings.vault_path
+    if not value:
+        return result
+    if not value.endswith((".yml", ".yaml")):
+        result["credentials_path"] = value
+        return result
+    path = Path(value).expanduser()
+    if not path.is_file():
+        return result  # defaults apply
+    text = path.read_text(errors="replace")
+    if text.startswith("$ANSIBLE_VAULT"):
+        result["warnings"].append(
+            Problem(
+                shown,
+                "vault_path",
+                f"{value} is ansible-vault encrypted; proxshift does not read it",
+                "set VAULT_ADDR / VAULT_TOKEN in the environment and see docs/migration.md",
+                "warning",
+            )
+        )
+        return result
+    import yaml
+
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict):
+        result["warnings"].append(
+            Problem(
+                shown, "vault_path", f"{value} is not a YAML mapping and is ignored", "see docs/migration.md", "warning"
+            )
+        )
+        return result
+    if isinstance(data.get("vault_path"), str):
+        result["credentials_path"] = data["vault_path"]
+    if isinstance(data.get("vault_addr"), str) and not settings.vault_addr:
+        result["vault_addr"] = data["vault_addr"]
+    leaked = sorted(k for k in data if k in ("vault_token", "proxmox_api_password", "proxmox_api_user"))
+    if leaked:
+        result["warnings"].append(
+            Problem(
+                str(path),
+                ", ".join(leaked),
+                "are credentials in a plain file and are ignored",
+                "put them in the environment (VAULT_TOKEN, PROXSHIFT_PROXMOX_*) or in Vault, then delete them "
+                "from the file",
+                "warning",
+            )
+        )
+    return result
 
 
 def _check_network(settings: Settings, file: str) -> list[Problem]:

@@ -59,7 +59,7 @@ def validate(inventory: Inventory, settings: Settings, only: list[str] | None = 
         for node in cluster.nodes:
             problems += list(_node_rules(cluster, node, file))
     problems += list(_uniqueness_rules(list(inventory.clusters.values()), selected, file))
-    problems += list(_dns_server_rules(list(inventory.clusters.values()), settings, file))
+    problems += list(_dns_server_rules(selected, settings))
     return [
         Problem(p.file, p.location, p.message, p.fix, p.severity, p.line or inventory.line_of(p.location))
         for p in problems
@@ -372,7 +372,7 @@ def _uniqueness_rules(all_clusters: list[Cluster], selected: list[Cluster], file
                 )
 
 
-def _dns_server_rules(all_clusters: list[Cluster], settings: Settings, file: str) -> Iterator[Problem]:
+def _dns_server_rules(all_clusters: list[Cluster], settings: Settings) -> Iterator[Problem]:
     net = settings.network_defaults
     if net is None:
         return

@@ -1,0 +1,78 @@
+"""`manifests` and `vault check`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ExitCode
+from .app import AppContext, app
+
+vault_app = typer.Typer(help="Vault: check access to the inputs and the credentials path.", no_args_is_help=True)
+app.add_typer(vault_app, name="vault")
+
+
+@app.command()
+def manifests(
+    ctx: typer.Context,
+    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print both manifests, secrets redacted; write nothing.")
+    ] = False,
+    no_vault: Annotated[
+        bool, typer.Option("--no-vault", help="Render with placeholders, without Vault; writes only with --output-dir.")
+    ] = False,
+    output_dir: Annotated[Path | None, typer.Option(help="Write here instead of <root>/ocp_install/<cluster>.")] = None,
+    templates_dir: Annotated[Path | None, typer.Option(help="Template overrides [default: <root>/templates].")] = None,
+) -> None:
+    """Render and check install-config.yaml and agent-config.yaml for a cluster."""
+    from ..workflow import generate_manifests
+
+    context: AppContext = ctx.obj
+    project = context.project(only=[cluster])
+    result = generate_manifests(
+        project,
+        cluster,
+        dry_run=dry_run,
+        no_vault=no_vault,
+        output_dir=output_dir,
+        templates_dir=templates_dir,
+        notify=context.ui.warning,
+    )
+    ui = context.ui
+    ui.problems(result.warnings)
+    if result.report is None:
+        for name, text in result.redacted.items():
+            ui.out.file.write(f"# {name}\n{text}")
+        if dry_run:
+            ui.info("dry run: nothing was written")
+        return
+    report = result.report
+    if report.moved_to_history:
+        ui.info(f"previous files moved to {project.paths.shown(report.moved_to_history)}")
+    for path in report.written:
+        ui.success(f"wrote {project.paths.shown(path)} (0600)")
+    for path in report.unchanged:
+        ui.info(f"unchanged {project.paths.shown(path)}")
+
+
+@vault_app.command("check")
+def vault_check(
+    ctx: typer.Context,
+    cluster: Annotated[str | None, typer.Argument(help="Probe the credentials path of this cluster.")] = None,
+) -> None:
+    """Read every vault item and probe write access to the credentials path (nothing is written)."""
+    from ..workflow import check_vault
+
+    context: AppContext = ctx.obj
+    project = context.project(only=[cluster] if cluster else None)
+    rows = check_vault(project, cluster, notify=context.ui.warning)
+    context.ui.table(
+        None,
+        ("ITEM", "PATH", "STATUS", "DETAIL"),
+        [(r.item, r.path, "ok" if r.ok else "FAILED", r.detail) for r in rows],
+    )
+    if not all(r.ok for r in rows):
+        raise typer.Exit(int(ExitCode.FAILED))

