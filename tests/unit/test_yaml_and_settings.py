@@ -142,3 +142,44 @@ def test_show_without_site_config_says_where_it_looked(project: ProjectFiles, cl
     assert result.code == 2
     assert "no site config found (looked in:" in result.err
     assert cli("--root", root, "clusters").code == 0
+
+
+def _with_vault_path(tmp_path: Path, value: str) -> Path:
+    config = tmp_path / "site.yaml"
+    config.write_text(f"vault_path: '{value}'\n")
+    return config
+
+
+def test_vault_path_as_kv_path(tmp_path: Path) -> None:
+    settings = load_settings(discover_paths(tmp_path, _with_vault_path(tmp_path, "kv/data/ocp")))
+    assert settings.credentials_path == "kv/data/ocp"
+
+
+def test_vault_path_as_missing_credentials_file_uses_defaults(tmp_path: Path) -> None:
+    settings = load_settings(discover_paths(tmp_path, _with_vault_path(tmp_path, str(tmp_path / "nope.yml"))))
+    assert settings.credentials_path == "secrets/data/openshift"
+    assert settings.warnings == ()
+
+
+def test_vault_path_as_plain_credentials_file(tmp_path: Path) -> None:
+    creds = tmp_path / "vault-credentials.yml"
+    creds.write_text(
+        "vault_addr: 'https://vault.lab:8200'\nvault_token: 'hvs.do-not-print'\nvault_path: 'kv/data/clusters'\n"
+        "proxmox_api_password: 'pw-do-not-print'\n"
+    )
+    settings = load_settings(discover_paths(tmp_path, _with_vault_path(tmp_path, str(creds))))
+    assert (settings.credentials_path, settings.vault_addr) == ("kv/data/clusters", "https://vault.lab:8200")
+    [warning] = settings.warnings
+    assert warning.location == "proxmox_api_password, vault_token"
+    assert "plain file" in warning.message
+    assert "do-not-print" not in warning.render()
+
+
+def test_vault_path_as_encrypted_credentials_file(tmp_path: Path) -> None:
+    creds = tmp_path / "vault-credentials.yml"
+    creds.write_text("$ANSIBLE_VAULT;1.1;AES256\n6162636465\n")
+    settings = load_settings(discover_paths(tmp_path, _with_vault_path(tmp_path, str(creds))))
+    [warning] = settings.warnings
+    assert "ansible-vault encrypted" in warning.message
+    assert "docs/migration.md" in warning.fix
+    assert settings.credentials_path == "secrets/data/openshift"
