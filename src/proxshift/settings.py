@@ -75,7 +75,11 @@ class ProxmoxEndpoint(_Model):
     port: int = Field(default=8006, ge=1, le=65535)
     verify_ssl: bool = True
     ca_cert: str | None = None
-    token_vault_item: str | None = None
+    # KV path holding token_id + token_secret (or user + password), when not in the environment.
+    credentials_path: str | None = None
+    # Seconds between task status polls, and the limit for one task.
+    poll_interval: float = Field(default=1.0, gt=0, le=30)
+    task_timeout: float = Field(default=900, gt=0)
 
 
 class Proxy(_Model):

@@ -13,6 +13,8 @@ from .project import Project
 from .secret import InstallSecrets
 
 if TYPE_CHECKING:
+    from .inventory import Cluster
+    from .proxmox import Proxmox
     from .vault import Vault
 
 
@@ -128,3 +130,16 @@ def check_vault(project: Project, cluster_name: str | None, notify: Notify = _ig
     detail = ", ".join(sorted(capabilities)) or "no capabilities"
     rows.append(VaultCheckRow("credentials", str(target), writable, detail if writable else f"cannot write ({detail})"))
     return rows
+
+
+def proxmox_for(project: Project, cluster_name: str, notify: Notify = _ignore) -> tuple[Proxmox, Cluster]:
+    """A Proxmox connection for this cluster, with credentials from the environment or Vault."""
+    from .vault import KvPath
+    from .vms import connect
+
+    cluster = project.cluster(cluster_name)
+
+    def read_vault(path: str) -> dict[str, Any]:
+        return dict(_vault(project, notify).read(KvPath.parse(path)).value)
+
+    return connect(project.settings, cluster, read_vault, notify), cluster

@@ -1,0 +1,241 @@
+"""VM lifecycle on Proxmox: `vms create`, `start`, `stop`, `deprovision`, `status`, `iso upload`."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..errors import ExitCode, UserInputError
+from .app import AppContext, app
+
+if TYPE_CHECKING:
+    from ..vms import VmRun
+
+vms_app = typer.Typer(help="Proxmox VMs of a cluster.", no_args_is_help=True)
+iso_app = typer.Typer(help="The agent ISO on Proxmox storage.", no_args_is_help=True)
+app.add_typer(vms_app, name="vms")
+app.add_typer(iso_app, name="iso")
+
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the per-VM plan with exact parameters; change nothing.")]
+ClusterArg = Annotated[str, typer.Argument(help="Cluster name from the inventory.")]
+
+
+def _progress(context: AppContext):  # type: ignore[no-untyped-def]
+    lock = threading.Lock()
+
+    def report(host: str, message: str) -> None:
+        with lock:
+            context.ui.info(f"  {host}: {message}")
+
+    return report
+
+
+def _show(context: AppContext, run: VmRun, dry_run: bool) -> None:
+    ui = context.ui
+    if dry_run:
+        for plan in run.plans:
+            ui.out.file.write(
+                f"{plan.action:<10} {plan.spec.host} (vmid {plan.spec.vmid} on {plan.spec.node}): {plan.reason}\n"
+            )
+            for difference in plan.drift:
+                ui.out.file.write(f"           {difference}\n")
+            if plan.action in ("create", "recreate"):
+                for key, value in plan.spec.params.items():
+                    ui.out.file.write(f"           {key}={value}\n")
+        ui.info("dry run: nothing was changed")
+        return
+    ui.table(
+        None,
+        ("HOST", "VMID", "NODE", "ACTION", "RESULT", "TIME"),
+        [
+            (
+                r.host,
+                str(r.vmid or "-"),
+                r.node,
+                r.action,
+                ("ok: " if r.ok else "FAILED: ") + r.detail,
+                f"{r.seconds:.1f}s",
+            )
+            for r in run.results
+        ],
+    )
+    if run.failed:
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+@vms_app.command("create")
+def vms_create(
+    ctx: typer.Context,
+    cluster: ClusterArg,
+    force: Annotated[bool, typer.Option(help="Recreate proxshift's VMs that differ from the inventory.")] = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Create the cluster's VMs (one API call each, in parallel); leave matching ones alone."""
+    from ..vms import create_vms
+    from ..workflow import proxmox_for
+
+    context: AppContext = ctx.obj
+    prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
+    _show(context, create_vms(prox, found, force=force, dry_run=dry_run, progress=_progress(context)), dry_run)
+
+
+@app.command()
+def start(ctx: typer.Context, cluster: ClusterArg, dry_run: DryRun = False) -> None:
+    """Start every VM of the cluster and wait until each runs."""
+    from ..vms import start_vms
+    from ..workflow import proxmox_for
+
+    context: AppContext = ctx.obj
+    prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
+    _show(context, start_vms(prox, found, dry_run=dry_run, progress=_progress(context)), dry_run)
+
+
+@app.command()
+def stop(
+    ctx: typer.Context,
+    cluster: ClusterArg,
+    force: Annotated[bool, typer.Option(help="Hard-stop VMs that do not shut down in time.")] = False,
+    timeout: Annotated[int, typer.Option(help="Seconds to wait for a graceful shutdown.")] = 120,
+    dry_run: DryRun = False,
+) -> None:
+    """Shut the cluster's VMs down gracefully (hard stop only with --force)."""
+    from ..vms import stop_vms
+    from ..workflow import proxmox_for
+
+    context: AppContext = ctx.obj
+    prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
+    _show(
+        context,
+        stop_vms(prox, found, force=force, timeout=timeout, dry_run=dry_run, progress=_progress(context)),
+        dry_run,
+    )
+
+
+@app.command()
+def deprovision(
+    ctx: typer.Context,
+    cluster: ClusterArg,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    keep_iso: Annotated[bool, typer.Option(help="Keep the ISO proxshift uploaded.")] = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Stop and destroy the cluster's VMs that proxshift created, and remove the ISO it uploaded."""
+    from ..vms import deprovision_vms
+    from ..workflow import proxmox_for
+
+    context: AppContext = ctx.obj
+    project = context.project(only=[cluster])
+    if not dry_run and not yes:
+        if not sys.stdin.isatty():
+            raise UserInputError(
+                f"deprovision {cluster} destroys its VMs and needs confirmation", "run it on a terminal, or pass --yes"
+            )
+        if not typer.confirm(f"Destroy every VM of {cluster} that proxshift created?", default=False):
+            raise typer.Exit(int(ExitCode.INTERRUPTED))
+    prox, found = proxmox_for(project, cluster, context.ui.warning)
+    run = deprovision_vms(
+        prox, found, project.paths.install_dir(cluster), keep_iso=keep_iso, dry_run=dry_run, progress=_progress(context)
+    )
+    _show(context, run, dry_run)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    cluster: ClusterArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Each VM: exists, ours, power state, uptime, node, CPU and memory use, drift from the inventory."""
+    from ..vms import vm_status
+    from ..workflow import proxmox_for
+
+    context: AppContext = ctx.obj
+    prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
+    rows = vm_status(prox, found)
+    if as_json:
+        context.ui.json(rows)
+        return
+    context.ui.table(
+        None,
+        ("HOST", "VMID", "NODE", "EXISTS", "OURS", "STATE", "UPTIME", "CPU", "MEMORY", "DRIFT"),
+        [
+            (
+                r["host"],
+                str(r["vmid"]),
+                r["node"],
+                "yes" if r["exists"] else "no",
+                "yes" if r["ours"] else ("-" if not r["exists"] else "NO"),
+                r["status"],
+                f"{r.get('uptime', 0) // 60} min" if r.get("uptime") else "-",
+                f"{r['cpu'] * 100:.0f}%" if "cpu" in r else "-",
+                f"{r['mem'] // 2**20}/{r['maxmem'] // 2**20} MiB" if r.get("maxmem") else "-",
+                "; ".join(r["drift"]) or r["note"] or "-",
+            )
+            for r in rows
+        ],
+    )
+
+
+@iso_app.command("upload")
+def iso_upload(
+    ctx: typer.Context,
+    cluster: ClusterArg,
+    iso: Annotated[
+        Path | None, typer.Option(help="ISO file [default: <root>/ocp_install/<cluster>/agent.x86_64.iso].")
+    ] = None,
+    replace: Annotated[bool, typer.Option(help="Replace an ISO of the same name that differs.")] = False,
+    from_url: Annotated[str | None, typer.Option(help="Let Proxmox download the ISO from this URL instead.")] = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Upload the agent ISO to the storage named by the inventory's iso_image."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemainingColumn, TransferSpeedColumn
+
+    from ..vms import IsoTarget, upload_iso
+    from ..workflow import proxmox_for
+
+    context: AppContext = ctx.obj
+    project = context.project(only=[cluster])
+    prox, found = proxmox_for(project, cluster, context.ui.warning)
+    install_dir = project.paths.install_dir(cluster)
+    if from_url:
+        from ..vms import specs_for
+
+        volumes = {s.iso_volume for s in specs_for(found) if s.iso_volume}
+        for spec in specs_for(found):
+            if spec.iso_volume in volumes and not dry_run:
+                storage, _, volume = spec.iso_volume.partition(":")
+                prox.download_iso(spec.node, storage, from_url, volume.split("/", 1)[-1])
+                volumes.discard(spec.iso_volume)
+                context.ui.success(f"{spec.node} downloaded {from_url} to {spec.iso_volume}")
+        return
+    path = iso or install_dir / "agent.x86_64.iso"
+    bars = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=context.ui.err,
+        transient=False,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def progress(target: IsoTarget, done: int, total: int) -> None:
+        key = f"{target.node}:{target.volid}"
+        if key not in tasks:
+            tasks[key] = bars.add_task(f"{target.volid} → {target.node}", total=total)
+        bars.update(tasks[key], completed=done)
+
+    with bars:
+        targets = upload_iso(prox, found, path, install_dir, replace=replace, dry_run=dry_run, progress=progress)
+    for target in targets:
+        verb = {"skip": "skipped (already there)", "upload": "uploaded", "replace": "replaced"}[target.action]
+        if dry_run:
+            verb = {"skip": "would skip (already there)", "upload": "would upload", "replace": "would replace"}[
+                target.action
+            ]
+        context.ui.info(f"{target.volid} on {target.node}: {verb}")
