@@ -35,7 +35,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
         "VAULT_SKIP_VERIFY",
     ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.delenv("COLUMNS", raising=False)
     return home
 
 

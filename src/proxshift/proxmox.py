@@ -434,6 +434,7 @@ class Proxmox:
         self, node: str, storage: str, path: Path, name: str, progress: Callable[[int, int], None] | None = None
     ) -> None:
         """Stream the file (never read whole into memory) to the storage's upload endpoint."""
+        import requests
         from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor  # type: ignore[import-untyped]
 
         size = path.stat().st_size
@@ -448,10 +449,14 @@ class Proxmox:
             session = backend.get_session()
             url = f"{backend.get_base_url()}/nodes/{node}/storage/{storage}/upload"
             with self.errors(f"uploading {name} to {storage} on {node}"):
-                response = session.post(
+                # requests.Session's own request(): proxmoxer's override re-encodes the body.
+                response = requests.Session.request(
+                    session,
+                    "POST",
                     url,
                     data=monitor,
                     headers={"Content-Type": monitor.content_type},
+                    cookies=session.auth.get_cookies() if session.auth else None,
                     verify=self.endpoint.verify,
                     timeout=UPLOAD_TIMEOUT,
                 )

@@ -31,7 +31,7 @@ class UI:
 
             stream = self._stdout or sys.stdout
             # Piped output keeps whole rows (rich would otherwise fold at 80 columns).
-            width = None if stream.isatty() else int(os.environ.get("COLUMNS") or 160)
+            width = None if stream.isatty() else int(os.environ.get("COLUMNS") or 1000)
             self._out = Console(file=stream, width=width, highlight=False, soft_wrap=False)
         return self._out
 

@@ -1,0 +1,298 @@
+"""VMs from the inventory on fakepve over HTTPS with its CA: create, start, stop, deprovision, status."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CliRunner
+from tests.integration.pve import ISO_NAMES, PveLab, pve_lab  # noqa: F401 - fixture
+
+OCP_VMIDS = [401, 402, 403, 404, 405, 406]
+
+
+@pytest.fixture
+def root(predecessor_root: Path, pve_lab: PveLab, monkeypatch: pytest.MonkeyPatch) -> Path:
+    pve_lab.configure(predecessor_root)
+    for name in ISO_NAMES:
+        pve_lab.pve.store_file("your_nfs", name, 1024)
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_USER", "root@pam")
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_PASSWORD", "secret")
+    return predecessor_root
+
+
+def _config(lab: PveLab, vmid: int) -> dict[str, str]:
+    vm = lab.pve.vm(vmid)
+    assert vm is not None, f"VM {vmid} does not exist"
+    return {k: str(v) for k, v in vm.config.items()}
+
+
+def test_create_ocp_matches_the_inventory(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    result = cli("--root", root, "vms", "create", "ocp")
+    assert result.code == 0, result.err
+    assert [vm.vmid for vm in sorted(pve_lab.pve.vms, key=lambda v: v.vmid)] == OCP_VMIDS
+    nodes = {vm.vmid: vm.node for vm in pve_lab.pve.vms}
+    assert nodes == {401: "pve1", 402: "pve3", 403: "pve3", 404: "pve4", 405: "pve4", 406: "pve4"}
+    node1 = _config(pve_lab, 401)
+    assert node1["name"] == "ocp-node1.ocp.homelab.local"
+    assert (node1["memory"], node1["cores"], node1["sockets"], node1["cpu"]) == ("25600", "8", "1", "host")
+    assert (node1["numa"], node1["scsihw"], node1["onboot"], node1["boot"]) == (
+        "0",
+        "virtio-scsi-single",
+        "1",
+        "order=scsi0;ide2",
+    )
+    assert re.fullmatch(r"local-lvm:vm-401-disk-\d,backup=0,iothread=1,size=100G,ssd=1", node1["scsi0"])
+    assert node1["net0"] == "virtio=02:08:F3:F5:70:3C,bridge=vmbr0,firewall=0,tag=42"
+    assert node1["ide2"].startswith("your_nfs:iso/ocp-agent.x86_64.iso,media=cdrom")
+    assert node1["description"] == "managed-by=proxshift cluster=ocp host=ocp-node1"
+    assert node1["tags"] == "ocp;proxshift"
+    assert "bios" not in node1  # SeaBIOS by default
+    node4 = _config(pve_lab, 404)
+    assert "wwn=0x5000c50000000004" in node4["scsi0"]
+    assert "size=150G" in node4["scsi1"]
+    assert node4["net0"].startswith("virtio=BC:24:11:52:94:F4,")
+    assert (node4["memory"], node4["cores"]) == ("32768", "10")
+    assert pve_lab.errors() == []
+    creates = [w for w in pve_lab.writes if re.fullmatch(r"/api2/json/nodes/pve\d/qemu", w[1])]
+    assert len(creates) == 6  # one call per VM, every disk and NIC included
+    assert "6 VMs" not in result.err  # (the table is on stdout)
+    assert result.out.count("ok: created") == 6
+
+
+def test_rerun_makes_no_writes(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    assert cli("--root", root, "vms", "create", "ocp").code == 0
+    before = len(pve_lab.writes)
+    again = cli("--root", root, "vms", "create", "ocp")
+    assert again.code == 0
+    assert again.out.count("ok: unchanged") == 6
+    assert [w for w in pve_lab.writes[before:] if not w[1].endswith("/access/ticket")] == []
+
+
+def test_ovmf_with_secure_boot(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    inventory = root / "inventory" / "clusters.yml"
+    inventory.write_text(
+        inventory.read_text().replace(
+            "        ocp-sno1:\n          vars:\n",
+            "        ocp-sno1:\n          vars:\n            bios: ovmf\n            secure_boot: true\n",
+        )
+    )
+    assert cli("--root", root, "vms", "create", "ocp-sno1").code == 0
+    config = _config(pve_lab, 301)
+    assert (config["bios"], config["machine"]) == ("ovmf", "q35")
+    assert re.fullmatch(r"local-lvm:vm-301-disk-\d,efitype=4m,pre-enrolled-keys=1,size=528K", config["efidisk0"])
+
+
+def test_foreign_vm_is_refused_and_left_intact(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    pve_lab.foreign_vm(404, node="pve4")
+    before = dict(pve_lab.pve.vm(404).config)
+    for flags in ([], ["--force"]):
+        result = cli("--root", root, "vms", "create", "ocp", *flags)
+        assert result.code == 2
+        assert "ocp-node4 (vmid 404): vmid 404 is VM 'someones-db' on pve4, not created by proxshift" in result.err
+    assert pve_lab.pve.vm(404).config == before
+    assert [vm.vmid for vm in pve_lab.pve.vms] == [404]  # nothing else was created either
+    assert [w for w in pve_lab.writes if not w[1].endswith("/access/ticket")] == []
+
+
+def test_container_on_an_inventory_vmid_is_a_conflict(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    pve_lab.pve.add_ct(301, "web", node="pve2")
+    result = cli("--root", root, "vms", "create", "ocp-sno1")
+    assert result.code == 2
+    assert "vmid 301 is used by container 'web' on pve2" in result.err
+
+
+def test_drift_is_shown_and_only_force_recreates_the_drifted_vm(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    assert cli("--root", root, "vms", "create", "ocp").code == 0
+    inventory = root / "inventory" / "clusters.yml"
+    text = inventory.read_text()
+    start = text.index("            ocp-node5:")
+    text = text[:start] + text[start:].replace("memory: 32768", "memory: 40960", 1)
+    inventory.write_text(text)
+    refused = cli("--root", root, "vms", "create", "ocp")
+    assert refused.code == 2
+    assert "ocp-node5 (vmid 405): differs from the inventory; --force recreates it" in refused.err
+    assert "memory: 32768 -> 40960" in refused.err
+    assert _config(pve_lab, 405)["memory"] == "32768"
+    others = {vmid: pve_lab.pve.vm(vmid).config["vmgenid"] for vmid in OCP_VMIDS if vmid != 405}
+    forced = cli("--root", root, "vms", "create", "ocp", "--force")
+    assert forced.code == 0, forced.err
+    assert _config(pve_lab, 405)["memory"] == "40960"
+    assert {vmid: pve_lab.pve.vm(vmid).config["vmgenid"] for vmid in others} == others  # untouched
+    assert forced.out.count("ok: recreated") == 1
+
+
+def test_dry_run_changes_nothing_and_shows_parameters(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    result = cli("--root", root, "vms", "create", "ocp-sno1", "--dry-run")
+    assert result.code == 0, result.err
+    assert "create     master-sno1 (vmid 301 on pve2): vmid is free" in result.out
+    assert "net0=virtio=BC:24:11:42:BE:F4,bridge=vmbr0,tag=42,firewall=0" in result.out
+    assert pve_lab.pve.vms == []
+    assert [w for w in pve_lab.writes if not w[1].endswith("/access/ticket")] == []
+
+
+def test_start_and_a_failed_start_surfaces_the_task_log(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    assert cli("--root", root, "vms", "create", "ocp").code == 0
+    pve_lab.pve.vm(403).start_error = "kvm: -drive file=/dev/pve/vm-403-disk-0: Could not open: No such file"
+    result = cli("--root", root, "start", "ocp")
+    assert result.code == 1
+    assert (
+        "FAILED: starting VM 403 (ocp-node3) failed: TASK ERROR: kvm: -drive file=/dev/pve/vm-403-disk-0: Could not open: No such file"
+        in result.out
+    )
+    assert result.out.count("ok: running") == 5
+    assert {vm.vmid: vm.status for vm in pve_lab.pve.vms}[401] == "running"
+    pve_lab.pve.vm(403).start_error = None
+    again = cli("--root", root, "start", "ocp")
+    assert again.code == 0
+    assert again.out.count("ok: already running") == 5
+
+
+@pytest.mark.time_scale(0.01)
+def test_shutdown_timeout_without_and_with_force(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    assert cli("--root", root, "vms", "create", "ocp-sno1").code == 0
+    assert cli("--root", root, "start", "ocp-sno1").code == 0
+    pve_lab.pve.vm(301).shutdown_secs = 600
+    gentle = cli("--root", root, "stop", "ocp-sno1", "--timeout", "5")
+    assert gentle.code == 1
+    assert "did not shut down within 5 s" in gentle.out
+    assert pve_lab.pve.vm(301).status == "running"
+    forced = cli("--root", root, "stop", "ocp-sno1", "--timeout", "5", "--force")
+    assert forced.code == 0, forced.out
+    assert "stopped (forced)" in forced.out
+    assert pve_lab.pve.vm(301).status == "stopped"
+
+
+def test_node_offline_mid_run_gives_a_per_vm_report(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    pve_lab.pve.fail("POST", "/nodes/pve4/qemu", 595, "No route to host")
+    result = cli("--root", root, "vms", "create", "ocp")
+    assert result.code == 1
+    assert result.out.count("ok: created") == 3
+    for host in ("ocp-node4", "ocp-node5", "ocp-node6"):
+        line = next(line for line in result.out.splitlines() if line.startswith(host))
+        assert "FAILED: node unreachable while creating VM" in line and "No route to host" in line
+
+
+def test_locked_vm_is_reported(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    assert cli("--root", root, "vms", "create", "ocp-sno1").code == 0
+    pve_lab.pve.snapshot_lock(301)
+    result = cli("--root", root, "deprovision", "ocp-sno1", "--yes")
+    assert result.code == 1
+    assert "VM is locked (snapshot)" in result.out
+    assert pve_lab.pve.vm(301) is not None
+
+
+def test_token_without_vm_allocate_names_the_privilege(
+    root: Path, pve_lab: PveLab, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakepve import shapes
+
+    pve_lab.pve.apitokens["proxshift@pve!ci"] = "token-secret-value"
+    pve_lab.pve.acl = {"proxshift@pve!ci": [("/", set(shapes.PRIVILEGES) - {"VM.Allocate"})]}
+    monkeypatch.delenv("PROXSHIFT_PROXMOX_USER")
+    monkeypatch.delenv("PROXSHIFT_PROXMOX_PASSWORD")
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_ID", "proxshift@pve!ci")
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_SECRET", "token-secret-value")
+    result = cli("--root", root, "vms", "create", "ocp-sno1")
+    assert result.code == 1
+    assert "lack: VM.Allocate on /vms/301" in result.err
+    assert "token-secret-value" not in result.err + result.out
+    assert pve_lab.pve.vms == []
+
+
+def test_wrong_password_is_one_line(root: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_PASSWORD", "wrong-password")
+    result = cli("--root", root, "vms", "create", "ocp-sno1")
+    assert result.code == 1
+    assert "rejected the password of root@pam" in result.err
+    assert "wrong-password" not in result.err
+
+
+def test_environment_checks_before_any_write(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    inventory = root / "inventory" / "clusters.yml"
+    text = inventory.read_text()
+    start = text.index("        ocp-sno2:")
+    tail = (
+        text[start:].replace("bridge: vmbr0", "bridge: vmbr9", 1).replace("storage: local-lvm", "storage: fast-ssd", 1)
+    )
+    inventory.write_text(text[:start] + tail.replace("'order=scsi0;ide2'", "'order=scsi0;ide2;virtio3'", 1))
+    result = cli("--root", root, "vms", "create", "ocp-sno2")
+    assert result.code == 2
+    assert "scsi0: storage 'fast-ssd' does not exist on pve3" in result.err
+    assert "net0: bridge 'vmbr9' does not exist on pve3" in result.err
+    assert "boot order names virtio3" in result.err
+    assert pve_lab.pve.vms == []
+
+
+def test_missing_iso_is_caught_before_create(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    pve_lab.pve.storages["your_nfs"]["files"].clear()
+    pve_lab.pve.storages["your_nfs"]["volumes"] = {}
+    result = cli("--root", root, "vms", "create", "ocp-sno1")
+    assert result.code == 2
+    assert "ISO your_nfs:iso/ocp-sno1-agent.x86_64.iso is not on storage 'your_nfs' of pve2" in result.err
+    assert "proxshift iso upload ocp-sno1" in result.err
+
+
+def test_iso_upload_lands_and_is_skipped_the_second_time(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    pve_lab.pve.storages["your_nfs"]["files"].clear()
+    pve_lab.pve.storages["your_nfs"]["volumes"] = {}
+    install = root / "ocp_install" / "ocp"
+    install.mkdir(parents=True)
+    iso = install / "agent.x86_64.iso"
+    iso.write_bytes(b"\0" * 300_000)
+    first = cli("--root", root, "iso", "upload", "ocp")
+    assert first.code == 0, first.err
+    assert "your_nfs:iso/ocp-agent.x86_64.iso on pve1: uploaded" in first.err
+    volumes = pve_lab.pve.storages["your_nfs"]["volumes"]
+    assert volumes["iso/ocp-agent.x86_64.iso"]["size"] == 300_000
+    uploads = [w for w in pve_lab.writes if w[1].endswith("/upload")]
+    assert len(uploads) == 1  # a shared storage gets the file once, not once per node
+    second = cli("--root", root, "iso", "upload", "ocp")
+    assert "skipped (already there)" in second.err
+    assert len([w for w in pve_lab.writes if w[1].endswith("/upload")]) == 1
+    # deprovision removes the ISO it uploaded
+    assert cli("--root", root, "vms", "create", "ocp").code == 0
+    gone = cli("--root", root, "deprovision", "ocp", "--yes")
+    assert gone.code == 0, gone.out
+    assert "iso/ocp-agent.x86_64.iso" not in pve_lab.pve.storages["your_nfs"].get("volumes", {})
+
+
+def test_deprovision_removes_exactly_our_vms(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    pve_lab.foreign_vm(999, node="pve1")
+    assert cli("--root", root, "vms", "create", "ocp").code == 0
+    assert cli("--root", root, "start", "ocp").code == 0
+    result = cli("--root", root, "deprovision", "ocp", "--yes")
+    assert result.code == 0, result.out
+    assert [vm.vmid for vm in pve_lab.pve.vms] == [999]
+    assert result.out.count("ok: destroyed") == 6
+    # the pre-uploaded ISO (not uploaded by proxshift) is left alone: no content delete was sent.
+    # (fakepve itself drops a destroyed VM's cdrom volume, which real PVE does not: not checked here.)
+    assert [w for w in pve_lab.writes if "/content/" in w[1]] == []
+    assert pve_lab.errors() == []
+
+
+def test_deprovision_needs_confirmation_without_a_tty(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    assert cli("--root", root, "vms", "create", "ocp-sno1").code == 0
+    result = cli("--root", root, "deprovision", "ocp-sno1")
+    assert result.code == 2
+    assert "needs confirmation" in result.err
+    assert pve_lab.pve.vm(301) is not None
+
+
+def test_status_shows_ours_state_and_drift(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    import json
+
+    assert cli("--root", root, "vms", "create", "ocp-sno1").code == 0
+    assert cli("--root", root, "start", "ocp-sno1").code == 0
+    result = cli("--root", root, "status", "ocp-sno1", "--json")
+    [row] = json.loads(result.out)
+    assert (row["host"], row["exists"], row["ours"], row["status"], row["drift"]) == (
+        "master-sno1",
+        True,
+        True,
+        "running",
+        [],
+    )
+    assert row["maxmem"] == 40960 * 2**20
