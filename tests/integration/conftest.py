@@ -79,3 +79,6 @@ def seeded_root(predecessor_root: Path, vault: VaultFixture) -> Path:
     vault.seed_predecessor()
     (predecessor_root / "config" / "site-config.yaml").write_text(predecessor_site_config(vault.mount))
     return predecessor_root
+
+
+from tests.integration.pve import pve_lab  # noqa: E402, F401 - the fixture, for every integration test

@@ -65,7 +65,7 @@ class PveLab:
             vmid,
             name,
             node=node,
-            config={"memory": "2048", "cores": 2, "scsi0": "local-lvm:vm-%d-disk-0,size=8G" % vmid},
+            config={"memory": "2048", "cores": 2, "scsi0": f"local-lvm:vm-{vmid}-disk-0,size=8G"},
         )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliRunner
-from tests.integration.pve import ISO_NAMES, PveLab, pve_lab  # noqa: F401 - fixture
+from tests.integration.pve import ISO_NAMES, PveLab
 
 OCP_VMIDS = [401, 402, 403, 404, 405, 406]
 
