@@ -134,7 +134,7 @@ class Proxmox:
         endpoint: Endpoint,
         credentials: ProxmoxCredentials,
         *,
-        poll_interval: float = 1.0,
+        poll_interval: float = 0.5,
         task_timeout: float = 900.0,
         workers: int = 8,
     ) -> None:
@@ -231,12 +231,15 @@ class Proxmox:
     def plan(self, specs: Iterable[VmSpec], force: bool = False) -> list[VmPlan]:
         """Read the cluster's guests once, then the config of each VM that already has our vmid."""
         resources = self.resources()
-        plans = []
-        for spec in specs:
+
+        def plan_one(spec: VmSpec) -> VmPlan:
             resource = resources.get(spec.vmid)
             config = self.vm_config(resource.node, spec.vmid) if resource and resource.kind == "qemu" else None
-            plans.append(plan_vm(spec, resource, config, force))
-        return plans
+            return plan_vm(spec, resource, config, force)
+
+        specs = list(specs)
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(specs)))) as pool:
+            return list(pool.map(plan_one, specs))
 
     def privileges(self) -> dict[str, set[str]]:
         with self.errors("reading the permissions of the credentials"):

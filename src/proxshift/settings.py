@@ -78,7 +78,7 @@ class ProxmoxEndpoint(_Model):
     # KV path holding token_id + token_secret (or user + password), when not in the environment.
     credentials_path: str | None = None
     # Seconds between task status polls, and the limit for one task.
-    poll_interval: float = Field(default=1.0, gt=0, le=30)
+    poll_interval: float = Field(default=0.5, gt=0, le=30)
     task_timeout: float = Field(default=900, gt=0)
 
 
