@@ -117,9 +117,8 @@ def main() -> None:
         f"requests: {rows[0][2] + rows[1][2]} in total, {(rows[0][2] + rows[1][2]) / VMS:.1f} per VM "
         f"(predecessor 246, 41 per VM); writes per VM: {writes_per_vm:.1f} (target <= 6)"
     )
-    print(
-        f"logins per run: {', '.join(str(r[4]) for r in rows)} (target 1); re-run writes: {rows[2][3] + rows[3][3]} (target 0)"
-    )
+    logins = ", ".join(str(r[4]) for r in rows)
+    print(f"logins per run: {logins} (target 1); re-run writes: {rows[2][3] + rows[3][3]} (target 0)")
     print(f"post-create writes per VM id: {dict(sorted(per_vm.items()))}")
 
 
