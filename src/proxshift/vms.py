@@ -144,29 +144,34 @@ def create_vms(
     if dry_run:
         return run
 
-    def build(plan: VmPlan) -> VmResult:
+    def build(plan: VmPlan, node: str) -> str:
         spec = plan.spec
+        if plan.action == "unchanged":
+            return "unchanged"
+        if plan.action == "recreate":
+            prox.ensure_ours(node, spec.vmid, spec.cluster, spec.host)
+            if plan.status == "running":
+                progress(spec.host, "stopping (recreate)")
+                prox.hard_stop(node, spec.vmid, spec.host)
+            progress(spec.host, "destroying (recreate)")
+            prox.destroy(node, spec.vmid, spec.host)
+        progress(spec.host, "creating")
+        prox.create(spec)
+        progress(spec.host, "created")
+        return "recreated" if plan.action == "recreate" else "created"
 
-        def work() -> str:
-            if plan.action == "unchanged":
-                return "unchanged"
-            if plan.action == "recreate":
-                node = plan.current_node or spec.node
-                prox.ensure_ours(node, spec.vmid, spec.cluster, spec.host)
-                if plan.status == "running":
-                    progress(spec.host, "stopping (recreate)")
-                    prox.hard_stop(node, spec.vmid, spec.host)
-                progress(spec.host, "destroying (recreate)")
-                prox.destroy(node, spec.vmid, spec.host)
-            progress(spec.host, "creating")
-            prox.create(spec)
-            progress(spec.host, "created")
-            return "recreated" if plan.action == "recreate" else "created"
-
-        return _timed(spec.host, spec.vmid, spec.node, plan.action, work)
-
-    run.results = prox.for_each(plans, build)
+    run.results = _each(prox, plans, "create", build)
     return run
+
+
+def _each(prox: Proxmox, plans: list[VmPlan], action: str, step: Callable[[VmPlan, str], str]) -> list[VmResult]:
+    """Run `step(plan, node)` for every VM in parallel; each outcome recorded, none lost."""
+
+    def one(plan: VmPlan) -> VmResult:
+        node = plan.current_node or plan.spec.node
+        return _timed(plan.spec.host, plan.spec.vmid, node, action, lambda: step(plan, node))
+
+    return prox.for_each(plans, one)
 
 
 def _existing_ours(prox: Proxmox, cluster: Cluster) -> tuple[list[VmPlan], list[VmPlan]]:
@@ -189,20 +194,15 @@ def start_vms(prox: Proxmox, cluster: Cluster, *, dry_run: bool = False, progres
     if dry_run:
         return run
 
-    def start(plan: VmPlan) -> VmResult:
-        spec, node = plan.spec, plan.current_node or plan.spec.node
+    def start(plan: VmPlan, node: str) -> str:
+        if plan.status == "running":
+            return "already running"
+        progress(plan.spec.host, "starting")
+        prox.start(node, plan.spec.vmid, plan.spec.host)
+        progress(plan.spec.host, "running")
+        return "running"
 
-        def work() -> str:
-            if plan.status == "running":
-                return "already running"
-            progress(spec.host, "starting")
-            prox.start(node, spec.vmid, spec.host)
-            progress(spec.host, "running")
-            return "running"
-
-        return _timed(spec.host, spec.vmid, node, "start", work)
-
-    run.results = prox.for_each(ours, start)
+    run.results = _each(prox, ours, "start", start)
     return run
 
 
@@ -220,18 +220,13 @@ def stop_vms(
     if dry_run:
         return run
 
-    def stop(plan: VmPlan) -> VmResult:
-        spec, node = plan.spec, plan.current_node or plan.spec.node
+    def stop(plan: VmPlan, node: str) -> str:
+        if plan.status != "running":
+            return "already stopped"
+        progress(plan.spec.host, "shutting down")
+        return prox.shutdown(node, plan.spec.vmid, plan.spec.host, timeout, force)
 
-        def work() -> str:
-            if plan.status != "running":
-                return "already stopped"
-            progress(spec.host, "shutting down")
-            return prox.shutdown(node, spec.vmid, spec.host, timeout, force)
-
-        return _timed(spec.host, spec.vmid, node, "stop", work)
-
-    run.results = prox.for_each(ours, stop)
+    run.results = _each(prox, ours, "stop", stop)
     return run
 
 
@@ -249,21 +244,17 @@ def deprovision_vms(
     if dry_run:
         return run
 
-    def remove(plan: VmPlan) -> VmResult:
-        spec, node = plan.spec, plan.current_node or plan.spec.node
+    def remove(plan: VmPlan, node: str) -> str:
+        spec = plan.spec
+        prox.ensure_ours(node, spec.vmid, spec.cluster, spec.host)
+        if plan.status == "running":
+            progress(spec.host, "stopping")
+            prox.hard_stop(node, spec.vmid, spec.host)
+        progress(spec.host, "destroying")
+        prox.destroy(node, spec.vmid, spec.host)
+        return "destroyed"
 
-        def work() -> str:
-            prox.ensure_ours(node, spec.vmid, spec.cluster, spec.host)
-            if plan.status == "running":
-                progress(spec.host, "stopping")
-                prox.hard_stop(node, spec.vmid, spec.host)
-            progress(spec.host, "destroying")
-            prox.destroy(node, spec.vmid, spec.host)
-            return "destroyed"
-
-        return _timed(spec.host, spec.vmid, node, "destroy", work)
-
-    run.results = prox.for_each(ours, remove)
+    run.results = _each(prox, ours, "destroy", remove)
     if not keep_iso and not run.failed:
         run.results += remove_uploaded_isos(prox, install_dir)
     return run
