@@ -267,10 +267,8 @@ class Store:
                 if "apply-patch" not in content_type:
                     raise
                 return self.create(resource, patch, namespace)
-            if "json-patch" in content_type:
-                updated = json_patch(current, patch)
-            else:
-                updated = merge_patch(current, patch)
+            patched = json_patch if "json-patch" in content_type else merge_patch
+            updated = patched(current, patch)
             updated["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             return self.replace(resource, namespace, name, updated, subresource)
 

@@ -1,0 +1,199 @@
+"""The openshift-install binary: find the one for a version, fetch and verify it, create the agent ISO."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import OperationError, UserInputError
+
+DEFAULT_MIRROR = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp"
+VERSION_LINE = re.compile(r"^openshift-install v?(\S+)", re.M)
+IMAGE_OUTPUTS = ("agent.x86_64.iso", "auth/kubeconfig", "auth/kubeadmin-password", ".openshift_install_state.json")
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "proxshift" / "openshift-install"
+
+
+def installer_version(binary: Path) -> str | None:
+    """What `<binary> version` reports, or None when it does not run."""
+    try:
+        result = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = VERSION_LINE.search(result.stdout)
+    return match.group(1) if result.returncode == 0 and match else None
+
+
+@dataclass(frozen=True)
+class Found:
+    path: Path
+    source: str
+
+
+def find_installer(version: str, installer_dir: str | None) -> Found:
+    """ocp_installer_path/openshift-install-<version>, else PATH, else proxshift's cache."""
+    looked: list[str] = []
+    mismatches: list[str] = []
+    if installer_dir:
+        candidate = Path(installer_dir).expanduser() / f"openshift-install-{version}"
+        looked.append(str(candidate))
+        if candidate.is_file():
+            reported = installer_version(candidate)
+            if reported == version:
+                return Found(candidate, "ocp_installer_path")
+            mismatches.append(f"{candidate} reports {reported or 'no version'}")
+    on_path = shutil.which("openshift-install")
+    looked.append("openshift-install on PATH")
+    if on_path:
+        reported = installer_version(Path(on_path))
+        if reported == version:
+            return Found(Path(on_path), "PATH")
+        mismatches.append(f"{on_path} is {reported or 'unknown'}")
+    cached = cache_root() / version / "openshift-install"
+    looked.append(str(cached))
+    if cached.is_file():
+        reported = installer_version(cached)
+        if reported == version:
+            return Found(cached, "cache")
+        mismatches.append(f"{cached} reports {reported or 'no version'}")
+    detail = f" ({'; '.join(mismatches)})" if mismatches else ""
+    raise UserInputError(
+        f"no openshift-install {version} found{detail}; looked at: {', '.join(looked)}",
+        f"run 'proxshift installer fetch {version}', or put openshift-install-{version} in ocp_installer_path",
+    )
+
+
+def _tarball_name() -> str:
+    return "openshift-install-mac.tar.gz" if platform.system() == "Darwin" else "openshift-install-linux.tar.gz"
+
+
+def fetch_installer(
+    version: str, mirror: str = DEFAULT_MIRROR, progress: Callable[[int, int], None] | None = None
+) -> Path:
+    """Download the tarball and sha256sum.txt, verify, unpack into the cache; a mismatch keeps nothing."""
+    import requests
+
+    base = f"{mirror.rstrip('/')}/{version}"
+    name = _tarball_name()
+    target = cache_root() / version
+    try:
+        sums = requests.get(f"{base}/sha256sum.txt", timeout=30)
+        if sums.status_code != 200:
+            raise OperationError(
+                f"{base}/sha256sum.txt answered HTTP {sums.status_code}", f"check that {version} exists on the mirror"
+            )
+        expected = next((line.split()[0] for line in sums.text.splitlines() if line.strip().endswith(name)), None)
+        if expected is None:
+            raise OperationError(f"{base}/sha256sum.txt lists no {name}", "check the mirror")
+        target.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        with tempfile.NamedTemporaryFile(dir=target, prefix=".download-", delete=False) as handle:
+            download = Path(handle.name)
+            with requests.get(f"{base}/{name}", stream=True, timeout=60) as response:
+                if response.status_code != 200:
+                    raise OperationError(f"{base}/{name} answered HTTP {response.status_code}", "check the mirror")
+                total = int(response.headers.get("Content-Length") or 0)
+                done = 0
+                for chunk in response.iter_content(1 << 20):
+                    handle.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+    except requests.RequestException as exc:
+        raise OperationError(
+            f"cannot download from {base} ({type(exc).__name__})", "check the mirror URL and network"
+        ) from None
+    try:
+        if digest.hexdigest() != expected:
+            raise OperationError(
+                f"checksum mismatch for {name}: expected {expected}, got {digest.hexdigest()}; the download was deleted",
+                "try again; if it persists, the mirror or something in between is serving a different file",
+            )
+        with tarfile.open(download) as archive:
+            member = archive.getmember("openshift-install")
+            extracted = archive.extractfile(member)
+            if extracted is None:
+                raise OperationError(f"{name} holds no openshift-install binary", "check the mirror")
+            binary = target / "openshift-install"
+            with binary.open("wb") as out:
+                shutil.copyfileobj(extracted, out)
+            binary.chmod(0o755)
+    finally:
+        download.unlink(missing_ok=True)
+    reported = installer_version(binary)
+    if reported != version:
+        binary.unlink(missing_ok=True)
+        raise OperationError(
+            f"the downloaded openshift-install reports {reported or 'no version'}, not {version}",
+            "check the version and mirror",
+        )
+    return binary
+
+
+def _private(directory: Path) -> None:
+    """Everything under the install dir is secret: the watcher token and admin credentials live there."""
+    for path in [directory, *directory.rglob("*")]:
+        if path.is_symlink():
+            continue
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def create_image(binary: Path, install_dir: Path, on_line: Callable[[str], None] | None = None) -> Path:
+    """`openshift-install agent create image --dir D`, its output streamed to D/proxshift.log."""
+    for name in ("install-config.yaml", "agent-config.yaml"):
+        if not (install_dir / name).is_file():
+            raise UserInputError(
+                f"{install_dir / name} is missing", f"run 'proxshift manifests {install_dir.name}' first"
+            )
+    log_path = install_dir / "proxshift.log"
+    tail: list[str] = []
+    with log_path.open("a") as log:
+        log_path.chmod(0o600)
+        process = subprocess.Popen(
+            [str(binary), "agent", "create", "image", "--dir", str(install_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None  # noqa: S101 - Popen with stdout=PIPE always has it
+        for line in process.stdout:
+            log.write(line)
+            tail = [*tail[-9:], line.rstrip()]
+            if on_line:
+                on_line(line.rstrip())
+        code = process.wait()
+    _private(install_dir)
+    if code != 0:
+        raise OperationError(
+            f"openshift-install agent create image failed (exit {code}):\n  " + "\n  ".join(tail),
+            f"see {log_path}",
+        )
+    missing = [name for name in IMAGE_OUTPUTS if not (install_dir / name).exists()]
+    if missing:
+        raise OperationError(f"openshift-install finished but {', '.join(missing)} did not appear", f"see {log_path}")
+    return install_dir / "agent.x86_64.iso"
+
+
+def watcher_token(install_dir: Path) -> str | None:
+    """The assisted-service watcher token from .openshift_install_state.json (4.18+), if any."""
+    import json
+
+    try:
+        state = json.loads((install_dir / ".openshift_install_state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    value = (state.get("*gencrypto.AuthConfig") or {}).get("WatcherAuthToken")
+    return str(value) if value else None
