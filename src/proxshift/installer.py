@@ -119,7 +119,8 @@ def fetch_installer(
     try:
         if digest.hexdigest() != expected:
             raise OperationError(
-                f"checksum mismatch for {name}: expected {expected}, got {digest.hexdigest()}; the download was deleted",
+                f"checksum mismatch for {name}: expected {expected}, got {digest.hexdigest()}; "
+                "the download was deleted",
                 "try again; if it persists, the mirror or something in between is serving a different file",
             )
         with tarfile.open(download) as archive:
