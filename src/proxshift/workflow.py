@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import OperationError, Problem, ProxshiftError
+from .errors import OperationError, Problem, ProxshiftError, UserInputError
 from .manifests import RenderedManifests, WriteReport, build_context, check, render, require_valid, write
 from .project import Project
 from .secret import InstallSecrets
 
 if TYPE_CHECKING:
     from .inventory import Cluster
+    from .openshift import Installed, WatchSettings
     from .proxmox import Proxmox
+    from .secret import Secret
     from .vault import Vault
 
 
@@ -143,3 +146,84 @@ def proxmox_for(project: Project, cluster_name: str, notify: Notify = _ignore) -
         return dict(_vault(project, notify).read(KvPath.parse(path)).value)
 
     return connect(project.settings, cluster, read_vault, notify), cluster
+
+
+# -- install: ISO, wait, credentials ---------------------------------------------------------------
+
+
+def create_iso(project: Project, cluster_name: str, on_line: Callable[[str], None] | None = None) -> Path:
+    from .installer import create_image, find_installer
+
+    cluster = project.cluster(cluster_name)
+    found = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
+    return create_image(found.path, project.paths.install_dir(cluster_name), on_line)
+
+
+def parse_duration(text: str) -> float:
+    """`90m`, `2h`, `45s` or plain minutes -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not match:
+        raise UserInputError(f"'{text}' is not a duration", "write it like 120m, 2h or 90s")
+    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "": 60}[match.group(2)]
+
+
+def watch_settings(project: Project, cluster_name: str, timeout: float) -> WatchSettings:
+    from .installer import watcher_token
+    from .openshift import WatchSettings
+
+    cluster = project.cluster(cluster_name)
+    install_dir = project.paths.install_dir(cluster_name)
+    kubeconfig = install_dir / "auth" / "kubeconfig"
+    if not kubeconfig.is_file():
+        raise UserInputError(f"{kubeconfig} does not exist", f"run 'proxshift iso create {cluster_name}' first")
+    url = project.settings.agent_api_urls.get(cluster_name) or (
+        f"http://{cluster.rendezvous_ip}:8090/api/assisted-install/v2"
+    )
+    return WatchSettings(
+        agent_url=url,
+        kubeconfig=kubeconfig,
+        expected_nodes=len(cluster.nodes),
+        cluster=cluster_name,
+        watcher_token=watcher_token(install_dir),
+        timeout=timeout,
+    )
+
+
+def wait_for_install(
+    project: Project,
+    cluster_name: str,
+    timeout: float,
+    report: Callable[[str], None],
+    settings: WatchSettings | None = None,
+) -> Installed:
+    from .openshift import InstallWatcher
+
+    return InstallWatcher(settings or watch_settings(project, cluster_name, timeout), report).run()
+
+
+def store_credentials(project: Project, cluster_name: str, api_url: str, notify: Notify = _ignore) -> str:
+    """kubeconfig, kubeadmin password and API URL to <vault_path>/<cluster>; returns where."""
+    from .secret import Secret
+    from .vault import KvPath
+
+    auth = project.paths.install_dir(cluster_name) / "auth"
+    try:
+        kubeconfig = (auth / "kubeconfig").read_text()
+        password = (auth / "kubeadmin-password").read_text().strip()
+    except OSError as exc:
+        raise OperationError(f"cannot read {auth}: {exc.strerror}", "was the ISO created here?") from None
+    base = KvPath.parse(project.settings.credentials_path)
+    values = {
+        "api": Secret(api_url, "api"),
+        "kubeconfig": Secret(kubeconfig, f"kubeconfig of {cluster_name}"),
+        "kubeadmin": Secret(password, f"kubeadmin password of {cluster_name}"),
+    }
+    _vault(project, notify).write_credentials(base, cluster_name, values)
+    return str(base.child(cluster_name))
+
+
+def read_credentials(project: Project, cluster_name: str, notify: Notify = _ignore) -> dict[str, Secret]:
+    from .vault import KvPath
+
+    project.cluster(cluster_name)
+    return _vault(project, notify).read_credentials(KvPath.parse(project.settings.credentials_path), cluster_name)

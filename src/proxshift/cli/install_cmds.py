@@ -1,0 +1,95 @@
+"""`iso create`, `installer fetch`, `wait` and `credentials`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .app import AppContext, app
+from .vm_cmds import iso_app
+
+installer_app = typer.Typer(help="The openshift-install binary.", no_args_is_help=True)
+app.add_typer(installer_app, name="installer")
+
+
+@iso_app.command("create")
+def iso_create(ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name.")]) -> None:
+    """Run `openshift-install agent create image` in ocp_install/<cluster>, log in proxshift.log."""
+    from ..workflow import create_iso
+
+    context: AppContext = ctx.obj
+    project = context.project(only=[cluster])
+    with context.ui.err.status("openshift-install agent create image") as spinner:
+        iso = create_iso(project, cluster, lambda line: spinner.update(f"openshift-install: {line[:100]}"))
+    context.ui.success(f"created {project.paths.shown(iso)} ({iso.stat().st_size / 2**20:.0f} MiB)")
+
+
+@installer_app.command("fetch")
+def installer_fetch(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="OpenShift release, e.g. 4.19.1.")],
+    mirror: Annotated[str | None, typer.Option(help="Client mirror base URL.")] = None,
+) -> None:
+    """Download openshift-install for a release, verify its checksum, keep it in proxshift's cache."""
+    from ..installer import DEFAULT_MIRROR, fetch_installer
+
+    context: AppContext = ctx.obj
+    binary = fetch_installer(version, mirror or DEFAULT_MIRROR)
+    context.ui.success(f"openshift-install {version} verified and stored at {binary}")
+
+
+@app.command()
+def wait(
+    ctx: typer.Context,
+    cluster: Annotated[str, typer.Argument(help="Cluster name.")],
+    timeout: Annotated[str, typer.Option(help="Give up after this long (e.g. 120m, 2h).")] = "120m",
+) -> None:
+    """Follow the install to the end (bootstrap, then the cluster), then store the credentials in Vault."""
+    from ..workflow import parse_duration, store_credentials, wait_for_install
+
+    context: AppContext = ctx.obj
+    project = context.project(only=[cluster])
+    try:
+        installed = wait_for_install(project, cluster, parse_duration(timeout), context.ui.info)
+    except KeyboardInterrupt:
+        context.ui.info(f"interrupted; nothing was changed. Resume with: proxshift wait {cluster}")
+        raise
+    where = store_credentials(project, cluster, installed.api_url, context.ui.warning)
+    ui = context.ui
+    ui.success(f"{cluster} is installed ({installed.seconds / 60:.1f} min watched)")
+    ui.info(f"  console:     {installed.console_url or '(route not found)'}")
+    ui.info(f"  API:         {installed.api_url}")
+    ui.info(f"  credentials: Vault {where} (proxshift credentials {cluster})")
+
+
+@app.command()
+def credentials(
+    ctx: typer.Context,
+    cluster: Annotated[str, typer.Argument(help="Cluster name.")],
+    kubeconfig_out: Annotated[Path | None, typer.Option(help="Write the kubeconfig here (mode 0600).")] = None,
+    show_password: Annotated[bool, typer.Option(help="Print the kubeadmin password.")] = False,
+) -> None:
+    """Read the cluster's credentials back from Vault."""
+    from ..workflow import read_credentials
+
+    context: AppContext = ctx.obj
+    project = context.project(only=[cluster])
+    found = read_credentials(project, cluster, context.ui.warning)
+    ui = context.ui
+    if kubeconfig_out:
+        fd = os.open(kubeconfig_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(found["kubeconfig"].reveal())
+        os.chmod(kubeconfig_out, 0o600)
+        ui.success(f"kubeconfig written to {kubeconfig_out} (0600)")
+    base_domain = project.cluster(cluster).base_domain
+    ui.out.file.write(f"API:      {found['api'].reveal()}\n")
+    ui.out.file.write(f"console:  https://console-openshift-console.apps.{cluster}.{base_domain}\n")
+    ui.out.file.write("user:     kubeadmin\n")
+    if show_password:
+        ui.out.file.write(f"password: {found['kubeadmin'].reveal()}\n")
+    else:
+        ui.out.file.write("password: (hidden; --show-password prints it)\n")
