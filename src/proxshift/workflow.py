@@ -167,7 +167,7 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "": 60}[match.group(2)]
 
 
-def watch_settings(project: Project, cluster_name: str, timeout: float) -> WatchSettings:
+def watch_settings(project: Project, cluster_name: str, timeout: float, poll: float = 5.0) -> WatchSettings:
     from .installer import watcher_token
     from .openshift import WatchSettings
 
@@ -186,6 +186,7 @@ def watch_settings(project: Project, cluster_name: str, timeout: float) -> Watch
         cluster=cluster_name,
         watcher_token=watcher_token(install_dir),
         timeout=timeout,
+        poll=poll,
     )
 
 
@@ -194,11 +195,11 @@ def wait_for_install(
     cluster_name: str,
     timeout: float,
     report: Callable[[str], None],
-    settings: WatchSettings | None = None,
+    poll: float = 5.0,
 ) -> Installed:
     from .openshift import InstallWatcher
 
-    return InstallWatcher(settings or watch_settings(project, cluster_name, timeout), report).run()
+    return InstallWatcher(watch_settings(project, cluster_name, timeout, poll), report).run()
 
 
 def store_credentials(project: Project, cluster_name: str, api_url: str, notify: Notify = _ignore) -> str:

@@ -46,6 +46,9 @@ def wait(
     ctx: typer.Context,
     cluster: Annotated[str, typer.Argument(help="Cluster name.")],
     timeout: Annotated[str, typer.Option(help="Give up after this long (e.g. 120m, 2h).")] = "120m",
+    poll_interval: Annotated[
+        float, typer.Option(help="Seconds between polls (the last stage polls at most every 2 s).")
+    ] = 5.0,
 ) -> None:
     """Follow the install to the end (bootstrap, then the cluster), then store the credentials in Vault."""
     from ..workflow import parse_duration, store_credentials, wait_for_install
@@ -53,7 +56,7 @@ def wait(
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
     try:
-        installed = wait_for_install(project, cluster, parse_duration(timeout), context.ui.info)
+        installed = wait_for_install(project, cluster, parse_duration(timeout), context.ui.info, poll_interval)
     except KeyboardInterrupt:
         context.ui.info(f"interrupted; nothing was changed. Resume with: proxshift wait {cluster}")
         raise
