@@ -81,4 +81,6 @@ def seeded_root(predecessor_root: Path, vault: VaultFixture) -> Path:
     return predecessor_root
 
 
-from tests.integration.pve import pve_lab  # noqa: E402, F401 - the fixture, for every integration test
+# Fixtures shared by every integration test.
+from tests.integration.install_lab import install_lab  # noqa: E402, F401
+from tests.integration.pve import pve_lab  # noqa: E402, F401

@@ -1,0 +1,93 @@
+"""`proxshift installer fetch` from a mirror served on loopback: checksum match, mismatch, wrong version."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from proxshift.lab.fake_installer import install_fake
+from tests.conftest import CliRunner
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Iterator[Path]:
+    """A directory served over HTTP on a port the OS picks; yields the directory, the URL is in .url."""
+    root = tmp_path / "mirror"
+    root.mkdir()
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    (root / ".url").write_text(f"http://127.0.0.1:{server.server_address[1]}")
+    yield root
+    server.shutdown()
+
+
+def _publish(mirror: Path, version: str, reports: str, tmp_path: Path, corrupt: bool = False) -> None:
+    binary = install_fake(tmp_path / f"build-{version}-{reports}", reports, tmp_path / "state")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.add(binary, arcname="openshift-install")
+        readme = b"fake release\n"
+        info = tarfile.TarInfo("README.md")
+        info.size = len(readme)
+        archive.addfile(info, io.BytesIO(readme))
+    data = buffer.getvalue()
+    (mirror / version).mkdir()
+    (mirror / version / "openshift-install-linux.tar.gz").write_bytes(data + (b"x" if corrupt else b""))
+    digest = hashlib.sha256(data).hexdigest()
+    (mirror / version / "sha256sum.txt").write_text(
+        f"{'0' * 64}  openshift-client-linux.tar.gz\n{digest}  openshift-install-linux.tar.gz\n"
+    )
+
+
+def test_fetch_verifies_and_caches(mirror: Path, tmp_path: Path, cli: CliRunner, isolated_env: Path) -> None:
+    _publish(mirror, "4.19.1", "4.19.1", tmp_path)
+    result = cli("installer", "fetch", "4.19.1", "--mirror", (mirror / ".url").read_text())
+    assert result.code == 0, result.err
+    cached = isolated_env / ".cache" / "proxshift" / "openshift-install" / "4.19.1" / "openshift-install"
+    assert cached.is_file() and cached.stat().st_mode & 0o111
+    assert "verified" in result.err
+    from proxshift.installer import find_installer
+
+    assert find_installer("4.19.1", None).path == cached
+
+
+def test_checksum_mismatch_keeps_nothing(mirror: Path, tmp_path: Path, cli: CliRunner, isolated_env: Path) -> None:
+    _publish(mirror, "4.19.1", "4.19.1", tmp_path, corrupt=True)
+    result = cli("installer", "fetch", "4.19.1", "--mirror", (mirror / ".url").read_text())
+    assert result.code == 1
+    assert "checksum mismatch for openshift-install-linux.tar.gz" in result.err
+    cache = isolated_env / ".cache" / "proxshift" / "openshift-install" / "4.19.1"
+    assert list(cache.iterdir()) == []
+
+
+def test_binary_of_another_version_is_rejected(
+    mirror: Path, tmp_path: Path, cli: CliRunner, isolated_env: Path
+) -> None:
+    _publish(mirror, "4.19.1", "4.18.7", tmp_path)
+    result = cli("installer", "fetch", "4.19.1", "--mirror", (mirror / ".url").read_text())
+    assert result.code == 1
+    assert "reports 4.18.7, not 4.19.1" in result.err
+    assert not (isolated_env / ".cache" / "proxshift" / "openshift-install" / "4.19.1" / "openshift-install").exists()
+
+
+def test_missing_release_on_the_mirror(mirror: Path, cli: CliRunner) -> None:
+    result = cli("installer", "fetch", "4.99.0", "--mirror", (mirror / ".url").read_text())
+    assert result.code == 1
+    assert "sha256sum.txt answered HTTP 404" in result.err
+
+
+def test_predecessor_installer_dir_convention(tmp_path: Path) -> None:
+    from proxshift.installer import find_installer
+
+    install_fake(tmp_path, "4.19.1", tmp_path / "state", name="openshift-install-4.19.1")
+    found = find_installer("4.19.1", str(tmp_path))
+    assert (found.path, found.source) == (tmp_path / "openshift-install-4.19.1", "ocp_installer_path")
