@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Problem, UserInputError
+from .errors import UserInputError
 
 # YAML 1.1 turns an unquoted 52:54:00:12:34:56 into a base-60 integer and 0x5000c5...
 # into an int. Only plain decimal numbers are numbers here (as in YAML 1.2's core schema,
@@ -76,10 +76,10 @@ def load_yaml(path: Path, label: str | None = None) -> tuple[Any, LineMap]:
         return loader.construct_document(node), lines
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        problem = Problem(
-            shown, "", f"is not valid YAML: {exc.problem}", "correct the YAML syntax at that line", line=line
-        )
-        raise UserInputError(problem.render(), "a YAML linter (yamllint) shows the exact spot") from None
+        where = f"{shown}:{line}" if line else shown
+        raise UserInputError(
+            f"{where}: is not valid YAML: {exc.problem}", "correct the YAML syntax there; yamllint shows the exact spot"
+        ) from None
     except yaml.YAMLError as exc:
         raise UserInputError(f"{shown}: is not valid YAML: {exc}", "correct the YAML syntax") from None
     finally:
