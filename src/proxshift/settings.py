@@ -112,6 +112,7 @@ class Settings(_Model):
     ntp_sources: list[str] = Field(default_factory=list)
     fips: bool = False
     additional_trust_bundle_policy: Literal["Proxyonly", "Always"] | None = None
+    acm_addons: dict[str, bool] = Field(default_factory=dict)
     # Where a cluster's assisted-service API is reached when not on <rendezvousIP>:8090 (a tunnel, the lab).
     agent_api_urls: dict[str, str] = Field(default_factory=dict)
     ignored_keys: tuple[str, ...] = ()

@@ -287,7 +287,9 @@ def test_status_shows_ours_state_and_drift(root: Path, pve_lab: PveLab, cli: Cli
     assert cli("--root", root, "vms", "create", "ocp-sno1").code == 0
     assert cli("--root", root, "start", "ocp-sno1").code == 0
     result = cli("--root", root, "status", "ocp-sno1", "--json")
-    [row] = json.loads(result.out)
+    data = json.loads(result.out)
+    assert data["acm"] == "n/a (ocp-sno1 is the ACM hub itself)"
+    [row] = data["vms"]
     assert (row["host"], row["exists"], row["ours"], row["status"], row["drift"]) == (
         "master-sno1",
         True,

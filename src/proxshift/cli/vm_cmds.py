@@ -156,8 +156,9 @@ def status(
     context: AppContext = ctx.obj
     prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
     rows = vm_status(prox, found)
+    acm = _acm_state(context, cluster)
     if as_json:
-        context.ui.json(rows)
+        context.ui.json({"cluster": cluster, "vms": rows, "acm": acm})
         return
     context.ui.table(
         None,
@@ -178,6 +179,24 @@ def status(
             for r in rows
         ],
     )
+    context.ui.out.file.write(f"ACM: {acm}\n")
+
+
+def _acm_state(context: AppContext, cluster: str) -> str:
+    """joined / available / pending / missing on the hub, or why it is not known."""
+    from ..errors import ProxshiftError
+    from ..workflow import acm_context
+
+    try:
+        project = context.project(only=[cluster], quiet=True)
+        acm = acm_context(project, cluster, "manual")
+        if acm.skipped or acm.hub is None:
+            return f"n/a ({acm.skipped})"
+        from ..acm import state
+
+        return state(acm.hub, cluster)
+    except ProxshiftError as exc:
+        return f"unknown ({exc.message})"
 
 
 @iso_app.command("upload")
