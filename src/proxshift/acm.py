@@ -194,6 +194,7 @@ def _until(
 ) -> Any:
     deadline = time.monotonic() + timeout
     last = ""
+    delay = min(0.05, poll)  # things usually happen fast; back off to `poll` when they do not
     while True:
         result = check()
         if result:
@@ -208,7 +209,8 @@ def _until(
                 f"timed out after {timeout:.0f} s waiting for {what}",
                 "see the hub's ACM operator and the cluster's klusterlet logs",
             )
-        time.sleep(poll)
+        time.sleep(delay)
+        delay = min(delay * 2, poll)
 
 
 def state(hub: Kube, cluster: str) -> str:
