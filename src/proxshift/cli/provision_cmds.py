@@ -29,7 +29,7 @@ def provision(
     poll_interval: Annotated[float, typer.Option(help="Seconds between install polls.")] = 5.0,
     acm_mode: Annotated[str, typer.Option(help="ACM import mode: auto or manual.")] = "auto",
 ) -> None:
-    """Provision a cluster end to end (preflight, secrets, manifests, iso, upload, vms, start, wait, credentials, acm)."""
+    """Provision a cluster end to end: every phase from preflight to the ACM import."""
     from ..provision import Options, Provision, dry_run_plan
     from ..workflow import parse_duration
 
