@@ -19,11 +19,18 @@ PREFIX = "/api/assisted-install/v2"
 class AssistedService:
     def __init__(self, cluster_name: str, hosts: list[dict[str, str]], token: str | None = None) -> None:
         self.token = token
-        self.available = True
         self.lock = threading.RLock()
+        self.requests: list[tuple[str, str, str | None]] = []
+        self._name, self._hosts = cluster_name, hosts
+        self.reset()
+        self.server = BackgroundServer(self._app())
+
+    def reset(self) -> None:
+        """Back to a freshly booted rendezvous host (the lab's VMs were recreated)."""
+        cluster_name, hosts = self._name, self._hosts
+        self.available = True
         self.cluster_id = str(uuid.uuid4())
         self.infra_env_id = str(uuid.uuid4())
-        self.requests: list[tuple[str, str, str | None]] = []
         self.cluster: dict[str, Any] = {
             "id": self.cluster_id,
             "name": cluster_name,
@@ -47,7 +54,6 @@ class AssistedService:
             ],
         }
         self.events: list[dict[str, Any]] = []
-        self.server = BackgroundServer(self._app())
 
     @property
     def url(self) -> str:

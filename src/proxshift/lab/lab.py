@@ -1,0 +1,271 @@
+"""The local lab: every stand-in proxshift talks to, on loopback, sized from the project's inventory.
+
+It SIMULATES Proxmox (fakepve), Vault (an OpenBao dev server: real, but in memory), the
+OpenShift installer and the clusters' APIs: nothing here installs OpenShift. A cluster's install
+plays out (about 20 s) once all of its VMs run in the fake Proxmox.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..inventory import Cluster
+from ..project import Project
+from .acm_sim import HubSimulation
+from .assisted import AssistedService
+from .cluster_sim import ClusterSimulation
+from .fake_installer import cluster_state, install_fake
+from .kubeapi import KubeApiServer, Store
+from .openbao import OpenBaoServer
+from .serving import CertificateFiles, make_certificates
+
+INSTALL_SECONDS = 20.0
+
+
+def _openssh_public_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    text = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    return f"{text} proxshift-lab"
+
+
+def _pull_secret() -> str:
+    auth = base64.b64encode(b"lab:not-a-real-token").decode()
+    return json.dumps(
+        {
+            "auths": {
+                r: {"auth": auth, "email": "lab@example.invalid"}
+                for r in ("cloud.openshift.com", "quay.io", "registry.redhat.io")
+            }
+        }
+    )
+
+
+@dataclass
+class LabCluster:
+    cluster: Cluster
+    kube: KubeApiServer
+    agent: AssistedService
+    sim: ClusterSimulation
+    vmids: list[int]
+    started: bool = False
+
+
+@dataclass
+class Lab:
+    project: Project
+    directory: Path
+    time_scale: float = 0.02
+    install_seconds: float = INSTALL_SECONDS
+    bao: OpenBaoServer | None = None
+    pve: Any = None
+    clusters: dict[str, LabCluster] = field(default_factory=dict)
+    hub_sim: HubSimulation | None = None
+    _serving: Any = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _watcher: threading.Thread | None = None
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.directory / "bin"
+
+    def start(self) -> Lab:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        pki = make_certificates(self.directory / "pki")
+        self._start_vault(pki)
+        self._start_proxmox(pki)
+        self._start_clusters(pki)
+        self._watcher = threading.Thread(target=self._watch_vms, name="lab-vm-watcher", daemon=True)
+        self._watcher.start()
+        self._write_files(pki)
+        return self
+
+    # -- stand-ins ---------------------------------------------------------------------------------------
+
+    def _start_vault(self, pki: CertificateFiles) -> None:
+        import hvac
+
+        from ..vault import KvPath, install_items
+
+        self.bao = OpenBaoServer().start(log=self.directory / "openbao.log")
+        client = hvac.Client(url=self.bao.addr, token=self.bao.root_token)
+        settings = self.project.settings
+        values = {"pull-secret": _pull_secret(), "ssh-key": _openssh_public_key(), "ca-bundle": pki.ca.read_text()}
+        mounts = {KvPath.parse(settings.credentials_path).mount}
+        items = install_items(settings)
+        mounts |= {KvPath.parse(item.path).mount for item in items.values()}
+        for mount in sorted(mounts):
+            client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+        for role, item in items.items():
+            location = KvPath.parse(item.path)
+            client.secrets.kv.v2.create_or_update_secret(
+                path=location.path, mount_point=location.mount, secret={item.key: values[role]}
+            )
+
+    def _start_proxmox(self, pki: CertificateFiles) -> None:
+        from fakepve import FakePve
+        from fakepve.pytest_plugin import _Serving
+
+        pve = FakePve(user="root@pam", password=secrets.token_hex(12), host="127.0.0.1", port=0)
+        pve.time_scale = self.time_scale
+        self.token_secret = secrets.token_hex(16)
+        pve.apitokens["root@pam!lab"] = self.token_secret
+        for cluster in self.project.inventory.clusters.values():
+            for node in cluster.nodes:
+                pve.add_node(node.spec.pve_node)
+                for disk in node.spec.disks.values():
+                    pve.storages.setdefault(
+                        disk.storage,
+                        {
+                            "type": "lvmthin",
+                            "active": 1,
+                            "content": "images,rootdir",
+                            "files": set(),
+                            "vgname": "pve",
+                            "thinpool": disk.storage,
+                        },
+                    )
+                if node.spec.iso_image:
+                    storage = node.spec.iso_image.split(":")[0]
+                    entry = pve.storages.setdefault(
+                        storage,
+                        {
+                            "type": "nfs",
+                            "active": 1,
+                            "content": "iso",
+                            "files": set(),
+                            "path": f"/mnt/pve/{storage}",
+                            "server": "192.0.2.5",
+                            "export": "/iso",
+                            "shared": 1,
+                            "avail": 256 * 1024**3,
+                        },
+                    )
+                    if "iso" not in entry["content"]:
+                        entry["content"] += ",iso"
+        self.pve = pve
+        self._serving = _Serving(pve, str(pki.cert), str(pki.key))
+
+    def _start_clusters(self, pki: CertificateFiles) -> None:
+        state_dir = self.directory / "installer-state"
+        versions = set()
+        for name, cluster in self.project.inventory.clusters.items():
+            token = secrets.token_hex(16)
+            kube = KubeApiServer(pki, secrets.token_hex(16)).start()
+            kube.available = name == self.project.settings.hub_cluster  # the hub is up; the others are not yet
+            hosts = [{"hostname": n.name, "role": n.role} for n in cluster.nodes]
+            agent = AssistedService(name, hosts, token).start()
+            sim = ClusterSimulation(
+                name, cluster.base_domain or "lab.local", cluster.vars.ocp_version, hosts, kube, agent
+            )
+            cluster_state(state_dir, name, kube.kubeconfig(name), secrets.token_urlsafe(18), token)
+            self.clusters[name] = LabCluster(cluster, kube, agent, sim, [n.spec.vmid for n in cluster.nodes])
+            versions.add(cluster.vars.ocp_version)
+        for version in sorted(versions):
+            install_fake(self.bin_dir, version, state_dir, name=f"openshift-install-{version}")
+        install_fake(self.bin_dir, sorted(versions)[-1] if versions else "4.19.1", state_dir)
+        hub = self.project.settings.hub_cluster
+        if hub in self.clusters:
+            self.hub_sim = HubSimulation(self.clusters[hub].kube, self._spoke_store, poll=0.1).start()
+
+    def _spoke_store(self, name: str) -> Store | None:
+        lab = self.clusters.get(name)
+        return lab.kube.store if lab else None
+
+    def _watch_vms(self) -> None:
+        """Play a cluster's install once all of its VMs run; forget it when they are gone."""
+        while not self._stop.wait(0.2):
+            running = {vm.vmid for vm in list(self.pve.vms) if vm.status == "running"}
+            existing = {vm.vmid for vm in list(self.pve.vms)}
+            for lab in self.clusters.values():
+                if not lab.started and all(v in running for v in lab.vmids):
+                    lab.started = True
+                    lab.agent.reset()
+                    lab.sim.run(self.install_seconds)
+                elif lab.started and not any(v in existing for v in lab.vmids):
+                    lab.started = False
+                    lab.kube.store = Store()  # a fresh, empty API for the next install
+                    lab.kube.available = False
+                    lab.agent.reset()
+
+    # -- files users source -----------------------------------------------------------------------------
+
+    def _write_files(self, pki: CertificateFiles) -> None:
+        assert self.bao is not None  # noqa: S101 - started above
+        source = self.project.settings.source
+        site: dict[str, Any] = yaml.safe_load(source.read_text()) if source else {}
+        site.update(
+            vault_path=self.project.settings.credentials_path,
+            ocp_installer_path=str(self.bin_dir),
+            proxmox={"host": "127.0.0.1", "port": self.pve.port, "ca_cert": str(pki.ca), "poll_interval": 0.2},
+            agent_api_urls={name: lab.agent.url for name, lab in self.clusters.items()},
+        )
+        (self.directory / "site-config.yaml").write_text(
+            "# Written by 'proxshift lab up': the site config, pointed at the lab's stand-ins.\n"
+            + yaml.safe_dump(site, sort_keys=False)
+        )
+        env = {
+            "VAULT_ADDR": self.bao.addr,
+            "VAULT_TOKEN": self.bao.root_token,
+            "PROXSHIFT_CONFIG": str(self.directory / "site-config.yaml"),
+            "PROXSHIFT_PROXMOX_TOKEN_ID": "root@pam!lab",
+            "PROXSHIFT_PROXMOX_TOKEN_SECRET": self.token_secret,
+        }
+        lines = [f"export {k}='{v}'" for k, v in env.items()]
+        lines.append(f"export PATH='{self.bin_dir}':\"$PATH\"")
+        lines.append(
+            "unset VAULT_CACERT VAULT_NAMESPACE VAULT_ROLE_ID VAULT_SECRET_ID PROXSHIFT_PROXMOX_USER "
+            "PROXSHIFT_PROXMOX_PASSWORD"
+        )
+        env_file = self.directory / "env"
+        env_file.write_text("\n".join(lines) + "\n")
+        env_file.chmod(0o600)
+        state = {
+            "pid": os.getpid(),
+            "bao_pid": self.bao.process.pid if self.bao.process else None,
+            "services": {
+                "vault (OpenBao dev server)": self.bao.addr,
+                "proxmox (fakepve)": f"https://127.0.0.1:{self.pve.port}",
+                **{f"{name} API (emulator)": lab.kube.url for name, lab in self.clusters.items()},
+                **{f"{name} assisted-service (fake)": lab.agent.url for name, lab in self.clusters.items()},
+            },
+            "ready": True,
+            "started": time.time(),
+        }
+        state_file = self.directory / "state.json"
+        state_file.write_text(json.dumps(state, indent=2))
+        state_file.chmod(0o600)
+
+    def env(self) -> dict[str, str]:
+        found = {}
+        for line in (self.directory / "env").read_text().splitlines():
+            if line.startswith("export ") and "PATH=" not in line:
+                key, _, value = line[len("export ") :].partition("=")
+                found[key] = value.strip("'")
+        found["PATH"] = f"{self.bin_dir}:{os.environ.get('PATH', '')}"
+        return found
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.hub_sim:
+            self.hub_sim.stop()
+        for lab in self.clusters.values():
+            lab.agent.stop()
+            lab.kube.stop()
+        if self._serving is not None:
+            self._serving.stop()
+        if self.bao is not None:
+            self.bao.stop()
+        (self.directory / "state.json").unlink(missing_ok=True)
