@@ -266,7 +266,14 @@ def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> 
             "set hub_cluster in the site config, or pass --hub-kubeconfig / PROXSHIFT_HUB_KUBECONFIG",
         )
     base = KvPath.parse(settings.credentials_path)
-    found = _vault(project, notify).read_credentials(base, settings.hub_cluster)
+    try:
+        found = _vault(project, notify).read_credentials(base, settings.hub_cluster)
+    except OperationError as exc:
+        raise OperationError(
+            f"cannot get the ACM hub's kubeconfig: {exc.message}",
+            f"provision the hub {settings.hub_cluster} first, pass --hub-kubeconfig / PROXSHIFT_HUB_KUBECONFIG, "
+            "or skip ACM (--skip acm)",
+        ) from None
     return settings.hub_cluster, found["kubeconfig"], str(base.child(settings.hub_cluster))
 
 
@@ -299,7 +306,18 @@ def acm_context(
     hub_name, hub_kubeconfig, source = _hub_kubeconfig(project, hub_file, notify)
     if hub_name == cluster_name:
         return AcmContext(cluster_name, hub_name, skipped=f"{cluster_name} is the ACM hub itself")
-    kubeconfig = cluster_kubeconfig(project, cluster_name, notify) if mode == "auto" else None
+    kubeconfig = None
+    if mode == "auto":
+        try:
+            kubeconfig = cluster_kubeconfig(project, cluster_name, notify)
+        except ProxshiftError:
+            if connect:
+                raise
+            # A dry run before the ISO exists: the secret will hold the kubeconfig the install creates.
+            from .secret import Secret
+
+            local = project.paths.install_dir(cluster_name) / "auth" / "kubeconfig"
+            kubeconfig = Secret("", f"the kubeconfig {project.paths.shown(local)} will hold")
     labels = labels_for(cluster_name, cluster.vars.clusterset, dict(cluster.vars.acm_labels))
     addons = AddOns(**{k: bool(v) for k, v in settings.acm_addons.items() if k in AddOns.__dataclass_fields__})
     plan = render_plan(cluster_name, labels, addons, kubeconfig, project.paths.root / "templates", mode)

@@ -121,13 +121,18 @@ def deprovision(
     cluster: ClusterArg,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     keep_iso: Annotated[bool, typer.Option(help="Keep the ISO proxshift uploaded.")] = False,
+    keep_acm: Annotated[bool, typer.Option(help="Do not detach the cluster from the ACM hub.")] = False,
+    keep_files: Annotated[bool, typer.Option(help="Keep ocp_install/<cluster> where it is.")] = False,
     dry_run: DryRun = False,
 ) -> None:
-    """Stop and destroy the cluster's VMs that proxshift created, and remove the ISO it uploaded."""
+    """Detach from ACM, stop and destroy the VMs proxshift created, remove its ISO, archive the install dir."""
+    from ..errors import ProxshiftError
+    from ..provision import move_to_history
     from ..vms import deprovision_vms
-    from ..workflow import proxmox_for
+    from ..workflow import acm_context, acm_detach, proxmox_for
 
     context: AppContext = ctx.obj
+    ui = context.ui
     project = context.project(only=[cluster])
     if not dry_run and not yes:
         if not sys.stdin.isatty():
@@ -136,11 +141,28 @@ def deprovision(
             )
         if not typer.confirm(f"Destroy every VM of {cluster} that proxshift created?", default=False):
             raise typer.Exit(int(ExitCode.INTERRUPTED))
-    prox, found = proxmox_for(project, cluster, context.ui.warning)
-    run = deprovision_vms(
-        prox, found, project.paths.install_dir(cluster), keep_iso=keep_iso, dry_run=dry_run, progress=_progress(context)
-    )
-    _show(context, run, dry_run)
+    if not keep_acm:
+        try:
+            acm = acm_context(project, cluster, "manual", notify=ui.warning, connect=not dry_run)
+        except ProxshiftError as exc:
+            ui.info(f"ACM detach skipped: {exc.message}")
+        else:
+            if acm.skipped:
+                ui.info(f"ACM detach skipped: {acm.skipped}")
+            elif dry_run:
+                ui.out.file.write(f"detach     ManagedCluster {cluster} from hub {acm.hub_name}\n")
+            else:
+                acm_detach(acm, 600, ui.info)
+    prox, found = proxmox_for(project, cluster, ui.warning)
+    install_dir = project.paths.install_dir(cluster)
+    run = deprovision_vms(prox, found, install_dir, keep_iso=keep_iso, dry_run=dry_run, progress=_progress(context))
+    if dry_run and not keep_files and install_dir.exists():
+        ui.out.file.write(f"archive    {project.paths.shown(install_dir)} -> history/<UTC time>/\n")
+    _show(context, run, dry_run)  # exits 1 when a VM failed: the install dir then stays where it is
+    if not dry_run and not keep_files:
+        moved = move_to_history(install_dir)
+        if moved:
+            ui.info(f"install directory archived to {project.paths.shown(moved)}")
 
 
 @app.command()

@@ -108,12 +108,15 @@ class HubSimulation:
         self, hub: KubeApiServer, spokes: Callable[[str], Store | None], poll: float = 0.02, set_conditions: bool = True
     ) -> None:
         self.hub = hub
-        self.store = hub.store
         self.spokes = spokes
         self.poll = poll
         self.set_conditions = set_conditions
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="acm-hub", daemon=True)
+
+    @property
+    def store(self) -> Store:
+        return self.hub.store
 
     def start(self) -> HubSimulation:
         self._thread.start()

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from .assisted import AssistedService
-from .kubeapi import KubeApiServer
+from .kubeapi import KubeApiServer, Store
 
 OPERATORS = ("authentication", "console", "dns", "etcd", "ingress", "kube-apiserver", "machine-config", "network")
 TOTAL_MANIFESTS = 890
@@ -30,9 +30,13 @@ class ClusterSimulation:
     ) -> None:
         self.name, self.base_domain, self.version, self.hosts = name, base_domain, version, hosts
         self.kube, self.agent = kube, agent
-        self.store = kube.store
         self._thread: threading.Thread | None = None
         self.finished = threading.Event()
+
+    @property
+    def store(self) -> Store:
+        """The API's current store (the lab replaces it when a cluster's VMs are recreated)."""
+        return self.kube.store
 
     # -- bootstrap stage (assisted-service) ------------------------------------------------------------
 

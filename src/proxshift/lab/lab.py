@@ -179,6 +179,22 @@ class Lab:
         hub = self.project.settings.hub_cluster
         if hub in self.clusters:
             self.hub_sim = HubSimulation(self.clusters[hub].kube, self._spoke_store, poll=0.1).start()
+            self._seed_hub_credentials(hub)
+
+    def _seed_hub_credentials(self, hub: str) -> None:
+        """The hub exists before anything is provisioned, as in a real site: its kubeconfig is in Vault."""
+        import hvac
+
+        from ..vault import KvPath
+
+        assert self.bao is not None  # noqa: S101 - started before the clusters
+        location = KvPath.parse(self.project.settings.credentials_path).child(hub)
+        kube = self.clusters[hub].kube
+        hvac.Client(url=self.bao.addr, token=self.bao.root_token).secrets.kv.v2.create_or_update_secret(
+            path=location.path,
+            mount_point=location.mount,
+            secret={"api": kube.url, "kubeconfig": kube.kubeconfig(hub), "kubeadmin": secrets.token_urlsafe(18)},
+        )
 
     def _spoke_store(self, name: str) -> Store | None:
         lab = self.clusters.get(name)

@@ -1,0 +1,24 @@
+"""The lab, started in the test process, with the predecessor's inventory and site config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from proxshift.lab.lab import Lab
+from proxshift.paths import discover_paths
+from proxshift.project import load_project
+
+
+@pytest.fixture
+def lab(predecessor_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    project = load_project(discover_paths(predecessor_root))
+    started = Lab(project, predecessor_root / ".lab", time_scale=0.0, install_seconds=1.5).start()
+    for key, value in started.env().items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield started
+    finally:
+        started.stop()

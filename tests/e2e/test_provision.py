@@ -1,0 +1,203 @@
+"""`provision` end to end in the lab: phases, resume, drift, live guard, lock, deprovision, dry run, JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import hvac
+import pytest
+
+from proxshift.lab.lab import Lab
+from proxshift.paths import discover_paths
+from proxshift.project import load_project
+from proxshift.provision import Options, Provision
+from tests.conftest import CliRunner
+
+FAST = ("--poll-interval", "0.1")
+MC = ("cluster.open-cluster-management.io/v1", "ManagedCluster")
+
+
+def _vault(lab: Lab) -> hvac.Client:
+    assert lab.bao is not None
+    return hvac.Client(url=lab.bao.addr, token=lab.bao.root_token)
+
+
+def _stored(lab: Lab, cluster: str) -> dict[str, str] | None:
+    try:
+        response = _vault(lab).secrets.kv.v2.read_secret_version(
+            path=f"openshift/{cluster}", mount_point="secrets", raise_on_deleted_version=True
+        )
+    except hvac.exceptions.InvalidPath:
+        return None
+    return dict(response["data"]["data"])
+
+
+def _creates(lab: Lab) -> int:
+    return sum(1 for m, p, _ in lab.pve.requests if m == "POST" and re.fullmatch(r"/api2/json/nodes/[^/]+/qemu", p))
+
+
+def test_provision_sno_then_ha_with_acm(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    result = cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST)
+    assert result.code == 0, result.err
+    for phase in ("preflight", "secrets", "manifests", "iso", "upload", "vms", "start", "wait", "credentials", "acm"):
+        assert re.search(rf"✓ {phase}\s+done", result.err), phase
+    assert "skipped: ocp-sno1 is the ACM hub itself" in result.err
+    vm = lab.pve.vm(301)
+    assert vm is not None and vm.status == "running" and vm.node == "pve2"
+    assert vm.config["net0"].startswith("virtio=BC:24:11:42:BE:F4,") and str(vm.config["memory"]) == "40960"
+    stored = _stored(lab, "ocp-sno1")
+    assert stored is not None and stored["api"] == lab.clusters["ocp-sno1"].kube.url
+    assert stored["kubeadmin"] not in result.err + result.out
+
+    ha = cli("--root", predecessor_root, "provision", "ocp", *FAST)
+    assert ha.code == 0, ha.err
+    assert sorted(vm.vmid for vm in lab.pve.vms) == [301, 401, 402, 403, 404, 405, 406]
+    managed = lab.clusters["ocp-sno1"].kube.store.find(*MC, "ocp")
+    assert managed is not None
+    conditions = {c["type"]: c["status"] for c in managed["status"]["conditions"]}
+    assert conditions["ManagedClusterJoined"] == conditions["ManagedClusterConditionAvailable"] == "True"
+    assert _stored(lab, "ocp") is not None
+
+
+def test_interrupted_after_vms_resumes_without_recreating(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    project = load_project(discover_paths(predecessor_root))
+
+    def interrupt_after_vms(event: dict[str, object]) -> None:
+        if event.get("phase") == "vms" and event.get("status") == "done":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Provision(project, "ocp-sno2", Options(wait_poll=0.1), interrupt_after_vms).run()
+    assert _creates(lab) == 1
+    state = json.loads((predecessor_root / "ocp_install" / "ocp-sno2" / "state.json").read_text())
+    assert state["phases"]["vms"]["status"] == "done"
+    assert not (predecessor_root / "ocp_install" / "ocp-sno2" / ".lock").exists()
+    resumed = cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST)
+    assert resumed.code == 0, resumed.err
+    for phase in ("manifests", "iso", "upload", "vms"):
+        assert re.search(rf"↷ {phase}\s+skipped: done, inputs unchanged", resumed.err), phase
+    assert _creates(lab) == 1  # the VM was not created again
+
+
+def test_drift_is_refused_before_anything_changes(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    assert (
+        cli(
+            "--root",
+            predecessor_root,
+            "provision",
+            "ocp-sno3",
+            "--skip",
+            "wait",
+            "--skip",
+            "credentials",
+            "--skip",
+            "acm",
+            *FAST,
+        ).code
+        == 0
+    )
+    inventory = predecessor_root / "inventory" / "clusters.yml"
+    text = inventory.read_text()
+    start = text.index("        ocp-sno3:")
+    inventory.write_text(text[:start] + text[start:].replace("memory: 32768", "memory: 49152", 1))
+    writes_before = len([r for r in lab.pve.requests if r[0] != "GET"])
+    iso = predecessor_root / "ocp_install" / "ocp-sno3" / "agent.x86_64.iso"
+    iso_before = iso.stat().st_mtime_ns
+    refused = cli("--root", predecessor_root, "provision", "ocp-sno3", *FAST)
+    assert refused.code == 2
+    assert "master-sno3 (vmid 303): differs from the inventory; --force recreates it" in refused.err
+    assert "memory: 32768 -> 49152" in refused.err
+    assert len([r for r in lab.pve.requests if r[0] != "GET"]) == writes_before
+    assert iso.stat().st_mtime_ns == iso_before
+    plan = cli("--root", predecessor_root, "provision", "ocp-sno3", "--dry-run")
+    assert "drift      master-sno3 (vmid 303 on pve4)" in plan.out and "memory: 32768 -> 49152" in plan.out
+
+
+def test_live_cluster_is_refused_and_force_rebuilds(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    assert cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST).code == 0
+    generation = lab.pve.vm(301).config["vmgenid"]
+    again = cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST)
+    assert again.code == 2
+    assert "ocp-sno1 is a live cluster" in again.err and "--force" in again.err
+    assert lab.pve.vm(301).config["vmgenid"] == generation
+    forced = cli("--root", predecessor_root, "provision", "ocp-sno1", "--force", *FAST)
+    assert forced.code == 0, forced.err
+    assert lab.pve.vm(301).config["vmgenid"] != generation
+    assert list((predecessor_root / "ocp_install" / "ocp-sno1" / "history").iterdir())
+
+
+def test_a_second_run_is_refused_by_the_lock(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    install_dir = predecessor_root / "ocp_install" / "ocp-sno2"
+    install_dir.mkdir(parents=True)
+    holder = subprocess.Popen(["sleep", "30"])
+    try:
+        (install_dir / ".lock").write_text(str(holder.pid))
+        refused = cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST)
+        assert refused.code == 2
+        assert f"another proxshift run (PID {holder.pid}) is working on ocp-sno2" in refused.err
+        assert lab.pve.vms == []
+    finally:
+        holder.kill()
+        holder.wait()
+    (install_dir / ".lock").write_text(str(holder.pid))  # now a dead process's lock
+    taken = cli("--root", predecessor_root, "provision", "ocp-sno2", "--only", "preflight")
+    assert taken.code == 0, taken.err
+    assert f"taking over a stale lock of PID {holder.pid}" in taken.err
+
+
+def test_deprovision_leaves_nothing_behind(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    assert cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST).code == 0
+    assert cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST).code == 0
+    hub = lab.clusters["ocp-sno1"].kube.store
+    assert hub.find(*MC, "ocp-sno2") is not None
+    result = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--yes")
+    assert result.code == 0, result.err + result.out
+    assert [vm.vmid for vm in lab.pve.vms] == [301]
+    assert "iso/ocp-sno2-agent.x86_64.iso" not in lab.pve.storages["your_nfs"].get("volumes", {})
+    assert hub.find(*MC, "ocp-sno2") is None and hub.find("v1", "Namespace", "ocp-sno2") is None
+    install_dir = predecessor_root / "ocp_install" / "ocp-sno2"
+    assert [p.name for p in install_dir.iterdir()] == ["history"]
+
+
+def test_dry_run_changes_nothing_anywhere(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    assert cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST).code == 0
+    pve_before = len(lab.pve.requests)
+    hub_requests = lab.clusters["ocp-sno1"].kube.requests
+    hub_before = len(hub_requests)
+    result = cli("--root", predecessor_root, "provision", "ocp", "--dry-run")
+    assert result.code == 0, result.err
+    assert [r for r in lab.pve.requests[pve_before:] if r[0] != "GET"] == []
+    assert [r for r in hub_requests[hub_before:] if r[0] != "GET"] == []
+    assert not (predecessor_root / "ocp_install" / "ocp").exists()
+    assert _stored(lab, "ocp") is None
+    out = result.out
+    for section in ("== preflight", "== secrets", "== manifests", "== vms", "== credentials", "== acm"):
+        assert section in out
+    assert "create     ocp-node4 (vmid 404 on pve4): vmid is free" in out
+    assert "pullSecret: '<redacted: pull-secret from secrets/data/openshift/pullsecret>'" in out
+    assert "kind: ManagedCluster" in out
+    assert "kubeconfig: '<redacted: the kubeconfig ocp_install/ocp/auth/kubeconfig will hold>'" in out
+    assert "auths" not in out
+
+
+def test_json_events_parse(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    result = cli("--root", predecessor_root, "provision", "ocp-sno1", "--json", *FAST)
+    assert result.code == 0, result.err
+    events = [json.loads(line) for line in result.out.splitlines()]
+    phases = [e["phase"] for e in events if e["event"] == "phase" and e["status"] == "done"]
+    assert phases == [
+        "preflight",
+        "secrets",
+        "manifests",
+        "iso",
+        "upload",
+        "vms",
+        "start",
+        "wait",
+        "credentials",
+        "acm",
+    ]
+    assert events[-1]["event"] == "summary" and events[-1]["console"].startswith("https://console-openshift-console")
