@@ -27,7 +27,7 @@ from .cluster_sim import ClusterSimulation
 from .fake_installer import cluster_state, install_fake
 from .kubeapi import KubeApiServer, Store
 from .openbao import OpenBaoServer
-from .serving import CertificateFiles, make_certificates
+from .serving import CertificateFiles, make_certificates, serve_fakepve, stop_fakepve
 
 INSTALL_SECONDS = 20.0
 
@@ -116,7 +116,6 @@ class Lab:
 
     def _start_proxmox(self, pki: CertificateFiles) -> None:
         from fakepve import FakePve
-        from fakepve.pytest_plugin import _Serving
 
         pve = FakePve(user="root@pam", password=secrets.token_hex(12), host="127.0.0.1", port=0)
         pve.time_scale = self.time_scale
@@ -156,7 +155,7 @@ class Lab:
                     if "iso" not in entry["content"]:
                         entry["content"] += ",iso"
         self.pve = pve
-        self._serving = _Serving(pve, str(pki.cert), str(pki.key))
+        self._serving = serve_fakepve(pve, pki.cert, pki.key)
 
     def _start_clusters(self, pki: CertificateFiles) -> None:
         state_dir = self.directory / "installer-state"
@@ -281,7 +280,7 @@ class Lab:
             lab.agent.stop()
             lab.kube.stop()
         if self._serving is not None:
-            self._serving.stop()
+            stop_fakepve(self.pve, self._serving)
         if self.bao is not None:
             self.bao.stop()
         (self.directory / "state.json").unlink(missing_ok=True)

@@ -120,3 +120,40 @@ class BackgroundServer:
             self._runner = None
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(START_TIMEOUT)
+
+
+class LoopThread:
+    """An event loop in a daemon thread, for servers that bring their own start/stop coroutines (fakepve)."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def call(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(START_TIMEOUT)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(START_TIMEOUT)
+
+
+def serve_fakepve(pve: Any, cert: Path, key: Path) -> LoopThread:
+    """Start a FakePve over HTTPS on its own loop (fakepve's own helper lives in its pytest plugin)."""
+    loop = LoopThread(f"fakepve-{id(pve)}")
+    loop.call(pve.start(str(cert), str(key)))
+    return loop
+
+
+def stop_fakepve(pve: Any, loop: LoopThread) -> None:
+    from fakepve import settle
+
+    try:
+        loop.call(settle())
+        loop.call(pve.stop())
+    finally:
+        loop.stop()
