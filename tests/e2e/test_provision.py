@@ -201,3 +201,24 @@ def test_json_events_parse(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         "acm",
     ]
     assert events[-1]["event"] == "summary" and events[-1]["console"].startswith("https://console-openshift-console")
+
+
+def test_doctor_in_the_lab(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    result = cli("--root", predecessor_root, "doctor", "ocp")
+    assert result.code == 0, result.out + result.err
+    rows = {line.split("  ")[0]: line for line in result.out.splitlines()[2:]}
+    for check in (
+        "Vault",
+        "openshift-install 4.19.1",
+        "Proxmox",
+        "Proxmox privileges",
+        "nodes, storages, bridges, boot order",
+        "vmids free or proxshift's",
+    ):
+        assert " ok " in rows[check] or rows[check].split()[len(check.split())] == "ok", rows[check]
+    assert "ISO on its storage" in result.out and "warning" in rows["ISO on its storage"]
+    assert "DNS api.ocp.homelab.local" in result.out  # a warning here: nothing resolves in the lab
+    lab.pve.add_vm(404, "someones-db", node="pve4")
+    refused = cli("--root", predecessor_root, "doctor", "ocp")
+    assert refused.code == 1
+    assert "vmid 404 is VM 'someones-db' on pve4, not created by proxshift" in refused.out

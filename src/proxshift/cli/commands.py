@@ -1,3 +1,12 @@
 """Import every command module so that it registers itself on the app."""
 
-from . import acm_cmds, install_cmds, inventory_cmds, lab_cmds, manifests_cmds, provision_cmds, vm_cmds  # noqa: F401
+from . import (  # noqa: F401
+    acm_cmds,
+    doctor_cmds,
+    install_cmds,
+    inventory_cmds,
+    lab_cmds,
+    manifests_cmds,
+    provision_cmds,
+    vm_cmds,
+)

@@ -1,0 +1,155 @@
+"""`proxshift doctor`: what preflight checks, as a table of ok / warning / failed with a hint each."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ProxshiftError
+from .project import Project
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok, warning, failed
+    detail: str
+    hint: str = ""
+
+
+def _run(checks: list[Check], name: str, probe: Callable[[], str], hint: str = "", warn: bool = False) -> Any:
+    try:
+        detail = probe()
+    except ProxshiftError as exc:
+        checks.append(Check(name, "warning" if warn else "failed", exc.message, exc.hint or hint))
+        return None
+    checks.append(Check(name, "ok", detail))
+    return detail
+
+
+def _resolves(name: str) -> set[str]:
+    try:
+        return {str(info[4][0]) for info in socket.getaddrinfo(name, None, socket.AF_INET)}
+    except OSError:
+        return set()
+
+
+def run_checks(project: Project, cluster_name: str | None, notify: Callable[[str], None]) -> list[Check]:
+    from .errors import OperationError
+    from .workflow import check_vault, proxmox_for
+
+    checks = [
+        Check(
+            "inventory and site config",
+            "ok" if not project.warnings else "warning",
+            f"{len(project.inventory.clusters)} clusters, {len(project.warnings)} warnings",
+            "run 'proxshift validate' for the warnings" if project.warnings else "",
+        )
+    ]
+
+    def vault() -> str:
+        rows = check_vault(project, cluster_name, notify)
+        bad = [r for r in rows if not r.ok]
+        if bad:
+            raise OperationError("; ".join(f"{r.item}: {r.detail}" for r in bad), "see 'proxshift vault check'")
+        return f"{len(rows) - 1} inputs readable, credentials path writable"
+
+    _run(checks, "Vault", vault)
+    clusters = [project.cluster(cluster_name)] if cluster_name else list(project.inventory.clusters.values())
+    for version in sorted({c.vars.ocp_version for c in clusters}):
+        _run(checks, f"openshift-install {version}", _installer_probe(project, version), warn=True)
+    if cluster_name is None:
+        return checks
+    cluster = project.cluster(cluster_name)
+    from .vms import specs_for
+
+    prox = _run(
+        checks, "Proxmox", lambda: _reach(project, cluster_name, notify), "check proxmox.host and the credentials"
+    )
+    if prox is not None:
+        connection, _ = proxmox_for(project, cluster_name, notify)
+        specs = specs_for(cluster)
+        _run(checks, "Proxmox privileges", lambda: _privileges(connection, specs))
+        _run(checks, "nodes, storages, bridges, boot order", lambda: _environment(connection, specs))
+        _run(checks, "ISO on its storage", lambda: _environment(connection, specs, iso=True), warn=True)
+        _run(checks, "vmids free or proxshift's", lambda: _vmids(connection, specs))
+        _run(checks, "storage space", lambda: _space(connection, specs), warn=True)
+    domain = cluster.base_domain
+    for host, want in (
+        (f"api.{cluster_name}.{domain}", cluster.api_address),
+        (f"test.apps.{cluster_name}.{domain}", cluster.ingress_address),
+    ):
+        found = _resolves(host)
+        status = "ok" if str(want) in found else "warning"
+        checks.append(
+            Check(
+                f"DNS {host}",
+                status,
+                f"resolves to {', '.join(sorted(found)) or 'nothing'} (want {want})",
+                "" if status == "ok" else "create the record: the install fails late without it",
+            )
+        )
+    return checks
+
+
+def _installer_probe(project: Project, version: str) -> Callable[[], str]:
+    from .installer import find_installer
+
+    return lambda: str(find_installer(version, project.settings.ocp_installer_path).path)
+
+
+def _reach(project: Project, cluster: str, notify: Callable[[str], None]) -> str:
+    from .workflow import proxmox_for
+
+    prox, _ = proxmox_for(project, cluster, notify)
+    return f"{len(prox.resources())} guests visible at {prox.endpoint.host}:{prox.endpoint.port}"
+
+
+def _privileges(prox: Any, specs: list[Any]) -> str:
+    from .errors import OperationError
+
+    missing = prox.missing_privileges(specs, iso_upload=True)
+    if missing:
+        raise OperationError("missing: " + ", ".join(missing[:6]), "grant the role in docs/proxmox.md")
+    return "all held"
+
+
+def _environment(prox: Any, specs: list[Any], iso: bool = False) -> str:
+    from .errors import OperationError
+
+    problems = [p for p in prox.check_environment(specs, iso_present=iso) if ("ISO" in p) == iso]
+    if problems:
+        raise OperationError("; ".join(problems), "fix the inventory or the Proxmox side")
+    return "ok"
+
+
+def _vmids(prox: Any, specs: list[Any]) -> str:
+    from .errors import OperationError
+
+    plans = prox.plan(specs)
+    refused = [f"{p.spec.host}: {p.reason}" for p in plans if p.action == "refuse"]
+    if refused:
+        raise OperationError("; ".join(refused), "free those vmids or change the inventory")
+    return ", ".join(f"{p.spec.vmid} {p.action}" for p in plans)
+
+
+def _space(prox: Any, specs: list[Any]) -> str:
+    from .errors import OperationError
+
+    need: dict[tuple[str, str], float] = {}
+    for spec in specs:
+        for key, value in spec.params.items():
+            if key[:-1] in ("scsi", "virtio", "sata", "ide") and key != "ide2" and ":" in str(value):
+                storage, size = str(value).split(",")[0].split(":")
+                need[(spec.node, storage)] = need.get((spec.node, storage), 0) + float(size)
+    short = []
+    for (node, storage), gib in need.items():
+        info = prox.storage_info(node, storage)
+        avail = float(info.get("avail", 0)) / 2**30
+        if avail < gib:
+            short.append(f"{storage} on {node}: {avail:.0f} GiB free for {gib:.0f} GiB")
+    if short:
+        raise OperationError("; ".join(short), "thin pools may overcommit; make sure they will not fill up")
+    return "enough for every disk"
