@@ -96,7 +96,12 @@ class BackgroundServer:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(START_TIMEOUT)
 
     async def _start(self) -> None:
+        import logging
+
         from aiohttp import web
+
+        # A stand-in that plays "down" drops connections on purpose; aiohttp would log each as an error.
+        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
 
         context = None
         if self.tls:
