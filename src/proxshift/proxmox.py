@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import OperationError, ProxshiftError, UserInputError
 from .secret import Secret
 from .settings import ProxmoxEndpoint
+from .transport import transport_errors
 from .vmspec import Resource, VmPlan, VmSpec, missing_boot_devices, owner_of, plan_vm
 
 if TYPE_CHECKING:
@@ -149,23 +150,15 @@ class Proxmox:
 
     @contextmanager
     def errors(self, doing: str) -> Iterator[None]:
-        import requests
         from proxmoxer.core import AuthenticationError, ResourceException
 
         where = f"{self.endpoint.host}:{self.endpoint.port}"
+        tls_hint = "set proxmox.ca_cert to the cluster's CA (/etc/pve/pve-root-ca.pem)"
         try:
-            yield
+            with transport_errors("Proxmox", where, doing, tls_hint, "check proxmox.host and port"):
+                yield
         except ProxshiftError:
             raise
-        except requests.exceptions.SSLError:
-            raise OperationError(
-                f"TLS verification of Proxmox at {where} failed while {doing}",
-                "set proxmox.ca_cert to the cluster's CA (/etc/pve/pve-root-ca.pem)",
-            ) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
-            raise OperationError(
-                f"Proxmox at {where} is unreachable while {doing}", "check proxmox.host and port"
-            ) from None
         except AuthenticationError:
             raise OperationError(
                 f"Proxmox at {where} rejected the {self.credentials.kind} of {self.credentials.user}",

@@ -19,6 +19,7 @@ from .secret import (
     normalize_pull_secret,
 )
 from .settings import Settings, VaultItem
+from .transport import transport_errors
 
 if TYPE_CHECKING:
     import hvac
@@ -138,22 +139,14 @@ class Vault:
     @contextmanager
     def _errors(self, doing: str, path: str = "", capability: str = "read") -> Iterator[None]:
         import hvac.exceptions as hx
-        import requests
 
         addr = self.access.addr
+        tls_hint = "set VAULT_CACERT to the CA certificate that signed Vault's certificate"
         try:
-            yield
+            with transport_errors("Vault", addr, doing, tls_hint, "check VAULT_ADDR and that Vault is running"):
+                yield
         except ProxshiftError:
             raise
-        except requests.exceptions.SSLError:
-            raise OperationError(
-                f"TLS verification of Vault at {addr} failed while {doing}",
-                "set VAULT_CACERT to the CA certificate that signed Vault's certificate",
-            ) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
-            raise OperationError(
-                f"Vault at {addr} is unreachable", "check VAULT_ADDR and that Vault is running"
-            ) from None
         except hx.VaultDown:
             raise OperationError(f"Vault at {addr} is sealed", "unseal it (bao/vault operator unseal)") from None
         except hx.Unauthorized:
