@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +98,7 @@ class Kube:
         self.server = str(configuration.host)
         # A private discovery cache: the default one is shared in /tmp.
         self._cache = tempfile.mkdtemp(prefix="proxshift-discovery-")
+        weakref.finalize(self, shutil.rmtree, self._cache, True)
         self._dynamic: Any = None
         self._dynamic_factory = lambda: dynamic.DynamicClient(  # type: ignore[no-untyped-call]
             self.api, cache_file=f"{self._cache}/discovery.json"

@@ -335,7 +335,8 @@ class Provision:
                 )
 
         for target in upload_iso(self._proxmox(), self.cluster, iso, self.install_dir, replace=True, progress=progress):
-            self.log("upload", f"{target.volid} on {target.node}: {target.action}")
+            verb = {"skip": "already there, skipped", "upload": "uploaded", "replace": "replaced"}[target.action]
+            self.log("upload", f"{target.volid} on {target.node}: {verb}")
 
     def _vm_results(self, phase: str, run: Any) -> None:
         for result in run.results:
