@@ -84,12 +84,16 @@ class Lab:
     def start(self) -> Lab:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         pki = make_certificates(self.directory / "pki")
-        self._start_vault(pki)
-        self._start_proxmox(pki)
-        self._start_clusters(pki)
-        self._watcher = threading.Thread(target=self._watch_vms, name="lab-vm-watcher", daemon=True)
-        self._watcher.start()
-        self._write_files(pki)
+        try:
+            self._start_vault(pki)
+            self._start_proxmox(pki)
+            self._start_clusters(pki)
+            self._watcher = threading.Thread(target=self._watch_vms, name="lab-vm-watcher", daemon=True)
+            self._watcher.start()
+            self._write_files(pki)
+        except BaseException:
+            self.stop()  # never leave a half-started lab (an orphaned OpenBao) behind
+            raise
         return self
 
     # -- stand-ins ---------------------------------------------------------------------------------------
