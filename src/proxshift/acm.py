@@ -64,7 +64,7 @@ def render_plan(
     """Render templates/acm/*.j2 (overridable in <root>/templates/acm/)."""
     import yaml
 
-    from .manifests import template_environment
+    from .rendering import template_environment
 
     env = template_environment(templates_dir)
     names = TEMPLATES if mode == "auto" else TEMPLATES[:2]

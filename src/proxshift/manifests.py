@@ -11,10 +11,10 @@ from typing import Any
 
 from .errors import InvalidInput, Problem, UserInputError
 from .inventory import Cluster
+from .rendering import template_environment
 from .secret import InstallSecrets
 from .settings import Settings
 
-PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 MANIFESTS = ("install-config.yaml", "agent-config.yaml")
 KEPT_COPIES = "rendered"
 
@@ -126,33 +126,6 @@ def build_context(
         )
         origins[f"agent-config.yaml/hosts/{index}/rootDeviceHints"] = Origin(inventory_file, node.where("wwn"))
     return ManifestContext(install, agent, origins)
-
-
-def yaml_string(value: str) -> str:
-    """A YAML scalar for any text: single-quoted when it fits one line, else double-quoted."""
-    import json
-
-    if "\n" not in value and value.isprintable():
-        return "'" + value.replace("'", "''") + "'"
-    return json.dumps(value)
-
-
-def template_environment(override_dir: Path | None) -> Any:
-    import jinja2
-
-    loaders: list[jinja2.BaseLoader] = []
-    if override_dir is not None and override_dir.is_dir():
-        loaders.append(jinja2.FileSystemLoader(str(override_dir)))
-    loaders.append(jinja2.FileSystemLoader(str(PACKAGE_TEMPLATES)))
-    env = jinja2.Environment(  # noqa: S701 - YAML, not HTML; values are quoted by yaml_string
-        loader=jinja2.ChoiceLoader(loaders),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["yaml_string"] = yaml_string
-    return env
 
 
 @dataclass(frozen=True)
