@@ -1,0 +1,61 @@
+"""Phase selection, the state file and the lock: the pure parts of `provision`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from proxshift.errors import UserInputError
+from proxshift.provision import PHASES, Options, State, cluster_lock, move_to_history, selected_phases
+
+
+def test_phase_selection() -> None:
+    assert selected_phases(Options()) == list(PHASES)
+    assert selected_phases(Options(start_from="vms")) == ["vms", "start", "wait", "credentials", "acm"]
+    assert selected_phases(Options(only="iso")) == ["iso"]
+    assert selected_phases(Options(skip=("acm", "wait"))) == [p for p in PHASES if p not in ("acm", "wait")]
+    with pytest.raises(UserInputError, match="unknown phase 'vm'"):
+        selected_phases(Options(skip=("vm",)))
+
+
+def test_state_records_inputs_and_survives_a_reload(tmp_path: Path) -> None:
+    state = State(tmp_path / "state.json")
+    assert not state.done("vms", "abc")
+    state.record("vms", "abc", 1.5)
+    again = State(tmp_path / "state.json")
+    assert again.done("vms", "abc")
+    assert not again.done("vms", "changed")
+    assert oct((tmp_path / "state.json").stat().st_mode & 0o777) == "0o600"
+    again.record("start", "x", 0.1)
+    again.forget_from("vms")
+    assert State(tmp_path / "state.json").data["phases"] == {}
+
+
+def test_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path: Path) -> None:
+    notes: list[str] = []
+    holder = subprocess.Popen(["sleep", "30"])
+    try:
+        (tmp_path / ".lock").write_text(str(holder.pid))
+        with pytest.raises(UserInputError, match=f"PID {holder.pid}"), cluster_lock(tmp_path, "c", notes.append):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with cluster_lock(tmp_path, "c", notes.append):
+        assert (tmp_path / ".lock").read_text() == str(os.getpid())
+    assert notes == [f"taking over a stale lock of PID {holder.pid} (that process is gone)"]
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_move_to_history_keeps_history(tmp_path: Path) -> None:
+    (tmp_path / "history" / "old").mkdir(parents=True)
+    (tmp_path / "auth").mkdir()
+    (tmp_path / "agent.x86_64.iso").write_text("iso")
+    moved = move_to_history(tmp_path)
+    assert moved is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history"]
+    assert sorted(p.name for p in moved.iterdir()) == ["agent.x86_64.iso", "auth"]
+    assert (tmp_path / "history" / "old").is_dir()
