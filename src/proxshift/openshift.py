@@ -217,9 +217,12 @@ class InstallWatcher:
         report: Report,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        on_hosts: Callable[[list[tuple[str, ...]]], None] | None = None,
     ) -> None:
         self.settings = settings
         self.report = report
+        # With on_hosts (a live table on a terminal) host rows go there instead of into the report lines.
+        self.on_hosts = on_hosts
         self.clock = clock
         self.sleep = sleep
         self.seen = _Seen()
@@ -241,6 +244,8 @@ class InstallWatcher:
         while True:
             if stage == "bootstrap":
                 if self.kube.bootstrap_complete():
+                    if self.on_hosts is not None:
+                        self.on_hosts([])  # the hosts' bootstrap rows are history now
                     self.report("bootstrap complete: the control plane runs on the cluster's own nodes")
                     stage = "cluster"
                     continue
@@ -275,17 +280,23 @@ class InstallWatcher:
         self.seen.say(
             "agent", f"bootstrap: cluster {status} {percentage}%: {cluster.get('status_info', '')}", self.report
         )
+        rows: list[tuple[str, ...]] = []
         for host in cluster.get("hosts") or []:
             name = host.get("requested_hostname", host.get("id"))
             role = str(host.get("role", "")) + (", bootstrap" if host.get("bootstrap") else "")
             progress = host.get("progress") or {}
             stage = progress.get("current_stage") or "-"
-            line = f"  {name} ({role}): {host.get('status')} · {stage} · {progress.get('installation_percentage', 0)}%"
-            age = _age(progress.get("stage_updated_at"), time.time())
-            self.seen.say(f"host:{name}", line + (f" · {age}" if age and stage != "-" else ""), self.report)
+            percentage = f"{progress.get('installation_percentage', 0)}%"
+            age = _age(progress.get("stage_updated_at"), time.time()) if stage != "-" else ""
+            rows.append((str(name), role, str(host.get("status")), stage, percentage, age))
+            if self.on_hosts is None:
+                line = f"  {name} ({role}): {host.get('status')} · {stage} · {percentage}"
+                self.seen.say(f"host:{name}", line + (f" · {age}" if age else ""), self.report)
             if host.get("stage_timed_out"):
                 self.seen.say(f"timeout:{name}", f"  {name}: stage '{stage}' timed out", self.report)
             self._validations(str(name), host.get("validations_info"))
+        if self.on_hosts is not None:
+            self.on_hosts(rows)
         for event in agent.events(str(cluster.get("id")))[self.seen.events :]:
             self.report(f"  event: {event.get('message')}")
             self.seen.events += 1

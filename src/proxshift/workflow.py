@@ -197,10 +197,12 @@ def wait_for_install(
     timeout: float,
     report: Callable[[str], None],
     poll: float = 5.0,
+    on_hosts: Callable[[list[tuple[str, ...]]], None] | None = None,
 ) -> Installed:
     from .openshift import InstallWatcher
 
-    return InstallWatcher(watch_settings(project, cluster_name, timeout, poll), report).run()
+    settings = watch_settings(project, cluster_name, timeout, poll)
+    return InstallWatcher(settings, report, on_hosts=on_hosts).run()
 
 
 def store_credentials(project: Project, cluster_name: str, api_url: str, notify: Notify = _ignore) -> str:

@@ -254,3 +254,37 @@ def test_interrupted_wait_resumes(sno_root: Path, cli: CliRunner, install_lab: I
     installed = InstallWatcher(settings, lines.append).run()
     assert installed.console_url == "https://console-openshift-console.apps.ocp-sno1.homelab.local"
     assert lines[-1] == "cluster: installed 4.19.1"
+
+
+def test_live_host_rows_for_a_terminal(sno_root: Path, cli: CliRunner, install_lab: InstallLab) -> None:
+    """On a terminal `wait` redraws one row per host; the watcher hands them over instead of printing lines."""
+    _iso_create(sno_root, cli)
+    install_lab.sim.installing(45)
+    snapshots: list[list[tuple[str, ...]]] = []
+    lines: list[str] = []
+    settings = WatchSettings(
+        agent_url=install_lab.agent.url,
+        kubeconfig=sno_root / "ocp_install" / "ocp-sno1" / "auth" / "kubeconfig",
+        expected_nodes=1,
+        cluster="ocp-sno1",
+        watcher_token=install_lab.token,
+        poll=0.01,
+    )
+
+    def step(line: str) -> None:
+        lines.append(line)
+        if line.startswith("  event: Installation progress"):
+            install_lab.sim.api_up()
+            install_lab.sim.bootstrap_complete()
+            install_lab.sim.complete()
+
+    InstallWatcher(settings, step, on_hosts=snapshots.append).run()
+    assert snapshots[0][0][:5] == (
+        "master-sno1",
+        "master, bootstrap",
+        "installing-in-progress",
+        "Writing image to disk",
+        "45%",
+    )
+    assert snapshots[-1] == []  # cleared once bootstrap is complete
+    assert not any("master-sno1 (master" in line for line in lines)  # rows went to the table, not the lines

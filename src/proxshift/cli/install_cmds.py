@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .app import AppContext, app
+
+if TYPE_CHECKING:
+    from ..openshift import Installed
+    from ..project import Project
 from .vm_cmds import iso_app
 
 installer_app = typer.Typer(help="The openshift-install binary.", no_args_is_help=True)
@@ -56,7 +60,10 @@ def wait(
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
     try:
-        installed = wait_for_install(project, cluster, parse_duration(timeout), context.ui.info, poll_interval)
+        if context.ui.err.is_terminal:
+            installed = _wait_live(context, project, cluster, parse_duration(timeout), poll_interval)
+        else:
+            installed = wait_for_install(project, cluster, parse_duration(timeout), context.ui.info, poll_interval)
     except KeyboardInterrupt:
         context.ui.info(f"interrupted; nothing was changed. Resume with: proxshift wait {cluster}")
         raise
@@ -66,6 +73,28 @@ def wait(
     ui.info(f"  console:     {installed.console_url or '(route not found)'}")
     ui.info(f"  API:         {installed.api_url}")
     ui.info(f"  credentials: Vault {where} (proxshift credentials {cluster})")
+
+
+def _wait_live(context: AppContext, project: Project, cluster: str, timeout: float, poll: float) -> Installed:
+    """On a terminal: one live row per host, redrawn in place; events and stage lines scroll above it."""
+    from rich.live import Live
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..workflow import wait_for_install
+
+    def table(rows: list[tuple[str, ...]]) -> Table | Text:
+        if not rows:
+            return Text("")
+        view = Table("HOST", "ROLE", "STATUS", "STAGE", "%", "IN STAGE", title="bootstrap: hosts", title_justify="left")
+        for row in rows:
+            view.add_row(*row)
+        return view
+
+    with Live(table([]), console=context.ui.err, refresh_per_second=4, transient=True) as live:
+        return wait_for_install(
+            project, cluster, timeout, live.console.print, poll, on_hosts=lambda rows: live.update(table(rows))
+        )
 
 
 @app.command()
