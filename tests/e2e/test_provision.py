@@ -222,3 +222,10 @@ def test_doctor_in_the_lab(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
     refused = cli("--root", predecessor_root, "doctor", "ocp")
     assert refused.code == 1
     assert "vmid 404 is VM 'someones-db' on pve4, not created by proxshift" in refused.out
+
+
+def test_lab_files_holding_secrets_are_private(predecessor_root: Path, lab: Lab) -> None:
+    directory = predecessor_root / ".lab"
+    for name in ("env", "openbao.log", "state.json", "pki/key.pem", f"installer-state/{'ocp-sno1'}.json"):
+        assert oct((directory / name).stat().st_mode & 0o777) == "0o600", name
+    assert oct(directory.stat().st_mode & 0o777) == "0o700"

@@ -77,7 +77,7 @@ def lab_up(ctx: typer.Context) -> None:
     if paths.config:
         command += ["--config", str(paths.config)]
     env = {k: v for k, v in os.environ.items() if k not in ("PROXSHIFT_CONFIG",)}
-    with (directory / "lab.log").open("ab") as log:
+    with os.fdopen(os.open(directory / "lab.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
         )

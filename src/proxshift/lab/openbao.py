@@ -56,7 +56,10 @@ class OpenBaoServer:
             self.home = Path(tempfile.mkdtemp(prefix="proxshift-bao-"))
             env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
             env["HOME"] = str(self.home)
-            output = open(log or self.home / "bao.log", "ab")  # noqa: SIM115 - handed to the child process
+            # The dev server prints its root token: the log is private.
+            output = os.fdopen(
+                os.open(log or self.home / "bao.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab"
+            )
             tls_args = ["-dev-tls", f"-dev-tls-cert-dir={self.home / 'tls'}"] if self.tls else []
             if self.tls:
                 (self.home / "tls").mkdir(mode=0o700)
