@@ -87,6 +87,8 @@ class VmRun:
 
     plans: list[VmPlan]
     results: list[VmResult] = field(default_factory=list)
+    intent: str | None = None  # what a dry run would do to each VM (create runs show each plan's own action)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -190,7 +192,7 @@ def start_vms(prox: Proxmox, cluster: Cluster, *, dry_run: bool = False, progres
             f"{len(absent)} VM(s) do not exist yet: {', '.join(p.spec.host for p in absent)}",
             f"run 'proxshift vms create {cluster.name}' first",
         )
-    run = VmRun(ours)
+    run = VmRun(ours, intent="start")
     if dry_run:
         return run
 
@@ -216,7 +218,7 @@ def stop_vms(
     progress: Progress = _quiet,
 ) -> VmRun:
     ours, _ = _existing_ours(prox, cluster)
-    run = VmRun(ours)
+    run = VmRun(ours, intent="stop")
     if dry_run:
         return run
 
@@ -240,8 +242,13 @@ def deprovision_vms(
     progress: Progress = _quiet,
 ) -> VmRun:
     ours, _ = _existing_ours(prox, cluster)
-    run = VmRun(ours)
+    run = VmRun(ours, intent="destroy")
     if dry_run:
+        if not keep_iso:
+            run.notes = [
+                f"remove ISO {u.get('volid')} on {u.get('node')} (uploaded by proxshift)"
+                for u in _read_uploads(install_dir)
+            ]
         return run
 
     def remove(plan: VmPlan, node: str) -> str:

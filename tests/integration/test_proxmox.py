@@ -298,3 +298,15 @@ def test_status_shows_ours_state_and_drift(root: Path, pve_lab: PveLab, cli: Cli
         [],
     )
     assert row["maxmem"] == 40960 * 2**20
+
+
+def test_lifecycle_dry_runs_say_what_they_would_do(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    assert cli("--root", root, "vms", "create", "ocp-sno1").code == 0
+    before = len(pve_lab.writes)
+    start = cli("--root", root, "start", "ocp-sno1", "--dry-run")
+    assert "start      master-sno1 (vmid 301 on pve2): stopped, matches the inventory" in start.out
+    gone = cli("--root", root, "deprovision", "ocp-sno1", "--dry-run")
+    assert gone.code == 0, gone.err
+    assert "destroy    master-sno1 (vmid 301 on pve2): stopped, matches the inventory" in gone.out
+    assert [w for w in pve_lab.writes[before:] if not w[1].endswith("/access/ticket")] == []
+    assert pve_lab.pve.vm(301) is not None

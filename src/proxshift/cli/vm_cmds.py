@@ -38,14 +38,16 @@ def _show(context: AppContext, run: VmRun, dry_run: bool) -> None:
     ui = context.ui
     if dry_run:
         for plan in run.plans:
-            ui.out.file.write(
-                f"{plan.action:<10} {plan.spec.host} (vmid {plan.spec.vmid} on {plan.spec.node}): {plan.reason}\n"
-            )
+            action = run.intent or plan.action
+            state = f"{plan.status or 'absent'}, {plan.reason}" if run.intent else plan.reason
+            ui.out.file.write(f"{action:<10} {plan.spec.host} (vmid {plan.spec.vmid} on {plan.spec.node}): {state}\n")
             for difference in plan.drift:
                 ui.out.file.write(f"           {difference}\n")
             if plan.action in ("create", "recreate"):
                 for key, value in plan.spec.params.items():
                     ui.out.file.write(f"           {key}={value}\n")
+        for note in run.notes:
+            ui.out.file.write(f"{note}\n")
         ui.info("dry run: nothing was changed")
         return
     ui.table(
