@@ -427,7 +427,13 @@ class Proxmox:
     # -- ISO ---------------------------------------------------------------------------------
 
     def upload_iso(
-        self, node: str, storage: str, path: Path, name: str, progress: Callable[[int, int], None] | None = None
+        self,
+        node: str,
+        storage: str,
+        path: Path,
+        name: str,
+        progress: Callable[[int, int], None] | None = None,
+        checksum: str | None = None,
     ) -> None:
         """Stream the file (never read whole into memory) to the storage's upload endpoint."""
         import requests
@@ -435,9 +441,12 @@ class Proxmox:
 
         size = path.stat().st_size
         with path.open("rb") as handle:
-            encoder = MultipartEncoder(
-                fields={"content": "iso", "filename": (name, handle, "application/octet-stream")}
-            )
+            fields: dict[str, Any] = {"content": "iso"}
+            if checksum:
+                # PVE verifies the stored file against it and fails the task on a mismatch.
+                fields.update({"checksum": checksum, "checksum-algorithm": "sha256"})
+            fields["filename"] = (name, handle, "application/octet-stream")
+            encoder = MultipartEncoder(fields=fields)
             monitor = MultipartEncoderMonitor(
                 encoder, lambda m: progress(min(m.bytes_read, size), size) if progress else None
             )

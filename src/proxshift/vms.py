@@ -366,6 +366,7 @@ def upload_iso(
             iso,
             target.name,
             _bind(progress, target),
+            checksum,
         )
         uploads = [u for u in uploads if (u.get("node"), u.get("volid")) != (target.node, target.volid)]
         uploads.append(

@@ -247,6 +247,10 @@ def test_iso_upload_lands_and_is_skipped_the_second_time(root: Path, pve_lab: Pv
     assert "your_nfs:iso/ocp-agent.x86_64.iso on pve1: uploaded" in first.err
     volumes = pve_lab.pve.storages["your_nfs"]["volumes"]
     assert volumes["iso/ocp-agent.x86_64.iso"]["size"] == 300_000
+    import hashlib
+
+    sent = pve_lab.pve.uploaded
+    assert (sent["checksum"], sent["checksum-algorithm"]) == (hashlib.sha256(iso.read_bytes()).hexdigest(), "sha256")
     uploads = [w for w in pve_lab.writes if w[1].endswith("/upload")]
     assert len(uploads) == 1  # a shared storage gets the file once, not once per node
     second = cli("--root", root, "iso", "upload", "ocp")
