@@ -14,6 +14,7 @@ DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 VERSION = re.compile(r"\d+\.\d+\.\d+")
 MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
 WWN = re.compile(r"0x[0-9A-Fa-f]{16}")
+ISO_VOLUME = re.compile(r"[A-Za-z][\w.-]*:iso/[^/\s]+\.iso")
 DISK_KEY = re.compile(r"(scsi|virtio|sata|ide)(\d+)")
 NIC_KEY = re.compile(r"net(\d+)")
 DISK_LIMITS = {"scsi": 30, "virtio": 15, "sata": 5, "ide": 3}
@@ -216,6 +217,13 @@ def _node_rules(cluster: Cluster, node: Node, file: str) -> Iterator[Problem]:
             node.where("nics", "net0", "mac"),
             "the host has no MAC address",
             "set mac: on net0 (the installer matches hosts by MAC)",
+        )
+    if spec.iso_image is not None and not ISO_VOLUME.fullmatch(spec.iso_image):
+        yield Problem(
+            file,
+            node.where("iso_image"),
+            f"'{spec.iso_image}' is not an ISO volume",
+            "write <storage>:iso/<name>.iso, e.g. 'your_nfs:iso/ocp-agent.x86_64.iso'",
         )
     if spec.secure_boot and spec.bios != "ovmf":
         yield Problem(file, node.where("secure_boot"), "secure boot needs UEFI firmware", "set bios: ovmf as well")

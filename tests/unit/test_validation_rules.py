@@ -177,6 +177,11 @@ CASES: dict[str, tuple[Mutation, str, str]] = {
     "bad role": (_set("multi.m-node2.role", "controlplane"), f"{H}.role", "role: master"),
     "bad cluster_type": (_set("multi.vars.cluster_type", "ha"), "clusters.multi.vars.cluster_type", "multi_node"),
     "no ip at all": (_delete("multi.vars.base_ip"), "clusters.multi.hosts.m-node1", "base_ip"),
+    "iso image not a volume": (
+        _set("multi.m-node2.iso_image", "/mnt/nfs/iso/agent.iso"),
+        f"{H}.iso_image",
+        "<storage>:iso/<name>.iso",
+    ),
     "secure boot without ovmf": (_set("multi.m-node2.secure_boot", True), f"{H}.secure_boot", "bios: ovmf"),
     "subnet with host bits": (_site("subnet", "10.0.0.5/24"), "network_defaults.subnet", "CIDR"),
     "gateway outside subnet": (_site("gateway", "10.9.0.1"), "network_defaults.gateway", "inside"),
