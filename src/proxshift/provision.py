@@ -284,8 +284,20 @@ class Provision:
         from .vms import _refuse
 
         _refuse(plans)
+        to_build = [p.spec for p in plans if p.action in ("create", "recreate")]
+        problems = prox.check_environment(to_build, iso_present=False)
+        if problems:
+            raise UserInputError(
+                "the Proxmox cluster cannot hold these VMs:\n  " + "\n  ".join(problems),
+                "fix the inventory or the Proxmox side, then run again",
+            )
         for plan in plans:
             self.log("preflight", f"{plan.spec.host} (vmid {plan.spec.vmid}): {plan.action}")
+        if "iso" in selected_phases(self.options):
+            from .installer import find_installer
+
+            found = find_installer(self.cluster.vars.ocp_version, self.project.settings.ocp_installer_path)
+            self.log("preflight", f"openshift-install {self.cluster.vars.ocp_version}: {found.path}")
 
     def phase_secrets(self) -> None:
         from .workflow import _vault

@@ -229,3 +229,18 @@ def test_lab_files_holding_secrets_are_private(predecessor_root: Path, lab: Lab)
     for name in ("env", "openbao.log", "state.json", "pki/key.pem", f"installer-state/{'ocp-sno1'}.json"):
         assert oct((directory / name).stat().st_mode & 0o777) == "0o600", name
     assert oct(directory.stat().st_mode & 0o777) == "0o700"
+
+
+def test_preflight_catches_a_missing_bridge_before_anything_is_written(
+    predecessor_root: Path, lab: Lab, cli: CliRunner
+) -> None:
+    inventory = predecessor_root / "inventory" / "clusters.yml"
+    text = inventory.read_text()
+    start = text.index("        ocp-sno2:")
+    inventory.write_text(text[:start] + text[start:].replace("bridge: vmbr0", "bridge: vmbr7", 1))
+    result = cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST)
+    assert result.code == 2
+    assert "net0: bridge 'vmbr7' does not exist on pve3" in result.err
+    assert re.search(r"✗ preflight\s+failed", result.err)
+    assert not (predecessor_root / "ocp_install" / "ocp-sno2" / "install-config.yaml").exists()
+    assert [r for r in lab.pve.requests if r[0] != "GET"] == []
