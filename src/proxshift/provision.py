@@ -188,7 +188,7 @@ class Provision:
         self.install_dir = project.paths.install_dir(cluster_name)
         self.summary = Summary(cluster_name)
         self.versions: dict[str, int] = {}
-        self._stop = False
+        self._prox: Any = None
 
     # -- helpers -----------------------------------------------------------------------------------------
 
@@ -199,9 +199,12 @@ class Provision:
         self.emit({"event": "warning", "message": message})
 
     def _proxmox(self) -> Any:
-        from .workflow import proxmox_for
+        """One connection (and one login) for the whole run, made when a phase first needs it."""
+        if self._prox is None:
+            from .workflow import proxmox_for
 
-        return proxmox_for(self.project, self.name, self.notify)[0]
+            self._prox = proxmox_for(self.project, self.name, self.notify)[0]
+        return self._prox
 
     def inputs(self, phase: str) -> str:
         cluster = cluster_fingerprint(self.cluster)

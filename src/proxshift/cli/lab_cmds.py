@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import typer
 
@@ -26,6 +20,8 @@ UP_TIMEOUT = 90
 
 
 def _state(directory: Path) -> dict[str, Any] | None:
+    import json
+
     try:
         data: dict[str, Any] = json.loads((directory / "state.json").read_text())
     except (OSError, ValueError):
@@ -44,6 +40,9 @@ def _alive(pid: int | None) -> bool:
 
 
 def _answers(url: str) -> bool:
+    import socket
+    from urllib.parse import urlparse
+
     parsed = urlparse(url)
     try:
         with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), timeout=1):
@@ -55,6 +54,9 @@ def _answers(url: str) -> bool:
 @lab_app.command("up")
 def lab_up(ctx: typer.Context) -> None:
     """Start the stand-ins in the background; write .lab/site-config.yaml and .lab/env."""
+    import subprocess
+    import sys
+
     context: AppContext = ctx.obj
     paths = context.paths
     directory = paths.root / ".lab"
@@ -96,6 +98,8 @@ def lab_up(ctx: typer.Context) -> None:
 @lab_app.command("down")
 def lab_down(ctx: typer.Context) -> None:
     """Stop exactly what 'lab up' started, by PID."""
+    import signal
+
     context: AppContext = ctx.obj
     directory = context.paths.root / ".lab"
     state = _state(directory)

@@ -13,6 +13,7 @@ from ..errors import ExitCode, UserInputError
 from .app import AppContext, app
 
 if TYPE_CHECKING:
+    from ..project import Project
     from ..vms import VmRun
 
 vms_app = typer.Typer(help="Proxmox VMs of a cluster.", no_args_is_help=True)
@@ -178,9 +179,10 @@ def status(
     from ..workflow import proxmox_for
 
     context: AppContext = ctx.obj
-    prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
+    project = context.project(only=[cluster])
+    prox, found = proxmox_for(project, cluster, context.ui.warning)
     rows = vm_status(prox, found)
-    acm = _acm_state(context, cluster)
+    acm = _acm_state(project, cluster)
     if as_json:
         context.ui.json({"cluster": cluster, "vms": rows, "acm": acm})
         return
@@ -206,13 +208,12 @@ def status(
     context.ui.out.file.write(f"ACM: {acm}\n")
 
 
-def _acm_state(context: AppContext, cluster: str) -> str:
+def _acm_state(project: Project, cluster: str) -> str:
     """joined / available / pending / missing on the hub, or why it is not known."""
     from ..errors import ProxshiftError
     from ..workflow import acm_context
 
     try:
-        project = context.project(only=[cluster], quiet=True)
         acm = acm_context(project, cluster, "manual")
         if acm.skipped or acm.hub is None:
             return f"n/a ({acm.skipped})"
