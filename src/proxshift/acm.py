@@ -8,7 +8,7 @@ import tempfile
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -321,11 +321,3 @@ def detach(hub: Kube, cluster: str, timeout: float, poll: float, report: Report)
         f"namespace {cluster} to go from the hub", lambda: hub.get("v1", "Namespace", cluster) is None, timeout, poll
     )
     return existed
-
-
-@dataclass
-class HubAccess:
-    name: str
-    kubeconfig: Secret
-    source: str
-    extra: dict[str, Any] = field(default_factory=dict)

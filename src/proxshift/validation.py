@@ -83,7 +83,7 @@ def _cluster_rules(cluster: Cluster, settings: Settings, file: str) -> Iterator[
             f"'{cluster.vars.ocp_version}' is not an X.Y.Z version",
             'write the full release, quoted, e.g. ocp_version: "4.19.1"',
         )
-    masters, workers = len(cluster.masters), len(cluster.workers)
+    masters = len(cluster.masters)
     if cluster.type == "sno":
         if len(cluster.nodes) != 1:
             yield Problem(
@@ -130,7 +130,6 @@ def _cluster_rules(cluster: Cluster, settings: Settings, file: str) -> Iterator[
                 "must differ from api_vip",
                 "give the ingress VIP its own free address",
             )
-    del workers
     net = settings.network_defaults
     if net is not None:
         yield from _address_rules(cluster, net, file)

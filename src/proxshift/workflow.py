@@ -305,7 +305,7 @@ def acm_context(
     settings = project.settings
     if settings.hub_cluster == cluster_name and hub_file is None:
         return AcmContext(cluster_name, settings.hub_cluster, skipped=f"{cluster_name} is the ACM hub itself")
-    hub_name, hub_kubeconfig, source = _hub_kubeconfig(project, hub_file, notify)
+    hub_name, hub_kubeconfig, _ = _hub_kubeconfig(project, hub_file, notify)
     if hub_name == cluster_name:
         return AcmContext(cluster_name, hub_name, skipped=f"{cluster_name} is the ACM hub itself")
     kubeconfig = None
@@ -324,7 +324,6 @@ def acm_context(
     addons = AddOns(**{k: bool(v) for k, v in settings.acm_addons.items() if k in AddOns.__dataclass_fields__})
     plan = render_plan(cluster_name, labels, addons, kubeconfig, project.paths.root / "templates", mode)
     hub = Kube(hub_kubeconfig.reveal(), f"hub {hub_name}") if connect else None
-    del source
     return AcmContext(cluster_name, hub_name, plan=plan, hub=hub)
 
 
