@@ -349,7 +349,9 @@ class Provision:
                     }
                 )
 
-        for target in upload_iso(self._proxmox(), self.cluster, iso, self.install_dir, replace=True, progress=progress):
+        for target in upload_iso(
+            self._proxmox(), self.cluster, iso, self.install_dir, replace_ours=True, progress=progress
+        ):
             verb = {"skip": "already there, skipped", "upload": "uploaded", "replace": "replaced"}[target.action]
             self.log("upload", f"{target.volid} on {target.node}: {verb}")
 

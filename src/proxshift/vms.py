@@ -294,8 +294,9 @@ class IsoTarget:
     storage: str
     volid: str
     name: str
-    action: str  # upload, skip, replace
+    action: str  # upload, skip, replace, conflict
     detail: str = ""
+    present_size: int | None = None
 
 
 def plan_iso_upload(prox: Proxmox, cluster: Cluster, iso: Path, replace: bool) -> list[IsoTarget]:
@@ -324,6 +325,7 @@ def plan_iso_upload(prox: Proxmox, cluster: Cluster, iso: Path, replace: bool) -
                     name,
                     "skip" if same else "conflict",
                     "already there" if same else f"a different file ({present[spec.iso_volume]} bytes) is there",
+                    present[spec.iso_volume],
                 )
             )
         else:
@@ -339,22 +341,33 @@ def upload_iso(
     install_dir: Path,
     *,
     replace: bool = False,
+    replace_ours: bool = False,
     dry_run: bool = False,
     progress: Callable[[IsoTarget, int, int], None] | None = None,
 ) -> list[IsoTarget]:
+    """`replace`: the user said so. `replace_ours`: refresh only an ISO this install dir records uploading."""
     if not iso.is_file():
         raise UserInputError(f"ISO not found: {iso}", f"run 'proxshift iso create {cluster.name}' or pass --iso PATH")
     targets = plan_iso_upload(prox, cluster, iso, replace)
+    uploads = _read_uploads(install_dir)
+    checksum = file_sha256(iso)
+    if replace_ours:
+        recorded = {(u.get("node"), u.get("volid")): u for u in uploads}
+        for target in targets:
+            mine = recorded.get((target.node, target.volid))
+            if target.action in ("skip", "conflict") and mine and mine.get("size") == target.present_size:
+                target.action = "skip" if mine.get("sha256") == checksum else "replace"
+            elif target.action == "skip" and not mine:
+                target.action = "conflict"
+                target.detail = "an ISO of that name that proxshift did not upload is there"
     conflicts = [t for t in targets if t.action == "conflict"]
     if conflicts:
         raise UserInputError(
             "; ".join(f"{t.volid} on {t.node}: {t.detail}" for t in conflicts),
-            "pass --replace to replace it (only if it is yours), or name another iso_image",
+            f"if it is yours to replace: 'proxshift iso upload {cluster.name} --replace'; or name another iso_image",
         )
     if dry_run:
         return targets
-    uploads = _read_uploads(install_dir)
-    checksum = file_sha256(iso)
     for target in targets:
         if target.action == "skip":
             continue

@@ -244,3 +244,26 @@ def test_preflight_catches_a_missing_bridge_before_anything_is_written(
     assert re.search(r"✗ preflight\s+failed", result.err)
     assert not (predecessor_root / "ocp_install" / "ocp-sno2" / "install-config.yaml").exists()
     assert [r for r in lab.pve.requests if r[0] != "GET"] == []
+
+
+def test_an_iso_proxshift_did_not_upload_is_never_replaced(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    lab.pve.store_file("your_nfs", "ocp-sno2-agent.x86_64.iso", 4096)
+    result = cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST)
+    assert result.code == 2
+    assert "your_nfs:iso/ocp-sno2-agent.x86_64.iso on pve3" in result.err
+    assert "proxshift iso upload ocp-sno2 --replace" in result.err
+    assert re.search(r"✗ upload\s+failed", result.err)
+    assert lab.pve.storages["your_nfs"]["volumes"]["iso/ocp-sno2-agent.x86_64.iso"]["size"] == 4096
+    assert [r for r in lab.pve.requests if r[0] == "DELETE" or r[1].endswith("/upload")] == []
+
+
+def test_a_regenerated_iso_replaces_the_one_proxshift_uploaded(
+    predecessor_root: Path, lab: Lab, cli: CliRunner
+) -> None:
+    assert cli("--root", predecessor_root, "provision", "ocp-sno2", "--only", "secrets").code == 0
+    for phase in ("manifests", "iso", "upload"):
+        assert cli("--root", predecessor_root, "provision", "ocp-sno2", "--only", phase).code == 0
+    assert cli("--root", predecessor_root, "provision", "ocp-sno2", "--only", "iso").code == 0  # a new ISO
+    again = cli("--root", predecessor_root, "provision", "ocp-sno2", "--only", "upload")
+    assert again.code == 0, again.err
+    assert "your_nfs:iso/ocp-sno2-agent.x86_64.iso on pve3: replaced" in again.err
