@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from fakepve import FakePve
 from fakepve.pytest_plugin import _Serving
+
+from proxshift.lab.pve import LabPve
 
 ISO_NAMES = (
     "ocp-agent.x86_64.iso",
@@ -21,7 +22,7 @@ ISO_NAMES = (
 )
 
 
-class RecordingPve(FakePve):  # type: ignore[misc]
+class RecordingPve(LabPve):
     """FakePve that also records each answer's status, so tests can assert no 4xx on a happy path."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -271,9 +271,9 @@ def test_deprovision_removes_exactly_our_vms(root: Path, pve_lab: PveLab, cli: C
     assert result.code == 0, result.out
     assert [vm.vmid for vm in pve_lab.pve.vms] == [999]
     assert result.out.count("ok: destroyed") == 6
-    # the pre-uploaded ISO (not uploaded by proxshift) is left alone: no content delete was sent.
-    # (fakepve itself drops a destroyed VM's cdrom volume, which real PVE does not: not checked here.)
+    # the pre-uploaded ISO (not uploaded by proxshift) is left alone
     assert [w for w in pve_lab.writes if "/content/" in w[1]] == []
+    assert "iso/ocp-agent.x86_64.iso" in pve_lab.pve.storages["your_nfs"]["volumes"]
     assert pve_lab.errors() == []
 
 

@@ -119,9 +119,9 @@ class Lab:
             )
 
     def _start_proxmox(self, pki: CertificateFiles) -> None:
-        from fakepve import FakePve
+        from .pve import LabPve
 
-        pve = FakePve(user="root@pam", password=secrets.token_hex(12), host="127.0.0.1", port=0)
+        pve = LabPve(user="root@pam", password=secrets.token_hex(12), host="127.0.0.1", port=0)
         pve.time_scale = self.time_scale
         self.token_secret = secrets.token_hex(16)
         pve.apitokens["root@pam!lab"] = self.token_secret
