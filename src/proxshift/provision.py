@@ -15,7 +15,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,11 +67,6 @@ class State:
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             **extra,
         }
-        self.save()
-
-    def forget_from(self, phase: str) -> None:
-        for later in PHASES[PHASES.index(phase) :]:
-            self.data["phases"].pop(later, None)
         self.save()
 
     def save(self) -> None:
@@ -141,7 +136,6 @@ def move_to_history(install_dir: Path) -> Path | None:
 
 @dataclass
 class Options:
-    dry_run: bool = False
     force: bool = False
     start_from: str | None = None
     only: str | None = None
@@ -159,7 +153,6 @@ class Summary:
     api_url: str | None = None
     credentials: str | None = None
     seconds: float = 0.0
-    phases: dict[str, str] = field(default_factory=dict)
 
 
 class Interrupted(ProxshiftError):
@@ -277,23 +270,11 @@ class Provision:
     # -- phases -------------------------------------------------------------------------------------------
 
     def phase_preflight(self) -> None:
-        from .vms import specs_for
+        from .vms import check_before_create
 
-        prox = self._proxmox()
-        missing = prox.missing_privileges(specs_for(self.cluster), iso_upload=True)
-        if missing:
-            raise OperationError(f"the Proxmox credentials lack: {', '.join(missing[:6])}", "see docs/proxmox.md")
-        plans = prox.plan(specs_for(self.cluster), force=self.options.force)
-        from .vms import _refuse
-
-        _refuse(plans)
-        to_build = [p.spec for p in plans if p.action in ("create", "recreate")]
-        problems = prox.check_environment(to_build, iso_present=False)
-        if problems:
-            raise UserInputError(
-                "the Proxmox cluster cannot hold these VMs:\n  " + "\n  ".join(problems),
-                "fix the inventory or the Proxmox side, then run again",
-            )
+        plans = check_before_create(
+            self._proxmox(), self.cluster, force=self.options.force, iso_upload=True, iso_present=False
+        )
         for plan in plans:
             self.log("preflight", f"{plan.spec.host} (vmid {plan.spec.vmid}): {plan.action}")
         if "iso" in selected_phases(self.options):
@@ -303,9 +284,9 @@ class Provision:
             self.log("preflight", f"openshift-install {self.cluster.vars.ocp_version}: {found.path}")
 
     def phase_secrets(self) -> None:
-        from .workflow import _vault
+        from .workflow import vault_for
 
-        secrets = _vault(self.project, self.notify).read_install_secrets(self.project.settings)
+        secrets = vault_for(self.project, self.notify).read_install_secrets(self.project.settings)
         self.versions = dict(secrets.versions)
         self.log("secrets", "read " + ", ".join(f"{k} v{v}" for k, v in sorted(self.versions.items())))
 
@@ -430,6 +411,12 @@ class Provision:
         )
         self.log("acm", f"joined hub {context.hub_name}; add-ons: {', '.join(sorted(addons)) or 'none reported'}")
 
+    def _phase(self, phase: str, status: str, began: float | None = None, **extra: Any) -> None:
+        event: dict[str, Any] = {"event": "phase", "phase": phase, "status": status, **extra}
+        if began is not None:
+            event["seconds"] = round(time.monotonic() - began, 3)
+        self.emit(event)
+
     # -- driver ---------------------------------------------------------------------------------------------
 
     def run(self) -> Summary:
@@ -444,53 +431,31 @@ class Provision:
                 )
             if live:
                 self.tear_down()
-            state = State(self.install_dir / "state.json")
-            if live:
-                state.data["phases"] = {}
+            state = State(self.install_dir / "state.json")  # after a teardown, a fresh one
             state.data["cluster"] = self.name
             for phase in PHASES:
                 if phase not in phases:
-                    self.emit({"event": "phase", "phase": phase, "status": "skipped", "reason": "not selected"})
-                    self.summary.phases[phase] = "skipped"
+                    self._phase(phase, "skipped", reason="not selected")
                     continue
                 inputs = self.inputs(phase)
                 if phase not in ALWAYS and state.done(phase, inputs) and not self.options.only:
-                    self.emit(
-                        {"event": "phase", "phase": phase, "status": "skipped", "reason": "done, inputs unchanged"}
-                    )
-                    self.summary.phases[phase] = "unchanged"
+                    self._phase(phase, "skipped", reason="done, inputs unchanged")
                     continue
-                self.emit({"event": "phase", "phase": phase, "status": "running"})
+                self._phase(phase, "running")
                 began = time.monotonic()
                 try:
                     getattr(self, f"phase_{phase}")()
                 except KeyboardInterrupt:
-                    self.emit(
-                        {
-                            "event": "phase",
-                            "phase": phase,
-                            "status": "interrupted",
-                            "seconds": round(time.monotonic() - began, 3),
-                        }
-                    )
+                    self._phase(phase, "interrupted", began)
                     raise Interrupted(
                         f"interrupted during {phase}; completed phases are recorded",
                         f"resume with: proxshift provision {self.name}",
                     ) from None
                 except ProxshiftError:
-                    self.emit(
-                        {
-                            "event": "phase",
-                            "phase": phase,
-                            "status": "failed",
-                            "seconds": round(time.monotonic() - began, 3),
-                        }
-                    )
+                    self._phase(phase, "failed", began)
                     raise
-                seconds = time.monotonic() - began
-                state.record(phase, self.inputs(phase) if phase in ("iso", "upload") else inputs, seconds)
-                self.summary.phases[phase] = "done"
-                self.emit({"event": "phase", "phase": phase, "status": "done", "seconds": round(seconds, 3)})
+                state.record(phase, inputs, time.monotonic() - began)
+                self._phase(phase, "done", began)
         self.summary.seconds = time.monotonic() - started
         if self.summary.credentials is None:
             from .vault import KvPath

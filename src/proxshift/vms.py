@@ -122,11 +122,12 @@ def _timed(host: str, vmid: int, node: str, action: str, work: Callable[[], str 
         return VmResult(host, vmid, node, action, False, exc.message, time.monotonic() - start)
 
 
-def create_vms(
-    prox: Proxmox, cluster: Cluster, *, force: bool = False, dry_run: bool = False, progress: Progress = _quiet
-) -> VmRun:
+def check_before_create(
+    prox: Proxmox, cluster: Cluster, *, force: bool, iso_upload: bool = False, iso_present: bool = True
+) -> list[VmPlan]:
+    """Everything that can be known before a write: privileges, the per-VM plan, the Proxmox side."""
     specs = specs_for(cluster)
-    missing = prox.missing_privileges(specs)
+    missing = prox.missing_privileges(specs, iso_upload=iso_upload)
     if missing:
         raise OperationError(
             f"the Proxmox credentials of {prox.credentials.user} lack: {', '.join(missing[:6])}"
@@ -136,12 +137,19 @@ def create_vms(
     plans = prox.plan(specs, force)
     _refuse(plans)
     to_build = [p.spec for p in plans if p.action in ("create", "recreate")]
-    problems = prox.check_environment(to_build)
+    problems = prox.check_environment(to_build, iso_present=iso_present)
     if problems:
         raise UserInputError(
             "the Proxmox cluster cannot hold these VMs:\n  " + "\n  ".join(problems),
             "fix the inventory or the Proxmox side, then run again",
         )
+    return plans
+
+
+def create_vms(
+    prox: Proxmox, cluster: Cluster, *, force: bool = False, dry_run: bool = False, progress: Progress = _quiet
+) -> VmRun:
+    plans = check_before_create(prox, cluster, force=force)
     run = VmRun(plans)
     if dry_run:
         return run

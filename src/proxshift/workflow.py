@@ -39,7 +39,7 @@ def _ignore(message: str) -> None:
     del message
 
 
-def _vault(project: Project, notify: Notify) -> Vault:
+def vault_for(project: Project, notify: Notify) -> Vault:
     from .vault import Vault, vault_access
 
     access = vault_access(project.settings)
@@ -68,7 +68,7 @@ def generate_manifests(
     if no_vault:
         secrets = InstallSecrets.placeholders(sources, with_ca)
     else:
-        secrets = _vault(project, notify).read_install_secrets(settings)
+        secrets = vault_for(project, notify).read_install_secrets(settings)
     inventory_file = project.inventory.file
     templates = templates_dir or project.paths.root / "templates"
     context = build_context(cluster, settings, secrets, inventory_file)
@@ -108,7 +108,7 @@ def check_vault(project: Project, cluster_name: str | None, notify: Notify = _ig
     settings = project.settings
     if cluster_name:
         project.cluster(cluster_name)
-    vault = _vault(project, notify)
+    vault = vault_for(project, notify)
     vault.client()  # unreachable / sealed / bad token fail here, once, with their own message
     checks: dict[str, Callable[[Any], str]] = {
         "pull-secret": normalize_pull_secret,
@@ -144,7 +144,7 @@ def proxmox_for(project: Project, cluster_name: str, notify: Notify = _ignore) -
     cluster = project.cluster(cluster_name)
 
     def read_vault(path: str) -> dict[str, Any]:
-        return dict(_vault(project, notify).read(KvPath.parse(path)).value)
+        return dict(vault_for(project, notify).read(KvPath.parse(path)).value)
 
     return connect(project.settings, cluster, read_vault, notify), cluster
 
@@ -222,7 +222,7 @@ def store_credentials(project: Project, cluster_name: str, api_url: str, notify:
         "kubeconfig": Secret(kubeconfig, f"kubeconfig of {cluster_name}"),
         "kubeadmin": Secret(password, f"kubeadmin password of {cluster_name}"),
     }
-    _vault(project, notify).write_credentials(base, cluster_name, values)
+    vault_for(project, notify).write_credentials(base, cluster_name, values)
     return str(base.child(cluster_name))
 
 
@@ -230,7 +230,7 @@ def read_credentials(project: Project, cluster_name: str, notify: Notify = _igno
     from .vault import KvPath
 
     project.cluster(cluster_name)
-    return _vault(project, notify).read_credentials(KvPath.parse(project.settings.credentials_path), cluster_name)
+    return vault_for(project, notify).read_credentials(KvPath.parse(project.settings.credentials_path), cluster_name)
 
 
 # -- ACM ---------------------------------------------------------------------------------------------------
@@ -269,7 +269,7 @@ def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> 
         )
     base = KvPath.parse(settings.credentials_path)
     try:
-        found = _vault(project, notify).read_credentials(base, settings.hub_cluster)
+        found = vault_for(project, notify).read_credentials(base, settings.hub_cluster)
     except OperationError as exc:
         raise OperationError(
             f"cannot get the ACM hub's kubeconfig: {exc.message}",
@@ -288,7 +288,7 @@ def cluster_kubeconfig(project: Project, cluster_name: str, notify: Notify = _ig
     if local.is_file():
         return Secret(local.read_text(), str(local))
     base = KvPath.parse(project.settings.credentials_path)
-    return _vault(project, notify).read_credentials(base, cluster_name)["kubeconfig"]
+    return vault_for(project, notify).read_credentials(base, cluster_name)["kubeconfig"]
 
 
 def acm_context(

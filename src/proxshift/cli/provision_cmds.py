@@ -35,7 +35,6 @@ def provision(
 
     context: AppContext = ctx.obj
     options = Options(
-        dry_run=dry_run,
         force=force,
         start_from=start_from,
         only=only,

@@ -31,7 +31,6 @@ class ClusterSimulation:
         self.name, self.base_domain, self.version, self.hosts = name, base_domain, version, hosts
         self.kube, self.agent = kube, agent
         self._thread: threading.Thread | None = None
-        self.finished = threading.Event()
 
     @property
     def store(self) -> Store:
@@ -153,7 +152,6 @@ class ClusterSimulation:
                 {"type": "Failing", "status": "False", "message": ""},
             ]
         )
-        self.finished.set()
 
     def _cluster_version(self, conditions: list[dict[str, Any]]) -> None:
         self.store.apply(
