@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInput, Problem, UserInputError
+from .files import private_dir, write_private
 from .inventory import Cluster
 from .rendering import template_environment
 from .secret import InstallSecrets
@@ -187,45 +187,28 @@ class WriteReport:
     moved_to_history: Path | None = None
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def _private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.chmod(0o700)
-
-
 def write(rendered: RenderedManifests, install_dir: Path, now: datetime | None = None) -> WriteReport:
     """Write both manifests and kept copies; anything different already there goes to history first."""
     report = WriteReport()
-    _private_dir(install_dir)
-    _private_dir(install_dir / KEPT_COPIES)
+    private_dir(install_dir)
+    private_dir(install_dir / KEPT_COPIES)
     targets = [(install_dir / name, text) for name, text in rendered.items()]
     targets += [(install_dir / KEPT_COPIES / name, text) for name, text in rendered.items()]
     differing = [p for p, text in targets if p.exists() and p.read_text() != text]
     if differing:
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
         history = install_dir / "history" / stamp
-        _private_dir(history)
+        private_dir(history)
         for path in differing:
             relative = path.relative_to(install_dir)
             destination = history / relative
-            _private_dir(destination.parent)
+            private_dir(destination.parent)
             os.replace(path, destination)
         report.moved_to_history = history
     for path, text in targets:
         if path.exists() and path.read_text() == text:
             report.unchanged.append(path)
             continue
-        _atomic_write(path, text)
+        write_private(path, text)
         report.written.append(path)
     return report

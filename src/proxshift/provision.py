@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OperationError, ProxshiftError, UserInputError
+from .files import write_private
 from .inventory import Cluster
 from .project import Project
 
@@ -70,11 +71,7 @@ class State:
         self.save()
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temp = self.path.with_suffix(".tmp")
-        temp.write_text(json.dumps(self.data, indent=2))
-        temp.chmod(0o600)
-        temp.replace(self.path)
+        write_private(self.path, json.dumps(self.data, indent=2))
 
 
 # -- lock ------------------------------------------------------------------------------------------------

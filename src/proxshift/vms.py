@@ -7,7 +7,6 @@ passed in as a reader so that proxmox.py never imports vault.py.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OperationError, ProxshiftError, UserInputError
+from .files import write_private
 from .inventory import Cluster
 from .proxmox import (
     Progress,
@@ -289,11 +289,7 @@ def _read_uploads(install_dir: Path) -> list[dict[str, Any]]:
 
 
 def _write_uploads(install_dir: Path, entries: list[dict[str, Any]]) -> None:
-    install_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = install_dir / f".{UPLOADS_FILE}.tmp"
-    temp.write_text(json.dumps(entries, indent=2))
-    os.chmod(temp, 0o600)
-    temp.replace(install_dir / UPLOADS_FILE)
+    write_private(install_dir / UPLOADS_FILE, json.dumps(entries, indent=2))
 
 
 @dataclass

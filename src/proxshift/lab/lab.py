@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from ..files import write_private
 from ..inventory import Cluster
 from ..project import Project
 from .acm_sim import HubSimulation
@@ -248,9 +249,7 @@ class Lab:
             "unset VAULT_CACERT VAULT_NAMESPACE VAULT_ROLE_ID VAULT_SECRET_ID PROXSHIFT_PROXMOX_USER "
             "PROXSHIFT_PROXMOX_PASSWORD"
         )
-        env_file = self.directory / "env"
-        env_file.write_text("\n".join(lines) + "\n")
-        env_file.chmod(0o600)
+        write_private(self.directory / "env", "\n".join(lines) + "\n")
         state = {
             "pid": os.getpid(),
             "bao_pid": self.bao.process.pid if self.bao.process else None,
@@ -263,9 +262,7 @@ class Lab:
             "ready": True,
             "started": time.time(),
         }
-        state_file = self.directory / "state.json"
-        state_file.write_text(json.dumps(state, indent=2))
-        state_file.chmod(0o600)
+        write_private(self.directory / "state.json", json.dumps(state, indent=2))
 
     def env(self) -> dict[str, str]:
         found = {}
