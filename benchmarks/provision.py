@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from proxshift.config.paths import discover_paths
+from proxshift.config.project import load_project
 from proxshift.lab.lab import Lab
-from proxshift.paths import discover_paths
-from proxshift.project import load_project
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "predecessor"

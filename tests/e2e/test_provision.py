@@ -10,10 +10,10 @@ from pathlib import Path
 import hvac
 import pytest
 
+from proxshift.config.paths import discover_paths
+from proxshift.config.project import load_project
+from proxshift.engine.provision import Options, Provision
 from proxshift.lab.lab import Lab
-from proxshift.paths import discover_paths
-from proxshift.project import load_project
-from proxshift.provision import Options, Provision
 from tests.conftest import CliRunner
 
 FAST = ("--poll-interval", "0.1")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from proxshift.clients.install_watch import InstallFailed, InstallWatcher, WatchSettings
 from proxshift.errors import ExitCode
-from proxshift.openshift import InstallFailed, InstallWatcher, WatchSettings
 from tests.conftest import CliRunner
 from tests.integration.conftest import VaultFixture
 from tests.integration.install_lab import InstallLab, play_sno_install

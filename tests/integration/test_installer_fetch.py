@@ -55,7 +55,7 @@ def test_fetch_verifies_and_caches(mirror: Path, tmp_path: Path, cli: CliRunner,
     cached = isolated_env / ".cache" / "proxshift" / "openshift-install" / "4.19.1" / "openshift-install"
     assert cached.is_file() and cached.stat().st_mode & 0o111
     assert "verified" in result.err
-    from proxshift.installer import find_installer
+    from proxshift.clients.installer import find_installer
 
     assert find_installer("4.19.1", None).path == cached
 
@@ -86,7 +86,7 @@ def test_missing_release_on_the_mirror(mirror: Path, cli: CliRunner) -> None:
 
 
 def test_predecessor_installer_dir_convention(tmp_path: Path) -> None:
-    from proxshift.installer import find_installer
+    from proxshift.clients.installer import find_installer
 
     install_fake(tmp_path, "4.19.1", tmp_path / "state", name="openshift-install-4.19.1")
     found = find_installer("4.19.1", str(tmp_path))

@@ -56,7 +56,7 @@ def test_golden_manifests_for_every_cluster(seeded_root: Path, cli: CliRunner, c
 
 
 def test_golden_files_pass_the_checker() -> None:
-    from proxshift.manifest_rules import check_files
+    from proxshift.manifests.rules import check_files
 
     for cluster in CLUSTERS:
         problems = check_files(
@@ -170,7 +170,7 @@ def test_secrets_only_in_the_two_manifests(seeded_root: Path, cli: CliRunner) ->
 def test_template_override_is_checked_the_same_way(seeded_root: Path, cli: CliRunner) -> None:
     templates = seeded_root / "templates"
     templates.mkdir()
-    packaged = Path(__file__).parents[2] / "src" / "proxshift" / "templates" / "agent-config.yaml.j2"
+    packaged = Path(__file__).parents[2] / "src" / "proxshift" / "manifests" / "templates" / "agent-config.yaml.j2"
     (templates / "agent-config.yaml.j2").write_text(packaged.read_text().replace("role: {{ host.role }}", "role: boss"))
     result = cli("--root", seeded_root, "manifests", "ocp-sno1")
     assert result.code == 2

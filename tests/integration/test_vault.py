@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from proxshift.clients.vault import KvPath, Vault, vault_access
+from proxshift.config.settings import Settings, VaultItem
 from proxshift.errors import OperationError
 from proxshift.lab.openbao import OpenBaoServer
 from proxshift.secret import Secret
-from proxshift.settings import Settings, VaultItem
-from proxshift.vault import KvPath, Vault, vault_access
 from tests.conftest import CliRunner
 from tests.integration.conftest import VaultFixture
 from tests.integration.test_manifests_vault import SECRET_VALUES, SEED

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from proxshift.config.paths import discover_paths
+from proxshift.config.project import load_project
 from proxshift.errors import InvalidInput
-from proxshift.paths import discover_paths
-from proxshift.project import load_project
 from tests.conftest import PREDECESSOR, ProjectFiles
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from proxshift.manifest_rules import check_data, check_files, schema_findings
+from proxshift.manifests.rules import check_data, check_files, schema_findings
 from tests.conftest import FIXTURES
 
 EXAMPLES = FIXTURES / "schema-examples"

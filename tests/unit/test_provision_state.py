@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from proxshift.engine.provision import PHASES, Options, State, cluster_lock, move_to_history, selected_phases
 from proxshift.errors import UserInputError
-from proxshift.provision import PHASES, Options, State, cluster_lock, move_to_history, selected_phases
 
 
 def test_phase_selection() -> None:

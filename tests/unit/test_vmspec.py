@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from proxshift.inventory import Cluster
-from proxshift.paths import discover_paths
-from proxshift.project import load_project
-from proxshift.vmspec import Resource, boot_devices, drift, missing_boot_devices, owner_of, plan_vm, vm_spec
+from proxshift.config.inventory import Cluster
+from proxshift.config.paths import discover_paths
+from proxshift.config.project import load_project
+from proxshift.engine.vmspec import Resource, boot_devices, drift, missing_boot_devices, owner_of, plan_vm, vm_spec
 from tests.conftest import PREDECESSOR
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from proxshift.config.paths import discover_paths
+from proxshift.config.settings import load_settings
+from proxshift.config.yamlio import load_yaml
 from proxshift.errors import InvalidInput, UserInputError
-from proxshift.paths import discover_paths
-from proxshift.settings import load_settings
-from proxshift.yamlio import load_yaml
 from tests.conftest import PREDECESSOR, CliRunner, ProjectFiles
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .app import app, run
+from proxshift.cli.app import app, run
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from .app import AppContext, app
+from proxshift.cli.app import AppContext, app
 
 acm_app = typer.Typer(help="Red Hat ACM: import a cluster into the hub, detach it.", no_args_is_help=True)
 app.add_typer(acm_app, name="acm")
@@ -37,7 +37,7 @@ def acm_import(
     timeout: Timeout = "15m",
 ) -> None:
     """Import the cluster into the ACM hub and wait until it is joined and available."""
-    from ..workflow import acm_context, acm_import, parse_duration
+    from proxshift.engine.workflow import acm_context, acm_import, parse_duration
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
@@ -68,7 +68,7 @@ def acm_detach(
     timeout: Timeout = "10m",
 ) -> None:
     """Delete the cluster's ManagedCluster from the hub and wait for its namespace to go."""
-    from ..workflow import acm_context, acm_detach, parse_duration
+    from proxshift.engine.workflow import acm_context, acm_detach, parse_duration
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])

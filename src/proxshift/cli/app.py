@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import __version__
-from ..errors import ExitCode, InvalidInput, ProxshiftError
-from ..paths import Paths, discover_paths
-from ..ui import UI
+from proxshift import __version__
+from proxshift.cli.console import UI
+from proxshift.config.paths import Paths, discover_paths
+from proxshift.errors import ExitCode, InvalidInput, ProxshiftError
 
 if TYPE_CHECKING:
-    from ..project import Project
+    from proxshift.config.project import Project
 
 app = typer.Typer(
     name="proxshift",
@@ -38,7 +38,7 @@ class AppContext:
         self, *, need_site_config: bool = True, strict: bool = False, only: list[str] | None = None, quiet: bool = False
     ) -> Project:
         """Load and validate; print warnings in full, or (quiet) as a one-line pointer to validate."""
-        from ..project import load_project  # pydantic and YAML only for commands that read files
+        from proxshift.config.project import load_project  # pydantic and YAML only for commands that read files
 
         project = load_project(self.paths, need_site_config=need_site_config, strict=strict, only=only)
         if quiet and project.warnings:
@@ -81,7 +81,7 @@ def main_options(
 
 def run(argv: list[str]) -> int:
     """Run the CLI in-process and return the exit code; the one error boundary."""
-    from . import commands  # noqa: F401 - registers the commands
+    from proxshift.cli import commands  # noqa: F401 - registers the commands
 
     debug = "--debug" in argv
     ui = UI(debug=debug)

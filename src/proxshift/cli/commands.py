@@ -1,6 +1,6 @@
 """Import every command module so that it registers itself on the app."""
 
-from . import (  # noqa: F401
+from proxshift.cli import (  # noqa: F401
     acm_cmds,
     doctor_cmds,
     install_cmds,

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ExitCode
-from .app import AppContext, app
+from proxshift.cli.app import AppContext, app
+from proxshift.errors import ExitCode
 
 
 @app.command()
@@ -16,7 +16,7 @@ def doctor(
     cluster: Annotated[str | None, typer.Argument(help="Also check Proxmox and DNS for this cluster.")] = None,
 ) -> None:
     """Check everything a provision needs, before it starts: a table of ok / warning / failed."""
-    from ..doctor import run_checks
+    from proxshift.engine.doctor import run_checks
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster] if cluster else None, quiet=True)

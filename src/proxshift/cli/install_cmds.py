@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .app import AppContext, app
+from proxshift.cli.app import AppContext, app
 
 if TYPE_CHECKING:
-    from ..openshift import Installed
-    from ..project import Project
-from .vm_cmds import iso_app
+    from proxshift.clients.install_watch import Installed
+    from proxshift.config.project import Project
+from proxshift.cli.vm_cmds import iso_app
 
 installer_app = typer.Typer(help="The openshift-install binary.", no_args_is_help=True)
 app.add_typer(installer_app, name="installer")
@@ -22,7 +22,7 @@ app.add_typer(installer_app, name="installer")
 @iso_app.command("create")
 def iso_create(ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name.")]) -> None:
     """Run `openshift-install agent create image` in ocp_install/<cluster>, log in proxshift.log."""
-    from ..workflow import create_iso
+    from proxshift.engine.workflow import create_iso
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
@@ -38,7 +38,7 @@ def installer_fetch(
     mirror: Annotated[str | None, typer.Option(help="Client mirror base URL.")] = None,
 ) -> None:
     """Download openshift-install for a release, verify its checksum, keep it in proxshift's cache."""
-    from ..installer import DEFAULT_MIRROR, fetch_installer
+    from proxshift.clients.installer import DEFAULT_MIRROR, fetch_installer
 
     context: AppContext = ctx.obj
     binary = fetch_installer(version, mirror or DEFAULT_MIRROR)
@@ -55,7 +55,7 @@ def wait(
     ] = 5.0,
 ) -> None:
     """Follow the install to the end (bootstrap, then the cluster), then store the credentials in Vault."""
-    from ..workflow import parse_duration, store_credentials, wait_for_install
+    from proxshift.engine.workflow import parse_duration, store_credentials, wait_for_install
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
@@ -81,7 +81,7 @@ def _wait_live(context: AppContext, project: Project, cluster: str, timeout: flo
     from rich.table import Table
     from rich.text import Text
 
-    from ..workflow import wait_for_install
+    from proxshift.engine.workflow import wait_for_install
 
     def table(rows: list[tuple[str, ...]]) -> Table | Text:
         if not rows:
@@ -105,7 +105,7 @@ def credentials(
     show_password: Annotated[bool, typer.Option(help="Print the kubeadmin password.")] = False,
 ) -> None:
     """Read the cluster's credentials back from Vault."""
-    from ..workflow import read_credentials
+    from proxshift.engine.workflow import read_credentials
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])

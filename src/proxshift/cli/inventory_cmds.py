@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .app import AppContext, app
+from proxshift.cli.app import AppContext, app
 
 
 @app.command()
@@ -16,13 +16,13 @@ def clusters(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the clusters of the inventory."""
-    from ..listing_cache import listing_key, read_listing, write_listing
+    from proxshift.cli.listing_cache import listing_key, read_listing, write_listing
 
     context: AppContext = ctx.obj
     key = listing_key(context.paths)
     listing = read_listing(key) if key else None
     if listing is None:
-        from ..reports import cluster_summary
+        from proxshift.cli.views import cluster_summary
 
         project = context.project(need_site_config=False, quiet=True)
         listing = {
@@ -52,7 +52,7 @@ def show(
 ) -> None:
     """Show every node of a cluster with its derived settings."""
     context: AppContext = ctx.obj
-    from ..reports import cluster_details
+    from proxshift.cli.views import cluster_details
 
     project = context.project(only=[cluster])
     details = cluster_details(project.cluster(cluster), project.settings)

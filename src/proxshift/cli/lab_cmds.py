@@ -9,8 +9,8 @@ from typing import Any
 
 import typer
 
-from ..errors import OperationError
-from .app import AppContext, app
+from proxshift.cli.app import AppContext, app
+from proxshift.errors import OperationError
 
 lab_app = typer.Typer(
     help="A local lab that SIMULATES Proxmox, Vault and OpenShift, for trying proxshift.", no_args_is_help=True

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import ExitCode, UserInputError
-from .app import AppContext, app
+from proxshift.cli.app import AppContext, app
+from proxshift.errors import ExitCode, UserInputError
 
 if TYPE_CHECKING:
-    from ..project import Project
-    from ..vms import VmRun
+    from proxshift.config.project import Project
+    from proxshift.engine.vms import VmRun
 
 vms_app = typer.Typer(help="Proxmox VMs of a cluster.", no_args_is_help=True)
 iso_app = typer.Typer(help="The agent ISO on Proxmox storage.", no_args_is_help=True)
@@ -78,8 +78,8 @@ def vms_create(
     dry_run: DryRun = False,
 ) -> None:
     """Create the cluster's VMs (one API call each, in parallel); leave matching ones alone."""
-    from ..vms import create_vms
-    from ..workflow import proxmox_for
+    from proxshift.engine.vms import create_vms
+    from proxshift.engine.workflow import proxmox_for
 
     context: AppContext = ctx.obj
     prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
@@ -89,8 +89,8 @@ def vms_create(
 @app.command()
 def start(ctx: typer.Context, cluster: ClusterArg, dry_run: DryRun = False) -> None:
     """Start every VM of the cluster and wait until each runs."""
-    from ..vms import start_vms
-    from ..workflow import proxmox_for
+    from proxshift.engine.vms import start_vms
+    from proxshift.engine.workflow import proxmox_for
 
     context: AppContext = ctx.obj
     prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
@@ -106,8 +106,8 @@ def stop(
     dry_run: DryRun = False,
 ) -> None:
     """Shut the cluster's VMs down gracefully (hard stop only with --force)."""
-    from ..vms import stop_vms
-    from ..workflow import proxmox_for
+    from proxshift.engine.vms import stop_vms
+    from proxshift.engine.workflow import proxmox_for
 
     context: AppContext = ctx.obj
     prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
@@ -129,10 +129,10 @@ def deprovision(
     dry_run: DryRun = False,
 ) -> None:
     """Detach from ACM, stop and destroy the VMs proxshift created, remove its ISO, archive the install dir."""
-    from ..errors import ProxshiftError
-    from ..provision import move_to_history
-    from ..vms import deprovision_vms
-    from ..workflow import acm_context, acm_detach, proxmox_for
+    from proxshift.engine.provision import move_to_history
+    from proxshift.engine.vms import deprovision_vms
+    from proxshift.engine.workflow import acm_context, acm_detach, proxmox_for
+    from proxshift.errors import ProxshiftError
 
     context: AppContext = ctx.obj
     ui = context.ui
@@ -175,8 +175,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Each VM: exists, ours, power state, uptime, node, CPU and memory use, drift from the inventory."""
-    from ..vms import vm_status
-    from ..workflow import proxmox_for
+    from proxshift.engine.vms import vm_status
+    from proxshift.engine.workflow import proxmox_for
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
@@ -210,14 +210,14 @@ def status(
 
 def _acm_state(project: Project, cluster: str) -> str:
     """joined / available / pending / missing on the hub, or why it is not known."""
-    from ..errors import ProxshiftError
-    from ..workflow import acm_context
+    from proxshift.engine.workflow import acm_context
+    from proxshift.errors import ProxshiftError
 
     try:
         acm = acm_context(project, cluster, "manual")
         if acm.skipped or acm.hub is None:
             return f"n/a ({acm.skipped})"
-        from ..acm import state
+        from proxshift.clients.acm import state
 
         return state(acm.hub, cluster)
     except ProxshiftError as exc:
@@ -238,15 +238,15 @@ def iso_upload(
     """Upload the agent ISO to the storage named by the inventory's iso_image."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemainingColumn, TransferSpeedColumn
 
-    from ..vms import IsoTarget, upload_iso
-    from ..workflow import proxmox_for
+    from proxshift.engine.vms import IsoTarget, upload_iso
+    from proxshift.engine.workflow import proxmox_for
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
     prox, found = proxmox_for(project, cluster, context.ui.warning)
     install_dir = project.paths.install_dir(cluster)
     if from_url:
-        from ..vms import specs_for
+        from proxshift.engine.vms import specs_for
 
         volumes = {s.iso_volume for s in specs_for(found) if s.iso_volume}
         for spec in specs_for(found):

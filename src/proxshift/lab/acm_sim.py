@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from .kubeapi import KubeApiServer, Store
+from proxshift.lab.kubeapi import KubeApiServer, Store
 
 FINALIZER = "cluster.open-cluster-management.io/api-resource-cleanup"
 ADDONS = (

@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from .serving import BackgroundServer
+from proxshift.lab.serving import BackgroundServer
 
 PREFIX = "/api/assisted-install/v2"
 

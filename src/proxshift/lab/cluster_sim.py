@@ -11,8 +11,8 @@ import threading
 import time
 from typing import Any
 
-from .assisted import AssistedService
-from .kubeapi import KubeApiServer, Store
+from proxshift.lab.assisted import AssistedService
+from proxshift.lab.kubeapi import KubeApiServer, Store
 
 OPERATORS = ("authentication", "console", "dns", "etcd", "ingress", "kube-apiserver", "machine-config", "network")
 TOTAL_MANIFESTS = 890

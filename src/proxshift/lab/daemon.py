@@ -16,9 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inventory", type=Path)
     args = parser.parse_args(argv)
 
-    from ..paths import discover_paths
-    from ..project import load_project
-    from .lab import Lab
+    from proxshift.config.paths import discover_paths
+    from proxshift.config.project import load_project
+    from proxshift.lab.lab import Lab
 
     paths = discover_paths(args.root, args.config, args.inventory)
     lab = Lab(load_project(paths), args.root / ".lab")

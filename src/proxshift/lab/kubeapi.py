@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .serving import BackgroundServer, CertificateFiles
+from proxshift.lab.serving import BackgroundServer, CertificateFiles
 
 
 @dataclass(frozen=True)

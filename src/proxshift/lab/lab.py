@@ -19,16 +19,16 @@ from typing import Any
 
 import yaml
 
-from ..files import write_private
-from ..inventory import Cluster
-from ..project import Project
-from .acm_sim import HubSimulation
-from .assisted import AssistedService
-from .cluster_sim import ClusterSimulation
-from .fake_installer import cluster_state, install_fake
-from .kubeapi import KubeApiServer, Store
-from .openbao import OpenBaoServer
-from .serving import CertificateFiles, make_certificates, serve_fakepve, stop_fakepve
+from proxshift.config.inventory import Cluster
+from proxshift.config.project import Project
+from proxshift.files import write_private
+from proxshift.lab.acm_sim import HubSimulation
+from proxshift.lab.assisted import AssistedService
+from proxshift.lab.cluster_sim import ClusterSimulation
+from proxshift.lab.fake_installer import cluster_state, install_fake
+from proxshift.lab.kubeapi import KubeApiServer, Store
+from proxshift.lab.openbao import OpenBaoServer
+from proxshift.lab.serving import CertificateFiles, make_certificates, serve_fakepve, stop_fakepve
 
 INSTALL_SECONDS = 20.0
 
@@ -102,7 +102,7 @@ class Lab:
     def _start_vault(self, pki: CertificateFiles) -> None:
         import hvac
 
-        from ..vault import KvPath, install_items
+        from proxshift.clients.vault import KvPath, install_items
 
         self.bao = OpenBaoServer().start(log=self.directory / "openbao.log")
         client = hvac.Client(url=self.bao.addr, token=self.bao.root_token)
@@ -120,7 +120,7 @@ class Lab:
             )
 
     def _start_proxmox(self, pki: CertificateFiles) -> None:
-        from .pve import LabPve
+        from proxshift.lab.pve import LabPve
 
         pve = LabPve(user="root@pam", password=secrets.token_hex(12), host="127.0.0.1", port=0)
         pve.time_scale = self.time_scale
@@ -189,7 +189,7 @@ class Lab:
         """The hub exists before anything is provisioned, as in a real site: its kubeconfig is in Vault."""
         import hvac
 
-        from ..vault import KvPath
+        from proxshift.clients.vault import KvPath
 
         assert self.bao is not None  # noqa: S101 - started before the clusters
         location = KvPath.parse(self.project.settings.credentials_path).child(hub)

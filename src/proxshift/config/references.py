@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import Problem
+from proxshift.errors import Problem
 
 REFERENCE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.\w+)*")

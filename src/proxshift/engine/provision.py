@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import OperationError, ProxshiftError, UserInputError
-from .files import write_private
-from .inventory import Cluster
-from .project import Project
+from proxshift.config.inventory import Cluster
+from proxshift.config.project import Project
+from proxshift.errors import OperationError, ProxshiftError, UserInputError
+from proxshift.files import write_private
 
 PHASES = ("preflight", "secrets", "manifests", "iso", "upload", "vms", "start", "wait", "credentials", "acm")
 # Phases that only read: they run every time (cheap), so what follows them sees fresh facts.
@@ -191,7 +191,7 @@ class Provision:
     def _proxmox(self) -> Any:
         """One connection (and one login) for the whole run, made when a phase first needs it."""
         if self._prox is None:
-            from .workflow import proxmox_for
+            from proxshift.engine.workflow import proxmox_for
 
             self._prox = proxmox_for(self.project, self.name, self.notify)[0]
         return self._prox
@@ -217,13 +217,13 @@ class Provision:
 
     def live_api(self) -> str | None:
         """The API URL if the cluster answers with the credentials in Vault; else None."""
-        from .workflow import read_credentials
+        from proxshift.engine.workflow import read_credentials
 
         try:
             found = read_credentials(self.project, self.name)
         except ProxshiftError:
             return None
-        from .openshift import KubeView
+        from proxshift.clients.install_watch import KubeView
 
         with _tempfile(found["kubeconfig"].reveal()) as kubeconfig:
             try:
@@ -234,7 +234,7 @@ class Provision:
 
     def tear_down(self) -> None:
         """--force on a live cluster: detach from ACM, destroy our VMs, move the install dir to history."""
-        from .vms import deprovision_vms
+        from proxshift.engine.vms import deprovision_vms
 
         self.log(
             "preflight", "--force: detaching from ACM, destroying the VMs, moving the install directory to history"
@@ -252,7 +252,7 @@ class Provision:
             self.log("preflight", f"previous install directory moved to {self.project.paths.shown(moved)}")
 
     def _acm_detach(self) -> None:
-        from .workflow import acm_context, acm_detach
+        from proxshift.engine.workflow import acm_context, acm_detach
 
         try:
             context = acm_context(self.project, self.name, "manual", notify=self.notify)
@@ -267,7 +267,7 @@ class Provision:
     # -- phases -------------------------------------------------------------------------------------------
 
     def phase_preflight(self) -> None:
-        from .vms import check_before_create
+        from proxshift.engine.vms import check_before_create
 
         plans = check_before_create(
             self._proxmox(), self.cluster, force=self.options.force, iso_upload=True, iso_present=False
@@ -275,20 +275,20 @@ class Provision:
         for plan in plans:
             self.log("preflight", f"{plan.spec.host} (vmid {plan.spec.vmid}): {plan.action}")
         if "iso" in selected_phases(self.options):
-            from .installer import find_installer
+            from proxshift.clients.installer import find_installer
 
             found = find_installer(self.cluster.vars.ocp_version, self.project.settings.ocp_installer_path)
             self.log("preflight", f"openshift-install {self.cluster.vars.ocp_version}: {found.path}")
 
     def phase_secrets(self) -> None:
-        from .workflow import vault_for
+        from proxshift.engine.workflow import vault_for
 
         secrets = vault_for(self.project, self.notify).read_install_secrets(self.project.settings)
         self.versions = dict(secrets.versions)
         self.log("secrets", "read " + ", ".join(f"{k} v{v}" for k, v in sorted(self.versions.items())))
 
     def phase_manifests(self) -> None:
-        from .workflow import generate_manifests
+        from proxshift.engine.workflow import generate_manifests
 
         result = generate_manifests(self.project, self.name, notify=self.notify)
         report = result.report
@@ -296,7 +296,7 @@ class Provision:
             self.log("manifests", f"{len(report.written)} written, {len(report.unchanged)} unchanged")
 
     def phase_iso(self) -> None:
-        from .workflow import create_iso
+        from proxshift.engine.workflow import create_iso
 
         if not (self.install_dir / "install-config.yaml").exists():
             # The installer consumed them last time: put the kept copies back for a fresh image.
@@ -308,7 +308,7 @@ class Provision:
         self.log("iso", f"created {self.project.paths.shown(iso)}")
 
     def phase_upload(self) -> None:
-        from .vms import upload_iso
+        from proxshift.engine.vms import upload_iso
 
         iso = self.install_dir / "agent.x86_64.iso"
         last: dict[str, int] = {}
@@ -343,7 +343,7 @@ class Provision:
             )
 
     def phase_vms(self) -> None:
-        from .vms import create_vms
+        from proxshift.engine.vms import create_vms
 
         self._vm_results(
             "vms",
@@ -356,7 +356,7 @@ class Provision:
         )
 
     def phase_start(self) -> None:
-        from .vms import start_vms
+        from proxshift.engine.vms import start_vms
 
         self._vm_results(
             "start",
@@ -366,7 +366,7 @@ class Provision:
         )
 
     def phase_wait(self) -> None:
-        from .workflow import wait_for_install
+        from proxshift.engine.workflow import wait_for_install
 
         installed = wait_for_install(
             self.project,
@@ -379,7 +379,7 @@ class Provision:
         self.summary.api_url = installed.api_url
 
     def phase_credentials(self) -> None:
-        from .workflow import store_credentials
+        from proxshift.engine.workflow import store_credentials
 
         api = self.summary.api_url or self._api_from_kubeconfig()
         self.summary.api_url = api
@@ -393,7 +393,7 @@ class Provision:
         return str(data["clusters"][0]["cluster"]["server"])
 
     def phase_acm(self) -> None:
-        from .workflow import acm_context, acm_import
+        from proxshift.engine.workflow import acm_context, acm_import
 
         try:
             context = acm_context(self.project, self.name, self.options.acm_mode, notify=self.notify)
@@ -455,7 +455,7 @@ class Provision:
                 self._phase(phase, "done", began)
         self.summary.seconds = time.monotonic() - started
         if self.summary.credentials is None:
-            from .vault import KvPath
+            from proxshift.clients.vault import KvPath
 
             self.summary.credentials = str(KvPath.parse(self.project.settings.credentials_path).child(self.name))
         return self.summary
@@ -496,10 +496,10 @@ def dry_run_plan(
     project: Project, cluster_name: str, options: Options, notify: Callable[[str], None]
 ) -> list[dict[str, Any]]:
     """What each phase would do, from the inventory plus read-only lookups; nothing is changed."""
-    from .installer import find_installer
-    from .vault import KvPath, install_items
-    from .vms import specs_for
-    from .workflow import acm_context, generate_manifests, proxmox_for
+    from proxshift.clients.installer import find_installer
+    from proxshift.clients.vault import KvPath, install_items
+    from proxshift.engine.vms import specs_for
+    from proxshift.engine.workflow import acm_context, generate_manifests, proxmox_for
 
     cluster = project.cluster(cluster_name)
     install_dir = project.paths.install_dir(cluster_name)

@@ -6,9 +6,9 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
-from .errors import Problem
-from .inventory import Cluster, Inventory, Node
-from .settings import NetworkDefaults, Settings
+from proxshift.config.inventory import Cluster, Inventory, Node
+from proxshift.config.settings import NetworkDefaults, Settings
+from proxshift.errors import Problem
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 VERSION = re.compile(r"\d+\.\d+\.\d+")

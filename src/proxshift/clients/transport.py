@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import OperationError, ProxshiftError
+from proxshift.errors import OperationError, ProxshiftError
 
 
 @contextmanager

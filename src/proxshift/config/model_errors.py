@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from .errors import Problem
+from proxshift.errors import Problem
 
 if TYPE_CHECKING:
     from pydantic import ValidationError

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import OperationError, UserInputError
-from .secret import Secret
+from proxshift.errors import OperationError, UserInputError
+from proxshift.secret import Secret
 
 MANAGED_CLUSTER = ("cluster.open-cluster-management.io/v1", "ManagedCluster")
 JOINED = "ManagedClusterJoined"
@@ -64,7 +64,7 @@ def render_plan(
     """Render templates/acm/*.j2 (overridable in <root>/templates/acm/)."""
     import yaml
 
-    from .rendering import template_environment
+    from proxshift.manifests.jinja import template_environment
 
     env = template_environment(templates_dir)
     names = TEMPLATES if mode == "auto" else TEMPLATES[:2]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ExitCode, OperationError
+from proxshift.errors import ExitCode, OperationError
 
 PROGRESS = re.compile(r"(\d+) of (\d+) done \((\d+)% complete\)")
 READY_STALL_SECONDS = 60

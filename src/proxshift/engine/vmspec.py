@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .inventory import Cluster, Node
+from proxshift.config.inventory import Cluster, Node
 
 MARKER = "managed-by=proxshift"
 DRIVE_KEY = re.compile(r"(scsi|virtio|sata|ide|efidisk|tpmstate)\d+")

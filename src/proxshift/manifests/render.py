@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput, Problem, UserInputError
-from .files import private_dir, write_private
-from .inventory import Cluster
-from .rendering import template_environment
-from .secret import InstallSecrets
-from .settings import Settings
+from proxshift.config.inventory import Cluster
+from proxshift.config.settings import Settings
+from proxshift.errors import InvalidInput, Problem, UserInputError
+from proxshift.files import private_dir, write_private
+from proxshift.manifests.jinja import template_environment
+from proxshift.secret import InstallSecrets
 
 MANIFESTS = ("install-config.yaml", "agent-config.yaml")
 KEPT_COPIES = "rendered"
@@ -167,7 +167,7 @@ def _template_source(name: str, override_dir: Path | None) -> str:
 
 def check(rendered: RenderedManifests, context: ManifestContext, secrets_are_real: bool) -> list[Problem]:
     """Schema and installer rules; each problem points at the inventory place that caused it."""
-    from .manifest_rules import check_manifests
+    from proxshift.manifests.rules import check_manifests
 
     return check_manifests(rendered, context.origins, secrets_are_real)
 

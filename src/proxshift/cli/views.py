@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .inventory import Cluster, Node
-from .settings import Settings
+from proxshift.config.inventory import Cluster, Node
+from proxshift.config.settings import Settings
 
 
 def cluster_summary(cluster: Cluster) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import OperationError, ProxshiftError, UserInputError
-from .secret import Secret
-from .settings import ProxmoxEndpoint
-from .transport import transport_errors
-from .vmspec import Resource, VmPlan, VmSpec, missing_boot_devices, owner_of, plan_vm
+from proxshift.clients.transport import transport_errors
+from proxshift.config.settings import ProxmoxEndpoint
+from proxshift.engine.vmspec import Resource, VmPlan, VmSpec, missing_boot_devices, owner_of, plan_vm
+from proxshift.errors import OperationError, ProxshiftError, UserInputError
+from proxshift.secret import Secret
 
 if TYPE_CHECKING:
     from proxmoxer import ProxmoxAPI

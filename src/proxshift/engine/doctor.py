@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ProxshiftError
-from .project import Project
+from proxshift.config.project import Project
+from proxshift.errors import ProxshiftError
 
 
 @dataclass
@@ -37,8 +37,8 @@ def _resolves(name: str) -> set[str]:
 
 
 def run_checks(project: Project, cluster_name: str | None, notify: Callable[[str], None]) -> list[Check]:
-    from .errors import OperationError
-    from .workflow import check_vault, proxmox_for
+    from proxshift.engine.workflow import check_vault, proxmox_for
+    from proxshift.errors import OperationError
 
     checks = [
         Check(
@@ -63,7 +63,7 @@ def run_checks(project: Project, cluster_name: str | None, notify: Callable[[str
     if cluster_name is None:
         return checks
     cluster = project.cluster(cluster_name)
-    from .vms import specs_for
+    from proxshift.engine.vms import specs_for
 
     prox = _run(
         checks, "Proxmox", lambda: _reach(project, cluster_name, notify), "check proxmox.host and the credentials"
@@ -95,20 +95,20 @@ def run_checks(project: Project, cluster_name: str | None, notify: Callable[[str
 
 
 def _installer_probe(project: Project, version: str) -> Callable[[], str]:
-    from .installer import find_installer
+    from proxshift.clients.installer import find_installer
 
     return lambda: str(find_installer(version, project.settings.ocp_installer_path).path)
 
 
 def _reach(project: Project, cluster: str, notify: Callable[[str], None]) -> str:
-    from .workflow import proxmox_for
+    from proxshift.engine.workflow import proxmox_for
 
     prox, _ = proxmox_for(project, cluster, notify)
     return f"{len(prox.resources())} guests visible at {prox.endpoint.host}:{prox.endpoint.port}"
 
 
 def _privileges(prox: Any, specs: list[Any]) -> str:
-    from .errors import OperationError
+    from proxshift.errors import OperationError
 
     missing = prox.missing_privileges(specs, iso_upload=True)
     if missing:
@@ -117,7 +117,7 @@ def _privileges(prox: Any, specs: list[Any]) -> str:
 
 
 def _environment(prox: Any, specs: list[Any], iso: bool = False) -> str:
-    from .errors import OperationError
+    from proxshift.errors import OperationError
 
     problems = [p for p in prox.check_environment(specs, iso_present=iso) if ("ISO" in p) == iso]
     if problems:
@@ -126,7 +126,7 @@ def _environment(prox: Any, specs: list[Any], iso: bool = False) -> str:
 
 
 def _vmids(prox: Any, specs: list[Any]) -> str:
-    from .errors import OperationError
+    from proxshift.errors import OperationError
 
     plans = prox.plan(specs)
     refused = [f"{p.spec.host}: {p.reason}" for p in plans if p.action == "refuse"]
@@ -136,7 +136,7 @@ def _vmids(prox: Any, specs: list[Any]) -> str:
 
 
 def _space(prox: Any, specs: list[Any]) -> str:
-    from .errors import OperationError
+    from proxshift.errors import OperationError
 
     need: dict[tuple[str, str], float] = {}
     for spec in specs:

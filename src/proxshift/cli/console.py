@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from .errors import Problem, ProxshiftError
+from proxshift.errors import Problem, ProxshiftError
 
 if TYPE_CHECKING:
     from rich.console import Console

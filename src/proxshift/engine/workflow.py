@@ -8,18 +8,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import OperationError, Problem, ProxshiftError, UserInputError
-from .manifests import RenderedManifests, WriteReport, build_context, check, render, require_valid, write
-from .project import Project
-from .secret import InstallSecrets
+from proxshift.config.project import Project
+from proxshift.errors import OperationError, Problem, ProxshiftError, UserInputError
+from proxshift.manifests.render import (
+    RenderedManifests,
+    WriteReport,
+    build_context,
+    check,
+    render,
+    require_valid,
+    write,
+)
+from proxshift.secret import InstallSecrets
 
 if TYPE_CHECKING:
-    from .acm import ImportPlan, Kube
-    from .inventory import Cluster
-    from .openshift import Installed, WatchSettings
-    from .proxmox import Proxmox
-    from .secret import Secret
-    from .vault import Vault
+    from proxshift.clients.acm import ImportPlan, Kube
+    from proxshift.clients.install_watch import Installed, WatchSettings
+    from proxshift.clients.proxmox import Proxmox
+    from proxshift.clients.vault import Vault
+    from proxshift.config.inventory import Cluster
+    from proxshift.secret import Secret
 
 
 @dataclass
@@ -40,7 +48,7 @@ def _ignore(message: str) -> None:
 
 
 def vault_for(project: Project, notify: Notify) -> Vault:
-    from .vault import Vault, vault_access
+    from proxshift.clients.vault import Vault, vault_access
 
     access = vault_access(project.settings)
     for warning in access.warnings:
@@ -59,7 +67,7 @@ def generate_manifests(
     notify: Notify = _ignore,
 ) -> ManifestsResult:
     """Read the secrets, render, check, and (unless dry-run / no-vault) write both manifests."""
-    from .vault import item_sources
+    from proxshift.clients.vault import item_sources
 
     cluster = project.cluster(cluster_name)
     settings = project.settings
@@ -102,8 +110,8 @@ class VaultCheckRow:
 
 def check_vault(project: Project, cluster_name: str | None, notify: Notify = _ignore) -> list[VaultCheckRow]:
     """Read every input item and probe write access to the credentials path, without writing."""
-    from .secret import SecretFormatError, check_ca_bundle, check_ssh_public_keys, normalize_pull_secret
-    from .vault import KvPath, install_items
+    from proxshift.clients.vault import KvPath, install_items
+    from proxshift.secret import SecretFormatError, check_ca_bundle, check_ssh_public_keys, normalize_pull_secret
 
     settings = project.settings
     if cluster_name:
@@ -138,8 +146,8 @@ def check_vault(project: Project, cluster_name: str | None, notify: Notify = _ig
 
 def proxmox_for(project: Project, cluster_name: str, notify: Notify = _ignore) -> tuple[Proxmox, Cluster]:
     """A Proxmox connection for this cluster, with credentials from the environment or Vault."""
-    from .vault import KvPath
-    from .vms import connect
+    from proxshift.clients.vault import KvPath
+    from proxshift.engine.vms import connect
 
     cluster = project.cluster(cluster_name)
 
@@ -153,7 +161,7 @@ def proxmox_for(project: Project, cluster_name: str, notify: Notify = _ignore) -
 
 
 def create_iso(project: Project, cluster_name: str, on_line: Callable[[str], None] | None = None) -> Path:
-    from .installer import create_image, find_installer
+    from proxshift.clients.installer import create_image, find_installer
 
     cluster = project.cluster(cluster_name)
     found = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
@@ -169,8 +177,8 @@ def parse_duration(text: str) -> float:
 
 
 def watch_settings(project: Project, cluster_name: str, timeout: float, poll: float = 5.0) -> WatchSettings:
-    from .installer import watcher_token
-    from .openshift import WatchSettings
+    from proxshift.clients.install_watch import WatchSettings
+    from proxshift.clients.installer import watcher_token
 
     cluster = project.cluster(cluster_name)
     install_dir = project.paths.install_dir(cluster_name)
@@ -199,7 +207,7 @@ def wait_for_install(
     poll: float = 5.0,
     on_hosts: Callable[[list[tuple[str, ...]]], None] | None = None,
 ) -> Installed:
-    from .openshift import InstallWatcher
+    from proxshift.clients.install_watch import InstallWatcher
 
     settings = watch_settings(project, cluster_name, timeout, poll)
     return InstallWatcher(settings, report, on_hosts=on_hosts).run()
@@ -207,8 +215,8 @@ def wait_for_install(
 
 def store_credentials(project: Project, cluster_name: str, api_url: str, notify: Notify = _ignore) -> str:
     """kubeconfig, kubeadmin password and API URL to <vault_path>/<cluster>; returns where."""
-    from .secret import Secret
-    from .vault import KvPath
+    from proxshift.clients.vault import KvPath
+    from proxshift.secret import Secret
 
     auth = project.paths.install_dir(cluster_name) / "auth"
     try:
@@ -227,7 +235,7 @@ def store_credentials(project: Project, cluster_name: str, api_url: str, notify:
 
 
 def read_credentials(project: Project, cluster_name: str, notify: Notify = _ignore) -> dict[str, Secret]:
-    from .vault import KvPath
+    from proxshift.clients.vault import KvPath
 
     project.cluster(cluster_name)
     return vault_for(project, notify).read_credentials(KvPath.parse(project.settings.credentials_path), cluster_name)
@@ -250,8 +258,8 @@ class AcmContext:
 def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> tuple[str, Secret, str]:
     import os
 
-    from .secret import Secret
-    from .vault import KvPath
+    from proxshift.clients.vault import KvPath
+    from proxshift.secret import Secret
 
     settings = project.settings
     path = hub_file or (
@@ -281,8 +289,8 @@ def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> 
 
 def cluster_kubeconfig(project: Project, cluster_name: str, notify: Notify = _ignore) -> Secret:
     """The new cluster's kubeconfig: the install directory's, else the one stored in Vault."""
-    from .secret import Secret
-    from .vault import KvPath
+    from proxshift.clients.vault import KvPath
+    from proxshift.secret import Secret
 
     local = project.paths.install_dir(cluster_name) / "auth" / "kubeconfig"
     if local.is_file():
@@ -299,7 +307,7 @@ def acm_context(
     notify: Notify = _ignore,
     connect: bool = True,
 ) -> AcmContext:
-    from .acm import AddOns, Kube, labels_for, render_plan
+    from proxshift.clients.acm import AddOns, Kube, labels_for, render_plan
 
     cluster = project.cluster(cluster_name)
     settings = project.settings
@@ -316,7 +324,7 @@ def acm_context(
             if connect:
                 raise
             # A dry run before the ISO exists: the secret will hold the kubeconfig the install creates.
-            from .secret import Secret
+            from proxshift.secret import Secret
 
             local = project.paths.install_dir(cluster_name) / "auth" / "kubeconfig"
             kubeconfig = Secret("", f"the kubeconfig {project.paths.shown(local)} will hold")
@@ -330,7 +338,7 @@ def acm_context(
 def acm_import(
     project: Project, context: AcmContext, mode: str, timeout: float, report: Callable[[str], None], poll: float = 2.0
 ) -> dict[str, str]:
-    from .acm import Kube, import_auto, import_manual
+    from proxshift.clients.acm import Kube, import_auto, import_manual
 
     assert context.hub is not None and context.plan is not None  # noqa: S101 - built by acm_context
     if mode == "auto":
@@ -340,7 +348,7 @@ def acm_import(
 
 
 def acm_detach(context: AcmContext, timeout: float, report: Callable[[str], None], poll: float = 2.0) -> bool:
-    from .acm import detach
+    from proxshift.clients.acm import detach
 
     assert context.hub is not None  # noqa: S101 - built by acm_context
     return detach(context.hub, context.cluster, timeout, poll, report)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import InvalidInput, Problem
-from .inventory import Cluster, Inventory, load_inventory
-from .paths import Paths
-from .settings import Settings, load_settings
-from .validation import validate
+from proxshift.config.inventory import Cluster, Inventory, load_inventory
+from proxshift.config.paths import Paths
+from proxshift.config.rules import validate
+from proxshift.config.settings import Settings, load_settings
+from proxshift.errors import InvalidInput, Problem
 
 
 @dataclass

@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .paths import Paths
+from proxshift import __version__
+from proxshift.config.paths import Paths
 
 
 def _cache_dir() -> Path:

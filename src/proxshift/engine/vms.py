@@ -13,10 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import OperationError, ProxshiftError, UserInputError
-from .files import write_private
-from .inventory import Cluster
-from .proxmox import (
+from proxshift.clients.proxmox import (
     Progress,
     Proxmox,
     ProxmoxCredentials,
@@ -27,9 +24,12 @@ from .proxmox import (
     file_sha256,
     token_credentials,
 )
-from .secret import Secret
-from .settings import Settings
-from .vmspec import VmPlan, VmSpec, vm_spec
+from proxshift.config.inventory import Cluster
+from proxshift.config.settings import Settings
+from proxshift.engine.vmspec import VmPlan, VmSpec, vm_spec
+from proxshift.errors import OperationError, ProxshiftError, UserInputError
+from proxshift.files import write_private
+from proxshift.secret import Secret
 
 CredentialsReader = Callable[[str], dict[str, Any]]  # KV path -> the secret's keys
 

@@ -9,11 +9,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import InvalidInput, Problem, UserInputError
-from .modelerrors import closest, problems_from_validation_error
-from .paths import Paths
-from .templating import resolve_cluster_scoped, resolve_references
-from .yamlio import load_yaml
+from proxshift.config.model_errors import closest, problems_from_validation_error
+from proxshift.config.paths import Paths
+from proxshift.config.references import resolve_cluster_scoped, resolve_references
+from proxshift.config.yamlio import load_yaml
+from proxshift.errors import InvalidInput, Problem, UserInputError
 
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 DEFAULT_CREDENTIALS_PATH = "secrets/data/openshift"

@@ -14,11 +14,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import Problem
-from .secret import SecretFormatError, check_ca_bundle, check_ssh_public_keys, normalize_pull_secret
+from proxshift.errors import Problem
+from proxshift.secret import SecretFormatError, check_ca_bundle, check_ssh_public_keys, normalize_pull_secret
 
 if TYPE_CHECKING:
-    from .manifests import Origin, RenderedManifests
+    from proxshift.manifests.render import Origin, RenderedManifests
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SCHEMA_FILES = {
@@ -328,7 +328,7 @@ def check_manifests(
 
 def check_files(install_text: str, agent_text: str) -> list[Problem]:
     """Check manifests that did not come from an inventory (tests, `examples/`)."""
-    from .manifests import RenderedManifests
+    from proxshift.manifests.render import RenderedManifests
 
     return check_manifests(RenderedManifests(install_text, agent_text), {}, secrets_are_real=True)
 

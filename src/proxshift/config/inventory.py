@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import InvalidInput, Problem, UserInputError
-from .modelerrors import closest, join_location, problems_from_validation_error
-from .yamlio import LineMap, load_yaml
+from proxshift.config.model_errors import closest, join_location, problems_from_validation_error
+from proxshift.config.yamlio import LineMap, load_yaml
+from proxshift.errors import InvalidInput, Problem, UserInputError
 
 Role = Literal["master", "worker"]
 ClusterType = Literal["sno", "multi_node"]

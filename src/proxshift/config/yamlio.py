@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .errors import UserInputError
+from proxshift.errors import UserInputError
 
 # YAML 1.1 turns an unquoted 52:54:00:12:34:56 into a base-60 integer and 0x5000c5...
 # into an int. Only plain decimal numbers are numbers here (as in YAML 1.2's core schema,

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import OperationError, ProxshiftError, UserInputError
-from .secret import (
+from proxshift.clients.transport import transport_errors
+from proxshift.config.settings import Settings, VaultItem
+from proxshift.errors import OperationError, ProxshiftError, UserInputError
+from proxshift.secret import (
     InstallSecrets,
     Secret,
     SecretFormatError,
@@ -18,8 +20,6 @@ from .secret import (
     check_ssh_public_keys,
     normalize_pull_secret,
 )
-from .settings import Settings, VaultItem
-from .transport import transport_errors
 
 if TYPE_CHECKING:
     import hvac

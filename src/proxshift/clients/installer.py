@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OperationError, UserInputError
+from proxshift.errors import OperationError, UserInputError
 
 DEFAULT_MIRROR = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp"
 VERSION_LINE = re.compile(r"^openshift-install v?(\S+)", re.M)
