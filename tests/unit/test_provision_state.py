@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from proxshift.engine.provision import PHASES, Options, State, cluster_lock, move_to_history, selected_phases
+from proxshift.config.install_dir import InstallDir
+from proxshift.engine.provision import PHASES, Options, State, cluster_lock, selected_phases
 from proxshift.errors import UserInputError
 
 
@@ -36,23 +37,15 @@ def test_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path: Path) ->
     holder = subprocess.Popen(["sleep", "30"])
     try:
         (tmp_path / ".lock").write_text(str(holder.pid))
-        with pytest.raises(UserInputError, match=f"PID {holder.pid}"), cluster_lock(tmp_path, "c", notes.append):
+        with (
+            pytest.raises(UserInputError, match=f"PID {holder.pid}"),
+            cluster_lock(InstallDir(tmp_path), "c", notes.append),
+        ):
             pass
     finally:
         holder.kill()
         holder.wait()
-    with cluster_lock(tmp_path, "c", notes.append):
+    with cluster_lock(InstallDir(tmp_path), "c", notes.append):
         assert (tmp_path / ".lock").read_text() == str(os.getpid())
     assert notes == [f"taking over a stale lock of PID {holder.pid} (that process is gone)"]
     assert not (tmp_path / ".lock").exists()
-
-
-def test_move_to_history_keeps_history(tmp_path: Path) -> None:
-    (tmp_path / "history" / "old").mkdir(parents=True)
-    (tmp_path / "auth").mkdir()
-    (tmp_path / "agent.x86_64.iso").write_text("iso")
-    moved = move_to_history(tmp_path)
-    assert moved is not None
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["history"]
-    assert sorted(p.name for p in moved.iterdir()) == ["agent.x86_64.iso", "auth"]
-    assert (tmp_path / "history" / "old").is_dir()

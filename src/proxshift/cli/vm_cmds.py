@@ -129,7 +129,6 @@ def deprovision(
     dry_run: DryRun = False,
 ) -> None:
     """Detach from ACM, stop and destroy the VMs proxshift created, remove its ISO, archive the install dir."""
-    from proxshift.engine.provision import move_to_history
     from proxshift.engine.vms import deprovision_vms
     from proxshift.engine.workflow import acm_context, acm_detach, proxmox_for
     from proxshift.errors import ProxshiftError
@@ -159,11 +158,11 @@ def deprovision(
     prox, found = proxmox_for(project, cluster, ui.warning)
     install_dir = project.paths.install_dir(cluster)
     run = deprovision_vms(prox, found, install_dir, keep_iso=keep_iso, dry_run=dry_run, progress=_progress(context))
-    if dry_run and not keep_files and install_dir.exists():
+    if dry_run and not keep_files and install_dir.path.exists():
         ui.out.file.write(f"archive    {project.paths.shown(install_dir)} -> history/<UTC time>/\n")
     _show(context, run, dry_run)  # exits 1 when a VM failed: the install dir then stays where it is
     if not dry_run and not keep_files:
-        moved = move_to_history(install_dir)
+        moved = install_dir.archive()
         if moved:
             ui.info(f"install directory archived to {project.paths.shown(moved)}")
 
@@ -256,7 +255,7 @@ def iso_upload(
                 volumes.discard(spec.iso_volume)
                 context.ui.success(f"{spec.node} downloaded {from_url} to {spec.iso_volume}")
         return
-    path = iso or install_dir / "agent.x86_64.iso"
+    path = iso or install_dir.iso
     bars = Progress(
         "[progress.description]{task.description}",
         BarColumn(),

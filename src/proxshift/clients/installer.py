@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from proxshift.config.install_dir import InstallDir
 from proxshift.errors import OperationError, UserInputError
 
 DEFAULT_MIRROR = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp"
 VERSION_LINE = re.compile(r"^openshift-install v?(\S+)", re.M)
-IMAGE_OUTPUTS = ("agent.x86_64.iso", "auth/kubeconfig", "auth/kubeadmin-password", ".openshift_install_state.json")
 
 
 def cache_root() -> Path:
@@ -152,19 +152,17 @@ def _private(directory: Path) -> None:
         path.chmod(0o700 if path.is_dir() else 0o600)
 
 
-def create_image(binary: Path, install_dir: Path, on_line: Callable[[str], None] | None = None) -> Path:
+def create_image(binary: Path, install_dir: InstallDir, on_line: Callable[[str], None] | None = None) -> Path:
     """`openshift-install agent create image --dir D`, its output streamed to D/proxshift.log."""
-    for name in ("install-config.yaml", "agent-config.yaml"):
-        if not (install_dir / name).is_file():
-            raise UserInputError(
-                f"{install_dir / name} is missing", f"run 'proxshift manifests {install_dir.name}' first"
-            )
-    log_path = install_dir / "proxshift.log"
+    for manifest in install_dir.manifests:
+        if not manifest.is_file():
+            raise UserInputError(f"{manifest} is missing", f"run 'proxshift manifests {install_dir.cluster}' first")
+    log_path = install_dir.installer_log
     tail: list[str] = []
     with log_path.open("a") as log:
         log_path.chmod(0o600)
         process = subprocess.Popen(
-            [str(binary), "agent", "create", "image", "--dir", str(install_dir)],
+            [str(binary), "agent", "create", "image", "--dir", str(install_dir.path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -176,24 +174,24 @@ def create_image(binary: Path, install_dir: Path, on_line: Callable[[str], None]
             if on_line:
                 on_line(line.rstrip())
         code = process.wait()
-    _private(install_dir)
+    _private(install_dir.path)
     if code != 0:
         raise OperationError(
             f"openshift-install agent create image failed (exit {code}):\n  " + "\n  ".join(tail),
             f"see {log_path}",
         )
-    missing = [name for name in IMAGE_OUTPUTS if not (install_dir / name).exists()]
+    missing = [install_dir.shown(p) for p in install_dir.image_outputs if not p.exists()]
     if missing:
         raise OperationError(f"openshift-install finished but {', '.join(missing)} did not appear", f"see {log_path}")
-    return install_dir / "agent.x86_64.iso"
+    return install_dir.iso
 
 
-def watcher_token(install_dir: Path) -> str | None:
+def watcher_token(install_dir: InstallDir) -> str | None:
     """The assisted-service watcher token from .openshift_install_state.json (4.18+), if any."""
     import json
 
     try:
-        state = json.loads((install_dir / ".openshift_install_state.json").read_text())
+        state = json.loads(install_dir.installer_state.read_text())
     except (OSError, ValueError):
         return None
     value = (state.get("*gencrypto.AuthConfig") or {}).get("WatcherAuthToken")

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proxshift.config.install_dir import InstallDir
+
 
 @dataclass(frozen=True)
 class Paths:
@@ -16,11 +18,13 @@ class Paths:
     config: Path | None
     config_tried: tuple[Path, ...] = field(default_factory=tuple)
 
-    def install_dir(self, cluster: str) -> Path:
-        return self.root / "ocp_install" / cluster
+    def install_dir(self, cluster: str) -> InstallDir:
+        return InstallDir(self.root / "ocp_install" / cluster)
 
-    def shown(self, path: Path) -> str:
+    def shown(self, path: Path | InstallDir) -> str:
         """A path as users want to read it: relative to the root when inside it."""
+        if isinstance(path, InstallDir):
+            path = path.path
         try:
             return str(path.resolve().relative_to(self.root.resolve()))
         except ValueError:

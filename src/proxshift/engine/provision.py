@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from proxshift.config.install_dir import InstallDir
 from proxshift.config.inventory import Cluster
 from proxshift.config.project import Project
 from proxshift.errors import OperationError, ProxshiftError, UserInputError
@@ -86,10 +87,10 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def cluster_lock(install_dir: Path, cluster: str, notify: Callable[[str], None]) -> Iterator[None]:
+def cluster_lock(install_dir: InstallDir, cluster: str, notify: Callable[[str], None]) -> Iterator[None]:
     """One run per cluster; a lock left by a dead process is taken over, with a notice."""
-    install_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lock = install_dir / ".lock"
+    install_dir.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = install_dir.lock_file
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -113,19 +114,6 @@ def cluster_lock(install_dir: Path, cluster: str, notify: Callable[[str], None])
         yield
     finally:
         lock.unlink(missing_ok=True)
-
-
-def move_to_history(install_dir: Path) -> Path | None:
-    """The whole install directory (but its history) into history/<UTC time>/."""
-    if not install_dir.exists():
-        return None
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = install_dir / "history" / stamp
-    target.mkdir(parents=True, mode=0o700)
-    for entry in install_dir.iterdir():
-        if entry.name not in ("history", ".lock"):
-            shutil.move(str(entry), target / entry.name)
-    return target
 
 
 # -- the run ---------------------------------------------------------------------------------------------
@@ -202,12 +190,12 @@ class Provision:
         if phase == "manifests":
             return _digest(cluster, settings, self.versions)
         if phase == "iso":
-            rendered = self.install_dir / "rendered"
+            rendered = self.install_dir.rendered
             return _digest(
                 [(p.name, p.read_text()) for p in sorted(rendered.glob("*.yaml"))] if rendered.is_dir() else []
             )
         if phase == "upload":
-            iso = self.install_dir / "agent.x86_64.iso"
+            iso = self.install_dir.iso
             return _digest(
                 cluster, iso.stat().st_size if iso.exists() else None, iso.stat().st_mtime_ns if iso.exists() else None
             )
@@ -247,7 +235,7 @@ class Provision:
                 + "; ".join(f"{r.host}: {r.detail}" for r in run.results if not r.ok),
                 "see 'proxshift status'",
             )
-        moved = move_to_history(self.install_dir)
+        moved = self.install_dir.archive()
         if moved:
             self.log("preflight", f"previous install directory moved to {self.project.paths.shown(moved)}")
 
@@ -298,10 +286,10 @@ class Provision:
     def phase_iso(self) -> None:
         from proxshift.engine.workflow import create_iso
 
-        if not (self.install_dir / "install-config.yaml").exists():
+        if not self.install_dir.install_config.exists():
             # The installer consumed them last time: put the kept copies back for a fresh image.
-            for name in ("install-config.yaml", "agent-config.yaml"):
-                shutil.copy2(self.install_dir / "rendered" / name, self.install_dir / name)
+            for kept, target in zip(self.install_dir.rendered_manifests, self.install_dir.manifests, strict=True):
+                shutil.copy2(kept, target)
         iso = create_iso(
             self.project, self.name, lambda line: self.emit({"event": "output", "phase": "iso", "line": line})
         )
@@ -310,7 +298,7 @@ class Provision:
     def phase_upload(self) -> None:
         from proxshift.engine.vms import upload_iso
 
-        iso = self.install_dir / "agent.x86_64.iso"
+        iso = self.install_dir.iso
         last: dict[str, int] = {}
 
         def progress(target: Any, done: int, total: int) -> None:
@@ -389,7 +377,7 @@ class Provision:
     def _api_from_kubeconfig(self) -> str:
         import yaml
 
-        data = yaml.safe_load((self.install_dir / "auth" / "kubeconfig").read_text())
+        data = yaml.safe_load(self.install_dir.kubeconfig.read_text())
         return str(data["clusters"][0]["cluster"]["server"])
 
     def phase_acm(self) -> None:
@@ -428,7 +416,7 @@ class Provision:
                 )
             if live:
                 self.tear_down()
-            state = State(self.install_dir / "state.json")  # after a teardown, a fresh one
+            state = State(self.install_dir.state_file)  # after a teardown, a fresh one
             state.data["cluster"] = self.name
             for phase in PHASES:
                 if phase not in phases:
@@ -508,7 +496,7 @@ def dry_run_plan(
     phases = selected_phases(options)
     prox, _ = proxmox_for(project, cluster_name, notify)
     plans = prox.plan(specs_for(cluster), force=options.force)
-    state = State(install_dir / "state.json")
+    state = State(install_dir.state_file)
 
     def add(phase: str, **details: Any) -> None:
         if phase in phases:
@@ -530,14 +518,14 @@ def dry_run_plan(
     rendered = generate_manifests(project, cluster_name, dry_run=True, notify=notify)
     add(
         "manifests",
-        writes=[shown(install_dir / n) for n in ("install-config.yaml", "agent-config.yaml")],
+        writes=[shown(p) for p in install_dir.manifests],
         manifests={name: text for name, text in rendered.redacted.items()},
     )
     try:
         installer = str(find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path).path)
     except UserInputError as exc:
         installer = f"MISSING: {exc.message}"
-    add("iso", installer=installer, writes=[shown(install_dir / "agent.x86_64.iso"), shown(install_dir / "auth")])
+    add("iso", installer=installer, writes=[shown(install_dir.iso), shown(install_dir.auth)])
     add("upload", targets=sorted({s.iso_volume for s in specs_for(cluster) if s.iso_volume}))
     add(
         "vms",

@@ -24,6 +24,7 @@ from proxshift.clients.proxmox import (
     file_sha256,
     token_credentials,
 )
+from proxshift.config.install_dir import InstallDir
 from proxshift.config.inventory import Cluster
 from proxshift.config.settings import Settings
 from proxshift.engine.vmspec import VmPlan, VmSpec, vm_spec
@@ -243,7 +244,7 @@ def stop_vms(
 def deprovision_vms(
     prox: Proxmox,
     cluster: Cluster,
-    install_dir: Path,
+    install_dir: InstallDir,
     *,
     keep_iso: bool = False,
     dry_run: bool = False,
@@ -277,19 +278,17 @@ def deprovision_vms(
 
 # -- ISO upload ---------------------------------------------------------------------------------
 
-UPLOADS_FILE = "uploads.json"
 
-
-def _read_uploads(install_dir: Path) -> list[dict[str, Any]]:
+def _read_uploads(install_dir: InstallDir) -> list[dict[str, Any]]:
     try:
-        data = json.loads((install_dir / UPLOADS_FILE).read_text())
+        data = json.loads(install_dir.uploads_ledger.read_text())
     except (OSError, ValueError):
         return []
     return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
 
 
-def _write_uploads(install_dir: Path, entries: list[dict[str, Any]]) -> None:
-    write_private(install_dir / UPLOADS_FILE, json.dumps(entries, indent=2))
+def _write_uploads(install_dir: InstallDir, entries: list[dict[str, Any]]) -> None:
+    write_private(install_dir.uploads_ledger, json.dumps(entries, indent=2))
 
 
 @dataclass
@@ -342,7 +341,7 @@ def upload_iso(
     prox: Proxmox,
     cluster: Cluster,
     iso: Path,
-    install_dir: Path,
+    install_dir: InstallDir,
     *,
     replace: bool = False,
     replace_ours: bool = False,
@@ -408,7 +407,7 @@ def _bind(
     return lambda done, total: progress(target, done, total)
 
 
-def remove_uploaded_isos(prox: Proxmox, install_dir: Path) -> list[VmResult]:
+def remove_uploaded_isos(prox: Proxmox, install_dir: InstallDir) -> list[VmResult]:
     """Only ISOs this install dir records as uploaded by proxshift, and only if their size still matches."""
     results = []
     remaining = []
@@ -424,7 +423,7 @@ def remove_uploaded_isos(prox: Proxmox, install_dir: Path) -> list[VmResult]:
             )
             continue
         results.append(_timed(volid, 0, node, "remove ISO", _deleter(prox, node, storage, volid)))
-    if (install_dir / UPLOADS_FILE).exists():
+    if install_dir.uploads_ledger.exists():
         _write_uploads(install_dir, remaining)
     return results
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from proxshift.config.install_dir import InstallDir
 from proxshift.config.project import Project
 from proxshift.errors import OperationError, Problem, ProxshiftError, UserInputError
 from proxshift.manifests.render import (
@@ -90,7 +91,7 @@ def generate_manifests(
     result = ManifestsResult(redacted, [p for p in problems if not p.is_error])
     if dry_run or (no_vault and output_dir is None):
         return result
-    destination = output_dir or project.paths.install_dir(cluster_name)
+    destination = InstallDir(output_dir) if output_dir else project.paths.install_dir(cluster_name)
     try:
         result.report = write(rendered, destination)
     except OSError as exc:
@@ -182,7 +183,7 @@ def watch_settings(project: Project, cluster_name: str, timeout: float, poll: fl
 
     cluster = project.cluster(cluster_name)
     install_dir = project.paths.install_dir(cluster_name)
-    kubeconfig = install_dir / "auth" / "kubeconfig"
+    kubeconfig = install_dir.kubeconfig
     if not kubeconfig.is_file():
         raise UserInputError(f"{kubeconfig} does not exist", f"run 'proxshift iso create {cluster_name}' first")
     url = project.settings.agent_api_urls.get(cluster_name) or (
@@ -218,12 +219,12 @@ def store_credentials(project: Project, cluster_name: str, api_url: str, notify:
     from proxshift.clients.vault import KvPath
     from proxshift.secret import Secret
 
-    auth = project.paths.install_dir(cluster_name) / "auth"
+    install_dir = project.paths.install_dir(cluster_name)
     try:
-        kubeconfig = (auth / "kubeconfig").read_text()
-        password = (auth / "kubeadmin-password").read_text().strip()
+        kubeconfig = install_dir.kubeconfig.read_text()
+        password = install_dir.kubeadmin_password.read_text().strip()
     except OSError as exc:
-        raise OperationError(f"cannot read {auth}: {exc.strerror}", "was the ISO created here?") from None
+        raise OperationError(f"cannot read {install_dir.auth}: {exc.strerror}", "was the ISO created here?") from None
     base = KvPath.parse(project.settings.credentials_path)
     values = {
         "api": Secret(api_url, "api"),
@@ -292,7 +293,7 @@ def cluster_kubeconfig(project: Project, cluster_name: str, notify: Notify = _ig
     from proxshift.clients.vault import KvPath
     from proxshift.secret import Secret
 
-    local = project.paths.install_dir(cluster_name) / "auth" / "kubeconfig"
+    local = project.paths.install_dir(cluster_name).kubeconfig
     if local.is_file():
         return Secret(local.read_text(), str(local))
     base = KvPath.parse(project.settings.credentials_path)
@@ -326,7 +327,7 @@ def acm_context(
             # A dry run before the ISO exists: the secret will hold the kubeconfig the install creates.
             from proxshift.secret import Secret
 
-            local = project.paths.install_dir(cluster_name) / "auth" / "kubeconfig"
+            local = project.paths.install_dir(cluster_name).kubeconfig
             kubeconfig = Secret("", f"the kubeconfig {project.paths.shown(local)} will hold")
     labels = labels_for(cluster_name, cluster.vars.clusterset, dict(cluster.vars.acm_labels))
     addons = AddOns(**{k: bool(v) for k, v in settings.acm_addons.items() if k in AddOns.__dataclass_fields__})

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from proxshift.config.install_dir import InstallDir
 from proxshift.config.inventory import Cluster
 from proxshift.config.settings import Settings
 from proxshift.errors import InvalidInput, Problem, UserInputError
 from proxshift.files import private_dir, write_private
 from proxshift.manifests.jinja import template_environment
 from proxshift.secret import InstallSecrets
-
-MANIFESTS = ("install-config.yaml", "agent-config.yaml")
-KEPT_COPIES = "rendered"
 
 
 @dataclass(frozen=True)
@@ -187,20 +185,19 @@ class WriteReport:
     moved_to_history: Path | None = None
 
 
-def write(rendered: RenderedManifests, install_dir: Path, now: datetime | None = None) -> WriteReport:
+def write(rendered: RenderedManifests, install_dir: InstallDir, now: datetime | None = None) -> WriteReport:
     """Write both manifests and kept copies; anything different already there goes to history first."""
     report = WriteReport()
-    private_dir(install_dir)
-    private_dir(install_dir / KEPT_COPIES)
-    targets = [(install_dir / name, text) for name, text in rendered.items()]
-    targets += [(install_dir / KEPT_COPIES / name, text) for name, text in rendered.items()]
+    private_dir(install_dir.path)
+    private_dir(install_dir.rendered)
+    targets = [(install_dir.path / name, text) for name, text in rendered.items()]
+    targets += [(install_dir.rendered / name, text) for name, text in rendered.items()]
     differing = [p for p, text in targets if p.exists() and p.read_text() != text]
     if differing:
-        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-        history = install_dir / "history" / stamp
+        history = install_dir.history_entry(now)
         private_dir(history)
         for path in differing:
-            relative = path.relative_to(install_dir)
+            relative = path.relative_to(install_dir.path)
             destination = history / relative
             private_dir(destination.parent)
             os.replace(path, destination)

@@ -1,0 +1,137 @@
+"""The on-disk contract of `ocp_install/<cluster>/`: every path in it is named here and nowhere else.
+
+```
+ocp_install/<cluster>/
+  install-config.yaml, agent-config.yaml   the installer's inputs (it consumes them)
+  rendered/                                kept copies of both, for diffs and a fresh image
+  openshift/                               extra install manifests the installer picks up
+  agent.x86_64.iso                         the agent ISO
+  auth/kubeconfig, auth/kubeadmin-password the new cluster's admin credentials (the installer's)
+  .openshift_install_state.json            the installer's state (holds the watcher token)
+  proxshift.log                            the installer's output, as streamed
+  state.json                               proxshift's phase records
+  uploads.json                             the ISO volumes proxshift uploaded (what it may delete)
+  .lock                                    one run per cluster
+  history/<UTC stamp>/                     what was replaced or archived, never deleted
+```
+Everything in it is private (0700 directories, 0600 files): it holds credentials.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+MANIFEST_NAMES = ("install-config.yaml", "agent-config.yaml")
+
+
+def history_stamp(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+@dataclass(frozen=True)
+class InstallDir:
+    """One cluster's install directory; every name of the layout above is an attribute."""
+
+    path: Path
+
+    @property
+    def cluster(self) -> str:
+        return self.path.name
+
+    # -- the installer's inputs and outputs --------------------------------------------------------
+    @property
+    def manifests(self) -> tuple[Path, ...]:
+        return tuple(self.path / name for name in MANIFEST_NAMES)
+
+    @property
+    def install_config(self) -> Path:
+        return self.path / MANIFEST_NAMES[0]
+
+    @property
+    def agent_config(self) -> Path:
+        return self.path / MANIFEST_NAMES[1]
+
+    @property
+    def rendered(self) -> Path:
+        """Kept copies of the manifests: the installer deletes its inputs when it makes an image."""
+        return self.path / "rendered"
+
+    @property
+    def rendered_manifests(self) -> tuple[Path, ...]:
+        return tuple(self.rendered / name for name in MANIFEST_NAMES)
+
+    @property
+    def extra_manifests(self) -> Path:
+        return self.path / "openshift"
+
+    @property
+    def iso(self) -> Path:
+        return self.path / "agent.x86_64.iso"
+
+    @property
+    def auth(self) -> Path:
+        return self.path / "auth"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.auth / "kubeconfig"
+
+    @property
+    def kubeadmin_password(self) -> Path:
+        return self.auth / "kubeadmin-password"
+
+    @property
+    def installer_state(self) -> Path:
+        return self.path / ".openshift_install_state.json"
+
+    @property
+    def installer_log(self) -> Path:
+        return self.path / "proxshift.log"
+
+    @property
+    def image_outputs(self) -> tuple[Path, ...]:
+        """What `agent create image` must leave behind."""
+        return (self.iso, self.kubeconfig, self.kubeadmin_password, self.installer_state)
+
+    # -- proxshift's own records -----------------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def uploads_ledger(self) -> Path:
+        return self.path / "uploads.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / ".lock"
+
+    @property
+    def history(self) -> Path:
+        return self.path / "history"
+
+    def history_entry(self, now: datetime | None = None) -> Path:
+        return self.history / history_stamp(now)
+
+    def archive(self, now: datetime | None = None) -> Path | None:
+        """Move everything but the history and the lock into history/<UTC stamp>/; None when empty."""
+        if not self.path.is_dir():
+            return None
+        entries = [e for e in self.path.iterdir() if e.name not in (self.history.name, self.lock_file.name)]
+        if not entries:
+            return None
+        target = self.history_entry(now)
+        target.mkdir(parents=True, mode=0o700)
+        for entry in entries:
+            shutil.move(str(entry), target / entry.name)
+        return target
+
+    def shown(self, path: Path) -> str:
+        """A path inside the install dir as its users read it (relative), for messages."""
+        try:
+            return str(path.relative_to(self.path))
+        except ValueError:
+            return str(path)
