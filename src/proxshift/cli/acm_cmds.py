@@ -37,7 +37,8 @@ def acm_import(
     timeout: Timeout = "15m",
 ) -> None:
     """Import the cluster into the ACM hub and wait until it is joined and available."""
-    from proxshift.engine.workflow import acm_context, acm_import, parse_duration
+    from proxshift.config.durations import parse_duration
+    from proxshift.engine.workflow import acm_context, acm_import
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
@@ -68,7 +69,8 @@ def acm_detach(
     timeout: Timeout = "10m",
 ) -> None:
     """Delete the cluster's ManagedCluster from the hub and wait for its namespace to go."""
-    from proxshift.engine.workflow import acm_context, acm_detach, parse_duration
+    from proxshift.config.durations import parse_duration
+    from proxshift.engine.workflow import acm_context, acm_detach
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])

@@ -55,7 +55,8 @@ def wait(
     ] = 5.0,
 ) -> None:
     """Follow the install to the end (bootstrap, then the cluster), then store the credentials in Vault."""
-    from proxshift.engine.workflow import parse_duration, store_credentials, wait_for_install
+    from proxshift.config.durations import parse_duration
+    from proxshift.engine.workflow import store_credentials, wait_for_install
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])

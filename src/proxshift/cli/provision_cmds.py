@@ -30,8 +30,8 @@ def provision(
     acm_mode: Annotated[str, typer.Option(help="ACM import mode: auto or manual.")] = "auto",
 ) -> None:
     """Provision a cluster end to end: every phase from preflight to the ACM import."""
+    from proxshift.config.durations import parse_duration
     from proxshift.engine.provision import Options, Provision, dry_run_plan
-    from proxshift.engine.workflow import parse_duration
 
     context: AppContext = ctx.obj
     options = Options(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,14 +166,6 @@ def create_iso(project: Project, cluster_name: str, on_line: Callable[[str], Non
     cluster = project.cluster(cluster_name)
     found = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
     return create_image(found.path, project.paths.install_dir(cluster_name), on_line)
-
-
-def parse_duration(text: str) -> float:
-    """`90m`, `2h`, `45s` or plain minutes -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
-    if not match:
-        raise UserInputError(f"'{text}' is not a duration", "write it like 120m, 2h or 90s")
-    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "": 60}[match.group(2)]
 
 
 def watch_settings(project: Project, cluster_name: str, timeout: float, poll: float = 5.0) -> WatchSettings:
