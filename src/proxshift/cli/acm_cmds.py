@@ -38,7 +38,7 @@ def acm_import(
 ) -> None:
     """Import the cluster into the ACM hub and wait until it is joined and available."""
     from proxshift.config.durations import parse_duration
-    from proxshift.engine.workflow import acm_context, acm_import
+    from proxshift.engine.acm_flow import acm_context, acm_import
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
@@ -70,7 +70,7 @@ def acm_detach(
 ) -> None:
     """Delete the cluster's ManagedCluster from the hub and wait for its namespace to go."""
     from proxshift.config.durations import parse_duration
-    from proxshift.engine.workflow import acm_context, acm_detach
+    from proxshift.engine.acm_flow import acm_context, acm_detach
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])

@@ -22,7 +22,7 @@ app.add_typer(installer_app, name="installer")
 @iso_app.command("create")
 def iso_create(ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name.")]) -> None:
     """Run `openshift-install agent create image` in ocp_install/<cluster>, log in proxshift.log."""
-    from proxshift.engine.workflow import create_iso
+    from proxshift.engine.install import create_iso
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
@@ -56,7 +56,7 @@ def wait(
 ) -> None:
     """Follow the install to the end (bootstrap, then the cluster), then store the credentials in Vault."""
     from proxshift.config.durations import parse_duration
-    from proxshift.engine.workflow import store_credentials, wait_for_install
+    from proxshift.engine.install import store_credentials, wait_for_install
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
@@ -82,7 +82,7 @@ def _wait_live(context: AppContext, project: Project, cluster: str, timeout: flo
     from rich.table import Table
     from rich.text import Text
 
-    from proxshift.engine.workflow import wait_for_install
+    from proxshift.engine.install import wait_for_install
 
     def table(rows: list[tuple[str, ...]]) -> Table | Text:
         if not rows:
@@ -106,7 +106,7 @@ def credentials(
     show_password: Annotated[bool, typer.Option(help="Print the kubeadmin password.")] = False,
 ) -> None:
     """Read the cluster's credentials back from Vault."""
-    from proxshift.engine.workflow import read_credentials
+    from proxshift.engine.install import read_credentials
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])

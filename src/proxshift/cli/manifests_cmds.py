@@ -28,7 +28,7 @@ def manifests(
     templates_dir: Annotated[Path | None, typer.Option(help="Template overrides [default: <root>/templates].")] = None,
 ) -> None:
     """Render and check install-config.yaml and agent-config.yaml for a cluster."""
-    from proxshift.engine.workflow import generate_manifests
+    from proxshift.engine.manifests_flow import generate_manifests
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
@@ -64,7 +64,7 @@ def vault_check(
     cluster: Annotated[str | None, typer.Argument(help="Probe the credentials path of this cluster.")] = None,
 ) -> None:
     """Read every vault item and probe write access to the credentials path (nothing is written)."""
-    from proxshift.engine.workflow import check_vault
+    from proxshift.engine.vault_check import check_vault
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster] if cluster else None)

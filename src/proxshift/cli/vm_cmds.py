@@ -78,8 +78,8 @@ def vms_create(
     dry_run: DryRun = False,
 ) -> None:
     """Create the cluster's VMs (one API call each, in parallel); leave matching ones alone."""
+    from proxshift.engine.connections import proxmox_for
     from proxshift.engine.vms import create_vms
-    from proxshift.engine.workflow import proxmox_for
 
     context: AppContext = ctx.obj
     prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
@@ -89,8 +89,8 @@ def vms_create(
 @app.command()
 def start(ctx: typer.Context, cluster: ClusterArg, dry_run: DryRun = False) -> None:
     """Start every VM of the cluster and wait until each runs."""
+    from proxshift.engine.connections import proxmox_for
     from proxshift.engine.vms import start_vms
-    from proxshift.engine.workflow import proxmox_for
 
     context: AppContext = ctx.obj
     prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
@@ -106,8 +106,8 @@ def stop(
     dry_run: DryRun = False,
 ) -> None:
     """Shut the cluster's VMs down gracefully (hard stop only with --force)."""
+    from proxshift.engine.connections import proxmox_for
     from proxshift.engine.vms import stop_vms
-    from proxshift.engine.workflow import proxmox_for
 
     context: AppContext = ctx.obj
     prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
@@ -129,9 +129,7 @@ def deprovision(
     dry_run: DryRun = False,
 ) -> None:
     """Detach from ACM, stop and destroy the VMs proxshift created, remove its ISO, archive the install dir."""
-    from proxshift.engine.vms import deprovision_vms
-    from proxshift.engine.workflow import acm_context, acm_detach, proxmox_for
-    from proxshift.errors import ProxshiftError
+    from proxshift.engine.deprovision import deprovision as take_down
 
     context: AppContext = ctx.obj
     ui = context.ui
@@ -143,28 +141,26 @@ def deprovision(
             )
         if not typer.confirm(f"Destroy every VM of {cluster} that proxshift created?", default=False):
             raise typer.Exit(int(ExitCode.INTERRUPTED))
-    if not keep_acm:
-        try:
-            acm = acm_context(project, cluster, "manual", notify=ui.warning, connect=not dry_run)
-        except ProxshiftError as exc:
-            ui.info(f"ACM detach skipped: {exc.message}")
-        else:
-            if acm.skipped:
-                ui.info(f"ACM detach skipped: {acm.skipped}")
-            elif dry_run:
-                ui.out.file.write(f"detach     ManagedCluster {cluster} from hub {acm.hub_name}\n")
-            else:
-                acm_detach(acm, 600, ui.info)
-    prox, found = proxmox_for(project, cluster, ui.warning)
-    install_dir = project.paths.install_dir(cluster)
-    run = deprovision_vms(prox, found, install_dir, keep_iso=keep_iso, dry_run=dry_run, progress=_progress(context))
-    if dry_run and not keep_files and install_dir.path.exists():
-        ui.out.file.write(f"archive    {project.paths.shown(install_dir)} -> history/<UTC time>/\n")
-    _show(context, run, dry_run)  # exits 1 when a VM failed: the install dir then stays where it is
-    if not dry_run and not keep_files:
-        moved = install_dir.archive()
-        if moved:
-            ui.info(f"install directory archived to {project.paths.shown(moved)}")
+    teardown = take_down(
+        project,
+        cluster,
+        keep_iso=keep_iso,
+        keep_acm=keep_acm,
+        keep_files=keep_files,
+        dry_run=dry_run,
+        notify=ui.warning,
+        report=ui.info,
+        progress=_progress(context),
+    )
+    if teardown.acm_skipped:
+        ui.info(f"ACM detach skipped: {teardown.acm_skipped}")
+    elif dry_run and teardown.acm:
+        ui.out.file.write(teardown.acm + "\n")
+    if dry_run and teardown.archive:
+        ui.out.file.write(f"archive    {project.paths.shown(teardown.archive)} -> history/<UTC time>/\n")
+    _show(context, teardown.run, dry_run)  # exits 1 when a VM failed: the install dir then stays where it is
+    if teardown.archive and not dry_run:
+        ui.info(f"install directory archived to {project.paths.shown(teardown.archive)}")
 
 
 @app.command()
@@ -174,8 +170,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Each VM: exists, ours, power state, uptime, node, CPU and memory use, drift from the inventory."""
+    from proxshift.engine.connections import proxmox_for
     from proxshift.engine.vms import vm_status
-    from proxshift.engine.workflow import proxmox_for
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
@@ -209,7 +205,7 @@ def status(
 
 def _acm_state(project: Project, cluster: str) -> str:
     """joined / available / pending / missing on the hub, or why it is not known."""
-    from proxshift.engine.workflow import acm_context
+    from proxshift.engine.acm_flow import acm_context
     from proxshift.errors import ProxshiftError
 
     try:
@@ -237,8 +233,8 @@ def iso_upload(
     """Upload the agent ISO to the storage named by the inventory's iso_image."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemainingColumn, TransferSpeedColumn
 
+    from proxshift.engine.connections import proxmox_for
     from proxshift.engine.vms import IsoTarget, upload_iso
-    from proxshift.engine.workflow import proxmox_for
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])

@@ -37,7 +37,8 @@ def _resolves(name: str) -> set[str]:
 
 
 def run_checks(project: Project, cluster_name: str | None, notify: Callable[[str], None]) -> list[Check]:
-    from proxshift.engine.workflow import check_vault, proxmox_for
+    from proxshift.engine.connections import proxmox_for
+    from proxshift.engine.vault_check import check_vault
     from proxshift.errors import OperationError
 
     checks = [
@@ -101,7 +102,7 @@ def _installer_probe(project: Project, version: str) -> Callable[[], str]:
 
 
 def _reach(project: Project, cluster: str, notify: Callable[[str], None]) -> str:
-    from proxshift.engine.workflow import proxmox_for
+    from proxshift.engine.connections import proxmox_for
 
     prox, _ = proxmox_for(project, cluster, notify)
     return f"{len(prox.resources())} guests visible at {prox.endpoint.host}:{prox.endpoint.port}"

@@ -179,7 +179,7 @@ class Provision:
     def _proxmox(self) -> Any:
         """One connection (and one login) for the whole run, made when a phase first needs it."""
         if self._prox is None:
-            from proxshift.engine.workflow import proxmox_for
+            from proxshift.engine.connections import proxmox_for
 
             self._prox = proxmox_for(self.project, self.name, self.notify)[0]
         return self._prox
@@ -205,7 +205,7 @@ class Provision:
 
     def live_api(self) -> str | None:
         """The API URL if the cluster answers with the credentials in Vault; else None."""
-        from proxshift.engine.workflow import read_credentials
+        from proxshift.engine.install import read_credentials
 
         try:
             found = read_credentials(self.project, self.name)
@@ -221,36 +221,29 @@ class Provision:
                 return None
 
     def tear_down(self) -> None:
-        """--force on a live cluster: detach from ACM, destroy our VMs, move the install dir to history."""
-        from proxshift.engine.vms import deprovision_vms
+        """--force on a live cluster: detach from ACM, destroy our VMs, move the install directory to history."""
+        from proxshift.engine.deprovision import deprovision
 
         self.log(
             "preflight", "--force: detaching from ACM, destroying the VMs, moving the install directory to history"
         )
-        self._acm_detach()
-        run = deprovision_vms(self._proxmox(), self.cluster, self.install_dir, keep_iso=False)
-        if run.failed:
+        teardown = deprovision(
+            self.project,
+            self.name,
+            acm_timeout=self.options.acm_timeout,
+            prox=self._proxmox(),
+            notify=self.notify,
+            report=lambda m: self.log("acm", m.strip()),
+        )
+        self.log("acm", f"ACM detach skipped: {teardown.acm_skipped}" if teardown.acm_skipped else str(teardown.acm))
+        if teardown.run.failed:
             raise OperationError(
                 "tearing the cluster down failed: "
-                + "; ".join(f"{r.host}: {r.detail}" for r in run.results if not r.ok),
+                + "; ".join(f"{r.host}: {r.detail}" for r in teardown.run.results if not r.ok),
                 "see 'proxshift status'",
             )
-        moved = self.install_dir.archive()
-        if moved:
-            self.log("preflight", f"previous install directory moved to {self.project.paths.shown(moved)}")
-
-    def _acm_detach(self) -> None:
-        from proxshift.engine.workflow import acm_context, acm_detach
-
-        try:
-            context = acm_context(self.project, self.name, "manual", notify=self.notify)
-        except UserInputError as exc:
-            self.log("acm", f"ACM detach skipped: {exc.message}")
-            return
-        if context.skipped:
-            self.log("acm", f"ACM detach skipped: {context.skipped}")
-            return
-        acm_detach(context, self.options.acm_timeout, lambda m: self.log("acm", m.strip()))
+        if teardown.archive:
+            self.log("preflight", f"previous install directory moved to {self.project.paths.shown(teardown.archive)}")
 
     # -- phases -------------------------------------------------------------------------------------------
 
@@ -269,14 +262,14 @@ class Provision:
             self.log("preflight", f"openshift-install {self.cluster.vars.ocp_version}: {found.path}")
 
     def phase_secrets(self) -> None:
-        from proxshift.engine.workflow import vault_for
+        from proxshift.engine.connections import vault_for
 
         secrets = vault_for(self.project, self.notify).read_install_secrets(self.project.settings)
         self.versions = dict(secrets.versions)
         self.log("secrets", "read " + ", ".join(f"{k} v{v}" for k, v in sorted(self.versions.items())))
 
     def phase_manifests(self) -> None:
-        from proxshift.engine.workflow import generate_manifests
+        from proxshift.engine.manifests_flow import generate_manifests
 
         result = generate_manifests(self.project, self.name, notify=self.notify)
         report = result.report
@@ -284,7 +277,7 @@ class Provision:
             self.log("manifests", f"{len(report.written)} written, {len(report.unchanged)} unchanged")
 
     def phase_iso(self) -> None:
-        from proxshift.engine.workflow import create_iso
+        from proxshift.engine.install import create_iso
 
         if not self.install_dir.install_config.exists():
             # The installer consumed them last time: put the kept copies back for a fresh image.
@@ -354,7 +347,7 @@ class Provision:
         )
 
     def phase_wait(self) -> None:
-        from proxshift.engine.workflow import wait_for_install
+        from proxshift.engine.install import wait_for_install
 
         installed = wait_for_install(
             self.project,
@@ -367,7 +360,7 @@ class Provision:
         self.summary.api_url = installed.api_url
 
     def phase_credentials(self) -> None:
-        from proxshift.engine.workflow import store_credentials
+        from proxshift.engine.install import store_credentials
 
         api = self.summary.api_url or self._api_from_kubeconfig()
         self.summary.api_url = api
@@ -381,7 +374,7 @@ class Provision:
         return str(data["clusters"][0]["cluster"]["server"])
 
     def phase_acm(self) -> None:
-        from proxshift.engine.workflow import acm_context, acm_import
+        from proxshift.engine.acm_flow import acm_context, acm_import
 
         try:
             context = acm_context(self.project, self.name, self.options.acm_mode, notify=self.notify)
@@ -486,8 +479,10 @@ def dry_run_plan(
     """What each phase would do, from the inventory plus read-only lookups; nothing is changed."""
     from proxshift.clients.installer import find_installer
     from proxshift.clients.vault import KvPath, install_items
+    from proxshift.engine.acm_flow import acm_context
+    from proxshift.engine.connections import proxmox_for
+    from proxshift.engine.manifests_flow import generate_manifests
     from proxshift.engine.vms import specs_for
-    from proxshift.engine.workflow import acm_context, generate_manifests, proxmox_for
 
     cluster = project.cluster(cluster_name)
     install_dir = project.paths.install_dir(cluster_name)

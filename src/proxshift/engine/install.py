@@ -1,0 +1,100 @@
+"""The install: the agent ISO, watching it to the end, the credentials it leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from proxshift.config.project import Project
+from proxshift.engine.connections import Notify, ignore, vault_for
+from proxshift.errors import OperationError, UserInputError
+
+if TYPE_CHECKING:
+    from proxshift.clients.install_watch import Installed, WatchSettings
+    from proxshift.secret import Secret
+
+
+def create_iso(project: Project, cluster_name: str, on_line: Callable[[str], None] | None = None) -> Path:
+    from proxshift.clients.installer import create_image, find_installer
+
+    cluster = project.cluster(cluster_name)
+    found = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
+    return create_image(found.path, project.paths.install_dir(cluster_name), on_line)
+
+
+def watch_settings(project: Project, cluster_name: str, timeout: float, poll: float = 5.0) -> WatchSettings:
+    from proxshift.clients.install_watch import WatchSettings
+    from proxshift.clients.installer import watcher_token
+
+    cluster = project.cluster(cluster_name)
+    install_dir = project.paths.install_dir(cluster_name)
+    kubeconfig = install_dir.kubeconfig
+    if not kubeconfig.is_file():
+        raise UserInputError(f"{kubeconfig} does not exist", f"run 'proxshift iso create {cluster_name}' first")
+    url = project.settings.agent_api_urls.get(cluster_name) or (
+        f"http://{cluster.rendezvous_ip}:8090/api/assisted-install/v2"
+    )
+    return WatchSettings(
+        agent_url=url,
+        kubeconfig=kubeconfig,
+        expected_nodes=len(cluster.nodes),
+        cluster=cluster_name,
+        watcher_token=watcher_token(install_dir),
+        timeout=timeout,
+        poll=poll,
+    )
+
+
+def wait_for_install(
+    project: Project,
+    cluster_name: str,
+    timeout: float,
+    report: Callable[[str], None],
+    poll: float = 5.0,
+    on_hosts: Callable[[list[tuple[str, ...]]], None] | None = None,
+) -> Installed:
+    from proxshift.clients.install_watch import InstallWatcher
+
+    settings = watch_settings(project, cluster_name, timeout, poll)
+    return InstallWatcher(settings, report, on_hosts=on_hosts).run()
+
+
+def store_credentials(project: Project, cluster_name: str, api_url: str, notify: Notify = ignore) -> str:
+    """kubeconfig, kubeadmin password and API URL to <vault_path>/<cluster>; returns where."""
+    from proxshift.clients.vault import KvPath
+    from proxshift.secret import Secret
+
+    install_dir = project.paths.install_dir(cluster_name)
+    try:
+        kubeconfig = install_dir.kubeconfig.read_text()
+        password = install_dir.kubeadmin_password.read_text().strip()
+    except OSError as exc:
+        raise OperationError(f"cannot read {install_dir.auth}: {exc.strerror}", "was the ISO created here?") from None
+    base = KvPath.parse(project.settings.credentials_path)
+    values = {
+        "api": Secret(api_url, "api"),
+        "kubeconfig": Secret(kubeconfig, f"kubeconfig of {cluster_name}"),
+        "kubeadmin": Secret(password, f"kubeadmin password of {cluster_name}"),
+    }
+    vault_for(project, notify).write_credentials(base, cluster_name, values)
+    return str(base.child(cluster_name))
+
+
+def read_credentials(project: Project, cluster_name: str, notify: Notify = ignore) -> dict[str, Secret]:
+    from proxshift.clients.vault import KvPath
+
+    project.cluster(cluster_name)
+    return vault_for(project, notify).read_credentials(KvPath.parse(project.settings.credentials_path), cluster_name)
+
+
+def cluster_kubeconfig(project: Project, cluster_name: str, notify: Notify = ignore) -> Secret:
+    """The new cluster's kubeconfig: the install directory's, else the one stored in Vault."""
+    from proxshift.clients.vault import KvPath
+    from proxshift.secret import Secret
+
+    local = project.paths.install_dir(cluster_name).kubeconfig
+    if local.is_file():
+        return Secret(local.read_text(), str(local))
+    base = KvPath.parse(project.settings.credentials_path)
+    return vault_for(project, notify).read_credentials(base, cluster_name)["kubeconfig"]

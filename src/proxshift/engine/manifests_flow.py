@@ -1,0 +1,78 @@
+"""`manifests`: read the secrets, render, check and write install-config and agent-config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from proxshift.config.install_dir import InstallDir
+from proxshift.config.project import Project
+from proxshift.engine.connections import Notify, ignore, vault_for
+from proxshift.errors import OperationError, Problem
+from proxshift.manifests.render import (
+    RenderedManifests,
+    WriteReport,
+    build_context,
+    check,
+    render,
+    require_valid,
+    write,
+)
+from proxshift.secret import InstallSecrets
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass
+class ManifestsResult:
+    """What `manifests` did: the redacted texts (for printing) and what was written."""
+
+    redacted: RenderedManifests
+    warnings: list[Problem]
+    report: WriteReport | None = None
+
+
+def generate_manifests(
+    project: Project,
+    cluster_name: str,
+    *,
+    dry_run: bool = False,
+    no_vault: bool = False,
+    output_dir: Path | None = None,
+    templates_dir: Path | None = None,
+    notify: Notify = ignore,
+) -> ManifestsResult:
+    """Read the secrets, render, check, and (unless dry-run / no-vault) write both manifests."""
+    from proxshift.clients.vault import item_sources
+
+    cluster = project.cluster(cluster_name)
+    settings = project.settings
+    sources = item_sources(settings)
+    with_ca = "ca-bundle" in {k for k, v in sources.items() if v != "ca-bundle"}
+    if no_vault:
+        secrets = InstallSecrets.placeholders(sources, with_ca)
+    else:
+        secrets = vault_for(project, notify).read_install_secrets(settings)
+    inventory_file = project.inventory.file
+    templates = templates_dir or project.paths.root / "templates"
+    context = build_context(cluster, settings, secrets, inventory_file)
+    rendered = render(context, templates)
+    problems = check(rendered, context, secrets_are_real=not no_vault)
+    require_valid(problems)
+    placeholders = InstallSecrets.placeholders(sources, secrets.ca_bundle is not None)
+    redacted = (
+        rendered if no_vault else render(build_context(cluster, settings, placeholders, inventory_file), templates)
+    )
+    result = ManifestsResult(redacted, [p for p in problems if not p.is_error])
+    if dry_run or (no_vault and output_dir is None):
+        return result
+    destination = InstallDir(output_dir) if output_dir else project.paths.install_dir(cluster_name)
+    try:
+        result.report = write(rendered, destination)
+    except OSError as exc:
+        raise OperationError(
+            f"cannot write manifests to {destination}: {exc.strerror}", "check the directory's permissions"
+        ) from None
+    return result
