@@ -1,73 +1,21 @@
-"""The installer's checks, run on rendered manifests before any VM exists.
+"""The installer's cross-field rules, run on the parsed manifests before any VM exists.
 
-JSON Schemas (shipped in proxshift/schemas, from ../shared/schemas) cover single fields; the
-functions below cover the cross-field rules marked ✗ in RULES.md for SNO on platform none and
-multi-node on baremetal.
+The JSON Schemas (manifests/check.py) cover single fields; the functions below cover the
+cross-field rules marked ✗ in RULES.md for SNO on platform none and multi-node on baremetal.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Iterator, Mapping
-from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from proxshift.errors import Problem
 from proxshift.secret import SecretFormatError, check_ca_bundle, check_ssh_public_keys, normalize_pull_secret
 
-if TYPE_CHECKING:
-    from proxshift.manifests.render import Origin, RenderedManifests
-
-SCHEMAS = Path(__file__).parent / "schemas"
-SCHEMA_FILES = {
-    "install-config.yaml": "install-config.agent.schema.json",
-    "agent-config.yaml": "agent-config.schema.json",
-}
 OVN_RESERVED = tuple(ipaddress.ip_network(n) for n in ("100.64.0.0/16", "100.88.0.0/16", "169.254.0.0/17"))
 DOCKER_DEFAULT = ipaddress.ip_network("172.17.0.0/16")
-
-
-@cache
-def _validator(manifest: str) -> Any:
-    import jsonschema
-
-    schema = json.loads((SCHEMAS / SCHEMA_FILES[manifest]).read_text())
-    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
-
-
-def _finding(
-    manifest: str,
-    pointer: str,
-    message: str,
-    rule: str,
-    fix: str,
-    origins: Mapping[str, Origin],
-    severity: str = "error",
-) -> Problem:
-    key = f"{manifest}/{pointer}".rstrip("/")
-    while key not in origins and "/" in key:
-        key = key.rsplit("/", 1)[0]
-    origin = origins.get(key)
-    where = f"{manifest}: {pointer or '(top)'}: {message} [{rule}]"
-    if origin is None:
-        return Problem(manifest, "", where, fix, severity)
-    return Problem(origin.file, origin.location, where, fix, severity)
-
-
-def schema_findings(manifest: str, data: Any, origins: Mapping[str, Origin]) -> list[Problem]:
-    """Every schema violation; messages never quote the pull secret or SSH key values."""
-    problems = []
-    for error in sorted(_validator(manifest).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        pointer = "/".join(str(p) for p in error.absolute_path)
-        message = error.message
-        if any(secret in pointer for secret in ("pullSecret", "sshKey", "additionalTrustBundle")):
-            message = f"fails the schema ({error.validator})"
-        problems.append(
-            _finding(manifest, pointer, message, f"schema: {error.validator}", "see docs/manifests.md", origins)
-        )
-    return problems
+# Until each rule states its severity, these rules' findings are warnings.
+WARNING_RULES = {"172.17 overlap (warning)", "interface names (warning)"}
 
 
 def check_data(install: Any, agent: Any) -> Iterator[tuple[str, str, str, str, str]]:
@@ -295,42 +243,6 @@ def secret_findings(install: Any) -> Iterator[tuple[str, str, str, str, str]]:
             check_ca_bundle(str(install["additionalTrustBundle"]))
         except SecretFormatError as exc:
             yield ic, "additionalTrustBundle", f"the CA bundle {exc}", "CA bundle format", "store PEM certificates only"
-
-
-_WARNING_RULES = {"172.17 overlap (warning)", "interface names (warning)"}
-
-
-def check_manifests(
-    rendered: RenderedManifests, origins: Mapping[str, Origin], secrets_are_real: bool
-) -> list[Problem]:
-    import yaml
-
-    problems: list[Problem] = []
-    parsed: dict[str, Any] = {}
-    for name, text in rendered.items():
-        try:
-            parsed[name] = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" at line {mark.line + 1}" if mark else ""
-            problems.append(_finding(name, "", f"is not valid YAML{line}", "YAML", "check the template", origins))
-            continue
-        problems += schema_findings(name, parsed[name], origins)
-    if len(parsed) == 2:
-        findings = list(check_data(parsed["install-config.yaml"], parsed["agent-config.yaml"]))
-        if secrets_are_real:
-            findings += list(secret_findings(parsed["install-config.yaml"]))
-        for manifest, pointer, message, rule, fix in findings:
-            severity = "warning" if rule in _WARNING_RULES else "error"
-            problems.append(_finding(manifest, pointer, message, rule, fix, origins, severity))
-    return problems
-
-
-def check_files(install_text: str, agent_text: str) -> list[Problem]:
-    """Check manifests that did not come from an inventory (tests, `examples/`)."""
-    from proxshift.manifests.render import RenderedManifests
-
-    return check_manifests(RenderedManifests(install_text, agent_text), {}, secrets_are_real=True)
 
 
 def _host_ips(host: Mapping[str, Any]) -> list[str]:
