@@ -15,7 +15,7 @@ from proxshift.config.install_dir import MANIFEST_NAMES
 from proxshift.errors import InvalidInput, Problem
 from proxshift.manifests.context import ManifestContext, Origin, origin_key
 from proxshift.manifests.render import RenderedManifests
-from proxshift.manifests.rules import WARNING_RULES, check_data, secret_findings
+from proxshift.manifests.rules import Finding, check_data, error, secret_findings
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SCHEMA_FILES = dict(zip(MANIFEST_NAMES, ("install-config.agent.schema.json", "agent-config.schema.json"), strict=True))
@@ -31,24 +31,16 @@ def _validator(manifest: str) -> Any:
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
-def _finding(
-    manifest: str,
-    pointer: str,
-    message: str,
-    rule: str,
-    fix: str,
-    origins: Mapping[str, Origin],
-    severity: str = "error",
-) -> Problem:
+def to_problem(finding: Finding, origins: Mapping[str, Origin]) -> Problem:
     """Name the closest place a user would edit; the manifest and pointer stay in the message."""
-    key = origin_key(manifest, pointer)
+    key = origin_key(finding.manifest, finding.pointer)
     while key not in origins and "/" in key:
         key = key.rsplit("/", 1)[0]
     origin = origins.get(key)
-    where = f"{manifest}: {pointer or '(top)'}: {message} [{rule}]"
+    where = f"{finding.manifest}: {finding.pointer or '(top)'}: {finding.message} [{finding.rule}]"
     if origin is None:
-        return Problem(manifest, "", where, fix, severity)
-    return Problem(origin.file, origin.location, where, fix, severity)
+        return Problem(finding.manifest, "", where, finding.fix, finding.severity)
+    return Problem(origin.file, origin.location, where, finding.fix, finding.severity)
 
 
 def schema_findings(manifest: str, data: Any, origins: Mapping[str, Origin]) -> list[Problem]:
@@ -59,9 +51,8 @@ def schema_findings(manifest: str, data: Any, origins: Mapping[str, Origin]) -> 
         message = failure.message
         if any(secret in pointer for secret in SECRET_POINTERS):
             message = f"fails the schema ({failure.validator})"
-        problems.append(
-            _finding(manifest, pointer, message, f"schema: {failure.validator}", "see docs/manifests.md", origins)
-        )
+        finding = error(manifest, pointer, message, f"schema: {failure.validator}", "see docs/manifests.md")
+        problems.append(to_problem(finding, origins))
     return problems
 
 
@@ -78,7 +69,8 @@ def check_manifests(
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark else ""
-            problems.append(_finding(name, "", f"is not valid YAML{line}", "YAML", "check the template", origins))
+            finding = error(name, "", f"is not valid YAML{line}", "YAML", "check the template")
+            problems.append(to_problem(finding, origins))
             continue
         problems += schema_findings(name, parsed[name], origins)
     if len(parsed) == len(MANIFEST_NAMES):
@@ -86,9 +78,7 @@ def check_manifests(
         findings = list(check_data(install, agent))
         if secrets_are_real:
             findings += secret_findings(install)
-        for manifest, pointer, message, rule, fix in findings:
-            severity = "warning" if rule in WARNING_RULES else "error"
-            problems.append(_finding(manifest, pointer, message, rule, fix, origins, severity))
+        problems += [to_problem(f, origins) for f in findings]
     return problems
 
 
