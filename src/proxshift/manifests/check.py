@@ -15,7 +15,8 @@ from proxshift.config.install_dir import MANIFEST_NAMES
 from proxshift.errors import InvalidInput, Problem
 from proxshift.manifests.context import ManifestContext, Origin, origin_key
 from proxshift.manifests.render import RenderedManifests
-from proxshift.manifests.rules import Finding, check_data, error, secret_findings
+from proxshift.manifests.rules import Finding, check_data, error
+from proxshift.manifests.secret_rules import secret_findings
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SCHEMA_FILES = dict(zip(MANIFEST_NAMES, ("install-config.agent.schema.json", "agent-config.schema.json"), strict=True))

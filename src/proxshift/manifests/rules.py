@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from proxshift.config.install_dir import MANIFEST_NAMES
-from proxshift.secret import SecretFormatError, check_ca_bundle, check_ssh_public_keys, normalize_pull_secret
 
 INSTALL_CONFIG, AGENT_CONFIG = MANIFEST_NAMES
 OVN_RESERVED = tuple(ipaddress.ip_network(n) for n in ("100.64.0.0/16", "100.88.0.0/16", "169.254.0.0/17"))
@@ -340,43 +339,6 @@ def check_data(install: Any, agent: Any) -> Iterator[Finding]:
     manifests = Manifests(install, agent)
     for rule in CROSS_FIELD_RULES:
         yield from rule(manifests)
-
-
-# -- secrets (only when the values are real, not --no-vault placeholders) ---------------------------
-
-
-def secret_findings(install: Any) -> Iterator[Finding]:
-    """RULES.md §3.5-7: pull secret, SSH key and CA bundle formats; messages never quote a value."""
-    if not isinstance(install, dict):
-        return
-    try:
-        normalize_pull_secret(install.get("pullSecret", ""))
-    except SecretFormatError as exc:
-        yield error(
-            INSTALL_CONFIG,
-            "pullSecret",
-            f"the pull secret {exc}",
-            "pull secret format",
-            "store the pull secret unchanged in Vault",
-        )
-    if install.get("sshKey"):
-        try:
-            check_ssh_public_keys(str(install["sshKey"]), bool(install.get("fips")))
-        except SecretFormatError as exc:
-            yield error(
-                INSTALL_CONFIG, "sshKey", f"the SSH key {exc}", "SSH key format", "store an OpenSSH public key in Vault"
-            )
-    if install.get("additionalTrustBundle"):
-        try:
-            check_ca_bundle(str(install["additionalTrustBundle"]))
-        except SecretFormatError as exc:
-            yield error(
-                INSTALL_CONFIG,
-                "additionalTrustBundle",
-                f"the CA bundle {exc}",
-                "CA bundle format",
-                "store PEM certificates only",
-            )
 
 
 def _host_ips(host: Mapping[str, Any]) -> list[str]:
