@@ -12,7 +12,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from proxshift.config.model_errors import closest, join_location, problems_from_validation_error
 from proxshift.config.yamlio import LineMap, load_yaml
-from proxshift.errors import InvalidInput, Problem, UserInputError
+from proxshift.errors import Problem, UserInputError
 
 Role = Literal["master", "worker"]
 ClusterType = Literal["sno", "multi_node"]
@@ -400,10 +400,3 @@ def _load_cluster(
     base_domain = cluster_vars.base_domain or default_base_domain
     nodes = _derive_nodes(name, cluster_vars, hosts, cluster_type, base_domain, file, problems)
     return Cluster(name, cluster_type, cluster_vars, nodes, base_domain, where, origins)
-
-
-def require_valid(inventory: Inventory, strict: bool = False) -> None:
-    """Raise InvalidInput when there are errors (or any warning, when strict)."""
-    blocking = [p for p in inventory.problems if p.is_error or strict]
-    if blocking:
-        raise InvalidInput(inventory.problems)
