@@ -63,26 +63,33 @@ def test_missing_inventory(tmp_path: Path, cli: CliRunner) -> None:
 def test_predecessor_site_config_references_resolve() -> None:
     paths = discover_paths(Path("/x"), PREDECESSOR / "site-config.yaml", PREDECESSOR / "clusters.yml")
     settings = load_settings(paths)
-    assert settings.hub_cluster_api_url == "https://api.ocp-sno1.homelab.local:6443"
+    assert settings.hub_cluster == "ocp-sno1"
     assert settings.ignored_keys == (
         "iso_boot_path",
+        "hub_cluster_api_url",
         "ocp_iso_image",
         "cluster_marker",
         "gitops_root",
         "backup_secrets",
         "backup_dir",
     )
+    assert settings.warnings == ()
     assert [i.name for i in settings.vault_items] == ["pull-secret", "ssh-key", "cert-bundle"]
 
 
-def test_cluster_scoped_references_resolve_per_cluster(tmp_path: Path) -> None:
+def test_per_cluster_names_are_not_values(tmp_path: Path) -> None:
+    """Ansible set ocp_install_dir per cluster: accepted in the keys proxshift ignores, an error where used."""
     config = tmp_path / "site.yaml"
-    config.write_text("hub_cluster_api_url: '{{ ocp_install_dir }}/x-{{ cluster_name }}'\n")
-    settings = load_settings(discover_paths(tmp_path, config))
-    assert settings.hub_cluster_api_url is not None
-    assert (
-        settings.resolve_for_cluster(settings.hub_cluster_api_url, "c1", tmp_path) == f"{tmp_path}/ocp_install/c1/x-c1"
+    config.write_text(
+        "cluster_marker: '{{ ocp_install_dir }}/.done'\nhub_cluster_api_url: 'https://{{ cluster_name }}'\n"
     )
+    assert load_settings(discover_paths(tmp_path, config)).ignored_keys == ("cluster_marker", "hub_cluster_api_url")
+    config.write_text("hub_cluster: '{{ cluster_name }}'\n")
+    with pytest.raises(InvalidInput) as caught:
+        load_settings(discover_paths(tmp_path, config))
+    assert [(p.location, p.message) for p in caught.value.problems] == [
+        ("hub_cluster", "refers to 'cluster_name', which is neither a key of this file nor a known name")
+    ]
 
 
 def test_home_reference(tmp_path: Path, isolated_env: Path) -> None:
