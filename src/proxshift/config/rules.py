@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 
 from proxshift.config.inventory import Cluster, Inventory, Node
+from proxshift.config.pve_keys import INSTALL_ISO_SLOT, is_data_disk_slot
 from proxshift.config.settings import NetworkDefaults, Settings
 from proxshift.errors import Problem
 
@@ -15,9 +16,7 @@ VERSION = re.compile(r"\d+\.\d+\.\d+")
 MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
 WWN = re.compile(r"0x[0-9A-Fa-f]{16}")
 ISO_VOLUME = re.compile(r"[A-Za-z][\w.-]*:iso/[^/\s]+\.iso")
-DISK_KEY = re.compile(r"(scsi|virtio|sata|ide)(\d+)")
 NIC_KEY = re.compile(r"net(\d+)")
-DISK_LIMITS = {"scsi": 30, "virtio": 15, "sata": 5, "ide": 3}
 NIC_MAX_INDEX = 31
 VMID_RANGE = (100, 999_999_999)
 # PVE's enum for netN model (qemu-server PVE/QemuServer.pm, $nic_model_list).
@@ -250,8 +249,7 @@ def _mac_rule(mac: str, location: str, file: str) -> Iterator[Problem]:
 
 def _disk_rules(node: Node, file: str) -> Iterator[Problem]:
     for key, disk in node.spec.disks.items():
-        match = DISK_KEY.fullmatch(key)
-        if not match or int(match.group(2)) > DISK_LIMITS[match.group(1)]:
+        if not is_data_disk_slot(key):
             yield Problem(
                 file,
                 node.where("disks", key),
@@ -276,11 +274,11 @@ def _disk_rules(node: Node, file: str) -> Iterator[Problem]:
                 f"'{disk.wwn}' is not a WWN",
                 "write 0x followed by 16 hex digits, quoted",
             )
-    if node.spec.iso_image is not None and "ide2" in node.spec.disks:
+    if node.spec.iso_image is not None and INSTALL_ISO_SLOT in node.spec.disks:
         yield Problem(
             file,
-            node.where("disks", "ide2"),
-            "ide2 is where proxshift attaches the install ISO",
+            node.where("disks", INSTALL_ISO_SLOT),
+            f"{INSTALL_ISO_SLOT} is where proxshift attaches the install ISO",
             "move this disk to another slot",
         )
 
