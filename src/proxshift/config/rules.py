@@ -82,6 +82,22 @@ def _cluster_rules(cluster: Cluster, settings: Settings, file: str) -> Iterator[
             f"'{cluster.vars.ocp_version}' is not an X.Y.Z version",
             'write the full release, quoted, e.g. ocp_version: "4.19.1"',
         )
+    yield from _topology_rules(cluster, file)
+    net = settings.network_defaults
+    if net is not None:
+        yield from _address_rules(cluster, net, file)
+    if cluster.base_domain is None and settings.source is not None:
+        yield Problem(
+            file,
+            cluster.where("base_domain"),
+            "no base domain is known for this cluster",
+            "set network_defaults.base_domain in the site config, or base_domain in the cluster's vars",
+        )
+
+
+def _topology_rules(cluster: Cluster, file: str) -> Iterator[Problem]:
+    """Host and master counts the installer accepts, and the VIPs a multi-node cluster needs."""
+    where = cluster.location
     masters = len(cluster.masters)
     if cluster.type == "sno":
         if len(cluster.nodes) != 1:
@@ -129,16 +145,6 @@ def _cluster_rules(cluster: Cluster, settings: Settings, file: str) -> Iterator[
                 "must differ from api_vip",
                 "give the ingress VIP its own free address",
             )
-    net = settings.network_defaults
-    if net is not None:
-        yield from _address_rules(cluster, net, file)
-    if cluster.base_domain is None and settings.source is not None:
-        yield Problem(
-            file,
-            cluster.where("base_domain"),
-            "no base domain is known for this cluster",
-            "set network_defaults.base_domain in the site config, or base_domain in the cluster's vars",
-        )
 
 
 def _address_rules(cluster: Cluster, net: NetworkDefaults, file: str) -> Iterator[Problem]:
