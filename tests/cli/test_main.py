@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CliRunner
 
 EXPECTED_COMMANDS = {
     "provision", "manifests", "clusters", "show", "validate", "doctor",
@@ -25,3 +30,22 @@ def test_importing_the_app_registers_every_command() -> None:
     commands, groups = out.splitlines()
     assert commands == str(sorted(EXPECTED_COMMANDS))
     assert groups == str(sorted((name, sorted(subs)) for name, subs in EXPECTED_GROUPS.items()))
+
+
+def test_short_help_everywhere(cli: CliRunner) -> None:
+    for argv in (["-h"], ["provision", "-h"], ["vms", "-h"], ["vms", "create", "-h"]):
+        result = cli(*argv)
+        assert result.code == 0, argv
+        assert "Usage: proxshift" in result.out
+
+
+def test_debug_is_accepted_after_the_subcommand(cli: CliRunner, predecessor_root: Path) -> None:
+    result = cli("--root", predecessor_root, "clusters", "--debug")
+    assert result.code == 0
+    assert "debug: " in result.err
+
+
+def test_debug_from_the_environment(cli: CliRunner, predecessor_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXSHIFT_DEBUG", "1")
+    result = cli("--root", predecessor_root, "clusters")
+    assert "debug: " in result.err

@@ -6,6 +6,7 @@ always yields every command, and the cli package has no import cycle.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +46,9 @@ def main_options(
     inventory: Annotated[
         Path | None, typer.Option(help="Inventory file [default: <root>/inventory/clusters.yml].")
     ] = None,
-    debug: Annotated[bool, typer.Option(help="Show debug notes and tracebacks.")] = False,
+    debug: Annotated[
+        bool, typer.Option(help="Show debug notes and tracebacks (anywhere on the line) [env: PROXSHIFT_DEBUG=1].")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -56,7 +59,15 @@ def main_options(
 
 
 def _group(help_text: str) -> typer.Typer:
-    return typer.Typer(help=help_text, no_args_is_help=True)
+    return typer.Typer(help=help_text, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+
+
+def _hoist_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """`--debug` is welcome anywhere before `--` (users add it to the end of the line they just ran)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    debug = "--debug" in argv[:end] or os.environ.get("PROXSHIFT_DEBUG", "") not in ("", "0")
+    rest = [a for a in argv[:end] if a != "--debug"] + argv[end:]
+    return (["--debug", *rest] if debug else rest), debug
 
 
 def build_app() -> typer.Typer:
@@ -68,6 +79,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_show_locals=False,
         rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(main_options)
     top_level: tuple[Callable[..., None], ...] = (
@@ -118,7 +130,7 @@ app = build_app()
 
 def run(argv: list[str]) -> int:
     """Run the CLI in-process and return the exit code; the one error boundary."""
-    debug = "--debug" in argv
+    argv, debug = _hoist_debug(argv)
     ui = UI(debug=debug)
     try:
         result = app(args=argv, prog_name="proxshift", standalone_mode=False)
