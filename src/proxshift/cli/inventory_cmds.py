@@ -88,7 +88,7 @@ def show(
                 str(h["vmid"]),
                 h["pve_node"],
                 str(h["cores"] * h["sockets"]),
-                f"{h['memory_mb']} MB",
+                f"{h['memory_mb']} MiB",
             )
             for h in hosts
         ],
