@@ -137,6 +137,11 @@ CASES: dict[str, tuple[Mutation, str, str]] = {
         "same name",
     ),
     "ip clash across clusters": (_set("multi.m-node2.ip", "10.0.0.50"), f"{H}.ip", "same name"),
+    "shared host name but another VM": (
+        _add_host("multi", "sno-node1", 499, "BC:24:11:00:00:01"),
+        "clusters.multi.hosts.sno-node1.nics.net0.mac",
+        "same VM: same name, vmid and pve_node",
+    ),
     "ip outside subnet": (_set("multi.m-node2.ip", "10.0.1.5"), f"{H}.ip", "inside the subnet"),
     "ip is network address": (_set("multi.m-node2.ip", "10.0.0.0"), f"{H}.ip", "host address"),
     "ip is broadcast": (_set("multi.m-node2.ip", "10.0.0.255"), f"{H}.ip", "host address"),

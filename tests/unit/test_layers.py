@@ -36,10 +36,8 @@ ALLOWED: frozenset[tuple[str, str, str]] = frozenset(
     {
         # The VM plan (engine/vmspec.py) is computed inside the Proxmox client; it moves to engine.
         ("proxshift.clients.proxmox", "proxshift.engine.vmspec", CLIENT_UP_RULE),
-        # cli/app.py's run() imports cli/commands.py, which imports every *_cmds module, each of which
-        # imports cli/app.py to register itself: registration by import side effect, until the
-        # command groups are wired explicitly in one place. Cycles through this edge are not reported.
-        ("proxshift.cli.app", "proxshift.cli.commands", CYCLE_RULE),
+        # A known cycle is allowed by naming one of its imports, e.g.
+        # ("proxshift.cli.app", "proxshift.cli.commands", CYCLE_RULE): cycles through it go unreported.
     }
 )
 
@@ -239,10 +237,9 @@ def test_allowed_violations_still_happen() -> None:
 
 def test_every_module_is_read() -> None:
     graph = module_graph()
-    assert {"proxshift.config.paths", "proxshift.manifests.rules", "proxshift.clients.vault"} <= set(graph)
+    assert len(graph) == len(list((SRC / PACKAGE).rglob("*.py")))
+    assert {"proxshift", "proxshift.config", "proxshift.manifests.rules", "proxshift.clients.vault"} <= set(graph)
     assert [i.imported for i in graph["proxshift.config.paths"]] == ["proxshift.config.install_dir"]
-    # a lazy import inside a function is seen:
-    assert any(imp.imported == "proxshift.cli.commands" for imp in graph["proxshift.cli.app"])
 
 
 def _graph(edges: Mapping[str, Iterable[str]]) -> dict[str, list[Import]]:

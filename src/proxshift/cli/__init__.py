@@ -1,15 +1,5 @@
-"""The `proxshift` command: Typer app, global options and the error boundary."""
+"""The `proxshift` command line; `from proxshift.cli import app` gives the app with every command."""
 
-from __future__ import annotations
-
-import sys
-
-from proxshift.cli.app import app, run
-
-
-def main() -> None:
-    """Console-script entry point."""
-    sys.exit(run(sys.argv[1:]))
-
+from proxshift.cli.main import app, main, run
 
 __all__ = ["app", "main", "run"]

@@ -7,10 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from proxshift.cli.app import AppContext, app
-
-acm_app = typer.Typer(help="Red Hat ACM: import a cluster into the hub, detach it.", no_args_is_help=True)
-app.add_typer(acm_app, name="acm")
+from proxshift.cli.context import AppContext
 
 HubFile = Annotated[
     Path | None, typer.Option(help="Hub kubeconfig [env: PROXSHIFT_HUB_KUBECONFIG; default: from Vault].")
@@ -25,7 +22,6 @@ def _print_documents(context: AppContext, documents: list[dict[str, object]], ve
         context.ui.out.file.write(f"# {verb}\n---\n{yaml.safe_dump(document, sort_keys=False)}")
 
 
-@acm_app.command("import")
 def acm_import(
     ctx: typer.Context,
     cluster: Annotated[str, typer.Argument(help="Cluster name.")],
@@ -60,7 +56,6 @@ def acm_import(
         context.ui.info("  add-ons: " + ", ".join(f"{name} {state}" for name, state in sorted(addons.items())))
 
 
-@acm_app.command("detach")
 def acm_detach(
     ctx: typer.Context,
     cluster: Annotated[str, typer.Argument(help="Cluster name.")],

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from proxshift.cli.app import AppContext, app
+from proxshift.cli.context import AppContext
 from proxshift.errors import ExitCode
 
 
-@app.command()
 def doctor(
     ctx: typer.Context,
     cluster: Annotated[str | None, typer.Argument(help="Also check Proxmox and DNS for this cluster.")] = None,

@@ -8,18 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from proxshift.cli.app import AppContext, app
+from proxshift.cli.context import AppContext
 
 if TYPE_CHECKING:
     from proxshift.clients.install_watch import Installed
     from proxshift.config.project import Project
-from proxshift.cli.vm_cmds import iso_app
-
-installer_app = typer.Typer(help="The openshift-install binary.", no_args_is_help=True)
-app.add_typer(installer_app, name="installer")
 
 
-@iso_app.command("create")
 def iso_create(ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name.")]) -> None:
     """Run `openshift-install agent create image` in ocp_install/<cluster>, log in proxshift.log."""
     from proxshift.engine.install import create_iso
@@ -31,7 +26,6 @@ def iso_create(ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="
     context.ui.success(f"created {project.paths.shown(iso)} ({iso.stat().st_size / 2**20:.0f} MiB)")
 
 
-@installer_app.command("fetch")
 def installer_fetch(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="OpenShift release, e.g. 4.19.1.")],
@@ -45,7 +39,6 @@ def installer_fetch(
     context.ui.success(f"openshift-install {version} verified and stored at {binary}")
 
 
-@app.command()
 def wait(
     ctx: typer.Context,
     cluster: Annotated[str, typer.Argument(help="Cluster name.")],
@@ -98,7 +91,6 @@ def _wait_live(context: AppContext, project: Project, cluster: str, timeout: flo
         )
 
 
-@app.command()
 def credentials(
     ctx: typer.Context,
     cluster: Annotated[str, typer.Argument(help="Cluster name.")],

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from proxshift.cli.app import AppContext, app
+from proxshift.cli.context import AppContext
 
 
-@app.command()
 def clusters(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -44,7 +43,6 @@ def clusters(
     context.ui.table(None, ("CLUSTER", "TOPOLOGY", "VERSION", "API ADDRESS", "PROXMOX NODES"), rows)
 
 
-@app.command()
 def show(
     ctx: typer.Context,
     cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
@@ -90,7 +88,7 @@ def show(
                 str(h["vmid"]),
                 h["pve_node"],
                 str(h["cores"] * h["sockets"]),
-                f"{h['memory_mb']} MB",
+                f"{h['memory_mb']} MiB",
             )
             for h in hosts
         ],
@@ -110,7 +108,6 @@ def show(
     )
 
 
-@app.command()
 def validate(
     ctx: typer.Context,
     clusters: Annotated[list[str] | None, typer.Argument(help="Clusters to check (default: all).")] = None,

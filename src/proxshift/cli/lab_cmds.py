@@ -9,13 +9,9 @@ from typing import Any
 
 import typer
 
-from proxshift.cli.app import AppContext, app
+from proxshift.cli.context import AppContext
 from proxshift.errors import OperationError
 
-lab_app = typer.Typer(
-    help="A local lab that SIMULATES Proxmox, Vault and OpenShift, for trying proxshift.", no_args_is_help=True
-)
-app.add_typer(lab_app, name="lab")
 UP_TIMEOUT = 90
 
 
@@ -51,7 +47,6 @@ def _answers(url: str) -> bool:
         return False
 
 
-@lab_app.command("up")
 def lab_up(ctx: typer.Context) -> None:
     """Start the stand-ins in the background; write .lab/site-config.yaml and .lab/env."""
     import subprocess
@@ -95,7 +90,6 @@ def lab_up(ctx: typer.Context) -> None:
     context.ui.info(f'next: . {paths.shown(directory / "env")}  (or: eval "$(proxshift lab env)")')
 
 
-@lab_app.command("down")
 def lab_down(ctx: typer.Context) -> None:
     """Stop exactly what 'lab up' started, by PID."""
     import signal
@@ -120,7 +114,6 @@ def lab_down(ctx: typer.Context) -> None:
     context.ui.success("lab down")
 
 
-@lab_app.command("status")
 def lab_status(ctx: typer.Context) -> None:
     """Each stand-in's address and whether it answers."""
     context: AppContext = ctx.obj
@@ -135,7 +128,6 @@ def lab_status(ctx: typer.Context) -> None:
     )
 
 
-@lab_app.command("env")
 def lab_env(ctx: typer.Context) -> None:
     """Print the lab's export lines, for eval."""
     context: AppContext = ctx.obj

@@ -7,14 +7,10 @@ from typing import Annotated
 
 import typer
 
-from proxshift.cli.app import AppContext, app
+from proxshift.cli.context import AppContext
 from proxshift.errors import ExitCode
 
-vault_app = typer.Typer(help="Vault: check access to the inputs and the credentials path.", no_args_is_help=True)
-app.add_typer(vault_app, name="vault")
 
-
-@app.command()
 def manifests(
     ctx: typer.Context,
     cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
@@ -58,7 +54,6 @@ def manifests(
         ui.info(f"unchanged {project.paths.shown(path)}")
 
 
-@vault_app.command("check")
 def vault_check(
     ctx: typer.Context,
     cluster: Annotated[str | None, typer.Argument(help="Probe the credentials path of this cluster.")] = None,

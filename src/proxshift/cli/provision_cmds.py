@@ -10,12 +10,11 @@ from typing import Annotated, Any
 
 import typer
 
-from proxshift.cli.app import AppContext, app
+from proxshift.cli.context import AppContext
 
 SYMBOL = {"done": "✓", "running": "▶", "skipped": "↷", "failed": "✗", "interrupted": "■"}
 
 
-@app.command()
 def provision(
     ctx: typer.Context,
     cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],

@@ -9,17 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from proxshift.cli.app import AppContext, app
+from proxshift.cli.context import AppContext
 from proxshift.errors import ExitCode, UserInputError
 
 if TYPE_CHECKING:
     from proxshift.config.project import Project
     from proxshift.engine.vms import VmRun
 
-vms_app = typer.Typer(help="Proxmox VMs of a cluster.", no_args_is_help=True)
-iso_app = typer.Typer(help="The agent ISO on Proxmox storage.", no_args_is_help=True)
-app.add_typer(vms_app, name="vms")
-app.add_typer(iso_app, name="iso")
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the per-VM plan with exact parameters; change nothing.")]
 ClusterArg = Annotated[str, typer.Argument(help="Cluster name from the inventory.")]
@@ -70,7 +66,6 @@ def _show(context: AppContext, run: VmRun, dry_run: bool) -> None:
         raise typer.Exit(int(ExitCode.FAILED))
 
 
-@vms_app.command("create")
 def vms_create(
     ctx: typer.Context,
     cluster: ClusterArg,
@@ -86,7 +81,6 @@ def vms_create(
     _show(context, create_vms(prox, found, force=force, dry_run=dry_run, progress=_progress(context)), dry_run)
 
 
-@app.command()
 def start(ctx: typer.Context, cluster: ClusterArg, dry_run: DryRun = False) -> None:
     """Start every VM of the cluster and wait until each runs."""
     from proxshift.engine.connections import proxmox_for
@@ -97,7 +91,6 @@ def start(ctx: typer.Context, cluster: ClusterArg, dry_run: DryRun = False) -> N
     _show(context, start_vms(prox, found, dry_run=dry_run, progress=_progress(context)), dry_run)
 
 
-@app.command()
 def stop(
     ctx: typer.Context,
     cluster: ClusterArg,
@@ -118,7 +111,6 @@ def stop(
     )
 
 
-@app.command()
 def deprovision(
     ctx: typer.Context,
     cluster: ClusterArg,
@@ -163,7 +155,6 @@ def deprovision(
         ui.info(f"install directory archived to {project.paths.shown(teardown.archive)}")
 
 
-@app.command()
 def status(
     ctx: typer.Context,
     cluster: ClusterArg,
@@ -219,7 +210,6 @@ def _acm_state(project: Project, cluster: str) -> str:
         return f"unknown ({exc.message})"
 
 
-@iso_app.command("upload")
 def iso_upload(
     ctx: typer.Context,
     cluster: ClusterArg,

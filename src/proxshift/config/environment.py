@@ -13,6 +13,7 @@ class Variable:
 
 # Read by proxshift's own code (a test fails when src reads one that is not here).
 SETTINGS: tuple[Variable, ...] = (
+    Variable("PROXSHIFT_DEBUG", "debug notes and tracebacks, as --debug (any value but empty or 0)"),
     Variable("PROXSHIFT_ROOT", "the root (inventory/, ocp_install/, templates/) when --root is not given"),
     Variable("PROXSHIFT_CONFIG", "the site config when --config is not given"),
     Variable("PROXSHIFT_HUB_KUBECONFIG", "the ACM hub's kubeconfig when --hub-kubeconfig is not given"),

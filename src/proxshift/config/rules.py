@@ -351,25 +351,27 @@ def _uniqueness_rules(all_clusters: list[Cluster], selected: list[Cluster], file
         ("MAC", lambda n: [(n.where("nics", k, "mac"), nic.mac.upper()) for k, nic in n.spec.nics.items() if nic.mac]),
         ("IP", lambda n: [(n.where("ip"), str(n.ip))] if n.ip else []),
     ):
-        seen: dict[str, tuple[str, str, str]] = {}  # value -> (cluster, host, location)
+        seen: dict[str, tuple[str, str, str, str]] = {}  # value -> (cluster, host, location, VM identity)
         for cluster in all_clusters:
-            entries: list[tuple[str, str, str]] = [
-                (host_location, value, node.name) for node in cluster.nodes for host_location, value in values_of(node)
+            entries: list[tuple[str, str, str, str]] = [
+                (host_location, value, node.name, f"{node.spec.vmid}@{node.spec.pve_node}")
+                for node in cluster.nodes
+                for host_location, value in values_of(node)
             ]
             if label == "IP":
                 entries += [
-                    (cluster.where(k), str(getattr(cluster.vars, k)), f"<{k}>")
+                    (cluster.where(k), str(getattr(cluster.vars, k)), f"<{k}>", "")
                     for k in ("api_vip", "ingress_vip")
                     if getattr(cluster.vars, k) is not None
                 ]
-            for location, value, host in entries:
+            for location, value, host, vm in entries:
                 if value not in seen:
-                    seen[value] = (cluster.name, host, location)
+                    seen[value] = (cluster.name, host, location, vm)
                     continue
-                other_cluster, other_host, other_location = seen[value]
+                other_cluster, other_host, other_location, other_vm = seen[value]
                 same_cluster = other_cluster == cluster.name
-                if not same_cluster and other_host == host and not host.startswith("<"):
-                    continue  # the same machine in an alternative cluster layout
+                if not same_cluster and other_host == host and other_vm == vm and not host.startswith("<"):
+                    continue  # the same VM in an alternative cluster layout
                 if cluster.name not in selected_names and other_cluster not in selected_names:
                     continue
                 if label == "IP" and same_cluster and {host, other_host} & {"<api_vip>", "<ingress_vip>"}:
@@ -379,7 +381,11 @@ def _uniqueness_rules(all_clusters: list[Cluster], selected: list[Cluster], file
                     location,
                     f"{label} {value} is also used at {other_location}",
                     f"give every host its own {label}"
-                    + ("" if same_cluster else " (a host may appear in two clusters only under the same name)"),
+                    + (
+                        ""
+                        if same_cluster
+                        else " (a host may appear in two clusters only as the same VM: same name, vmid and pve_node)"
+                    ),
                 )
 
 

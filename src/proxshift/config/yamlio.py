@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from proxshift.errors import UserInputError
+from proxshift.errors import InvalidInput, Problem, UserInputError
 
 # YAML 1.1 turns an unquoted 52:54:00:12:34:56 into a base-60 integer and 0x5000c5...
 # into an int. Only plain decimal numbers are numbers here (as in YAML 1.2's core schema,
@@ -42,6 +42,62 @@ InventoryLoader.add_constructor("tag:yaml.org,2002:int", _int_constructor)
 
 LineMap = dict[tuple[str, ...], int]
 
+# An inventory of 50 clusters is a few thousand nodes; a "billion laughs" document is billions once its
+# aliases are followed. Everything downstream (line numbers, validation) follows them, so stop here.
+MAX_EXPANDED_NODES = 200_000
+_MERGE_KEY = "<<"
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes the document has once every alias is followed, without following them twice."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = 1  # a node reached again while being sized (a recursive alias) counts once
+    if isinstance(node, yaml.MappingNode):
+        total = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_expanded_size(item, sizes) for item in node.value)
+    else:
+        total = 1
+    sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+    return sizes[id(node)]
+
+
+def _duplicate_keys(node: yaml.Node, shown: str) -> list[Problem]:
+    """Every key written twice in one mapping, at any depth; each node is visited once (aliases share)."""
+    problems: list[Problem] = []
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[str, ...]]] = [(node, ())]
+    while stack:
+        current, path = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in current.value:
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if key != _MERGE_KEY and isinstance(key_node, yaml.ScalarNode):
+                    if key in first:
+                        problems.append(
+                            Problem(
+                                shown,
+                                ".".join((*path, key)),
+                                f"the key '{key}' is written twice (lines {first[key]} and {line}); "
+                                "YAML would silently keep only the last one",
+                                "remove or rename one of them",
+                                line=line,
+                            )
+                        )
+                    else:
+                        first[key] = line
+                stack.append((value_node, (*path, key)))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, (*path, str(index))) for index, item in enumerate(current.value))
+    return sorted(problems, key=lambda p: p.line or 0)
+
 
 def _collect_lines(node: yaml.Node, path: tuple[str, ...], lines: LineMap) -> None:
     lines[path] = node.start_mark.line + 1
@@ -55,22 +111,48 @@ def _collect_lines(node: yaml.Node, path: tuple[str, ...], lines: LineMap) -> No
             _collect_lines(item, (*path, str(index)), lines)
 
 
-def load_yaml(path: Path, label: str | None = None) -> tuple[Any, LineMap]:
-    """Load one YAML document; return the data and a map from key paths to line numbers."""
-    shown = label or str(path)
+def _read_text(path: Path, shown: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise UserInputError(
             f"{shown}: file not found", "check the path, or pass --root / --inventory / --config"
         ) from None
+    except IsADirectoryError:
+        raise UserInputError(f"{shown}: is a directory, not a YAML file", "point at the file itself") from None
     except OSError as exc:
         raise UserInputError(f"{shown}: cannot be read ({exc.strerror})", "check the file's permissions") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UserInputError(
+            f"{shown}:{line}: is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            "save the file as UTF-8",
+        ) from None
+
+
+def load_yaml(path: Path, label: str | None = None) -> tuple[Any, LineMap]:
+    """Load one YAML document; return the data and a map from key paths to line numbers."""
+    shown = label or str(path)
+    return parse_yaml(_read_text(path, shown), shown)
+
+
+def parse_yaml(text: str, shown: str) -> tuple[Any, LineMap]:
+    """One YAML document from text: duplicate keys and alias bombs are refused before anything reads it."""
     loader = InventoryLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, {}
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise UserInputError(
+                f"{shown}: its aliases (*name) expand to more than {MAX_EXPANDED_NODES:,} values",
+                "this is not an inventory a person writes (a YAML alias bomb?); use fewer nested aliases",
+            )
+        duplicates = _duplicate_keys(node, shown)
+        if duplicates:
+            raise InvalidInput(duplicates)
         lines: LineMap = {}
         _collect_lines(node, (), lines)
         return loader.construct_document(node), lines
@@ -82,5 +164,7 @@ def load_yaml(path: Path, label: str | None = None) -> tuple[Any, LineMap]:
         ) from None
     except yaml.YAMLError as exc:
         raise UserInputError(f"{shown}: is not valid YAML: {exc}", "correct the YAML syntax") from None
+    except RecursionError:
+        raise UserInputError(f"{shown}: is nested too deeply to read", "flatten the structure") from None
     finally:
         loader.dispose()

@@ -1,0 +1,39 @@
+"""What the global options decided, handed to every command through Typer's context object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from proxshift.cli.console import UI
+from proxshift.config.paths import Paths
+
+if TYPE_CHECKING:
+    from proxshift.config.project import Project
+
+
+@dataclass
+class AppContext:
+    """What the global options decided, handed to every command."""
+
+    paths: Paths
+    ui: UI
+    debug: bool
+
+    def project(
+        self, *, need_site_config: bool = True, strict: bool = False, only: list[str] | None = None, quiet: bool = False
+    ) -> Project:
+        """Load and validate; print warnings in full, or (quiet) as a one-line pointer to validate."""
+        from proxshift.config.project import load_project  # pydantic and YAML only for commands that read files
+
+        project = load_project(self.paths, need_site_config=need_site_config, strict=strict, only=only)
+        if quiet and project.warnings:
+            count = len(project.warnings)
+            self.ui.info(
+                f"{count} warning{'s' if count != 1 else ''} in the inventory or site config: run 'proxshift validate'"
+            )
+        else:
+            self.ui.problems(project.warnings)
+        for key in project.settings.ignored_keys:
+            self.ui.debug(f"{project.settings.source_label}: '{key}' is a predecessor key proxshift does not use")
+        return project

@@ -1,0 +1,170 @@
+"""The `proxshift` command: every command and group wired here, the global options, the error boundary.
+
+Command modules define plain functions and import nothing from this module, so that importing the app
+always yields every command, and the cli package has no import cycle.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from proxshift import __version__
+from proxshift.cli import (
+    acm_cmds,
+    doctor_cmds,
+    install_cmds,
+    inventory_cmds,
+    lab_cmds,
+    manifests_cmds,
+    provision_cmds,
+    vm_cmds,
+)
+from proxshift.cli.console import UI
+from proxshift.cli.context import AppContext
+from proxshift.config.paths import discover_paths
+from proxshift.errors import ExitCode, InvalidInput, ProxshiftError
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"proxshift {__version__}")
+        raise typer.Exit()
+
+
+def main_options(
+    ctx: typer.Context,
+    root: Annotated[
+        Path | None, typer.Option(help="Project root [env: PROXSHIFT_ROOT; default: current directory].")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Site config file [env: PROXSHIFT_CONFIG].")] = None,
+    inventory: Annotated[
+        Path | None, typer.Option(help="Inventory file [default: <root>/inventory/clusters.yml].")
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option(help="Show debug notes and tracebacks (anywhere on the line) [env: PROXSHIFT_DEBUG=1].")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Provision OpenShift clusters on Proxmox VE from one inventory file."""
+    del version
+    ctx.obj = AppContext(discover_paths(root, config, inventory), UI(debug=debug), debug)
+
+
+def _group(help_text: str) -> typer.Typer:
+    return typer.Typer(help=help_text, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+
+
+def _hoist_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """`--debug` is welcome anywhere before `--` (users add it to the end of the line they just ran)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    debug = "--debug" in argv[:end] or os.environ.get("PROXSHIFT_DEBUG", "") not in ("", "0")
+    rest = [a for a in argv[:end] if a != "--debug"] + argv[end:]
+    return (["--debug", *rest] if debug else rest), debug
+
+
+def build_app() -> typer.Typer:
+    """The whole command tree, in the order `--help` lists it."""
+    app = typer.Typer(
+        name="proxshift",
+        help="Provision OpenShift clusters on Proxmox VE from one inventory file.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(main_options)
+    top_level: tuple[Callable[..., None], ...] = (
+        provision_cmds.provision,
+        manifests_cmds.manifests,
+        inventory_cmds.clusters,
+        inventory_cmds.show,
+        inventory_cmds.validate,
+        doctor_cmds.doctor,
+        vm_cmds.start,
+        vm_cmds.stop,
+        vm_cmds.status,
+        vm_cmds.deprovision,
+        install_cmds.wait,
+        install_cmds.credentials,
+    )
+    for command in top_level:
+        app.command()(command)
+
+    vms = _group("Proxmox VMs of a cluster.")
+    vms.command("create")(vm_cmds.vms_create)
+    iso = _group("The agent ISO on Proxmox storage.")
+    iso.command("create")(install_cmds.iso_create)
+    iso.command("upload")(vm_cmds.iso_upload)
+    installer = _group("The openshift-install binary.")
+    installer.command("fetch")(install_cmds.installer_fetch)
+    vault = _group("Vault: check access to the inputs and the credentials path.")
+    vault.command("check")(manifests_cmds.vault_check)
+    acm = _group("Red Hat ACM: import a cluster into the hub, detach it.")
+    acm.command("import")(acm_cmds.acm_import)
+    acm.command("detach")(acm_cmds.acm_detach)
+    lab = _group("A local lab that SIMULATES Proxmox, Vault and OpenShift, for trying proxshift.")
+    for name, command in (
+        ("up", lab_cmds.lab_up),
+        ("down", lab_cmds.lab_down),
+        ("status", lab_cmds.lab_status),
+        ("env", lab_cmds.lab_env),
+    ):
+        lab.command(name)(command)
+    for name, group in (("vms", vms), ("iso", iso), ("installer", installer), ("vault", vault), ("acm", acm)):
+        app.add_typer(group, name=name)
+    app.add_typer(lab, name="lab")
+    return app
+
+
+app = build_app()
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI in-process and return the exit code; the one error boundary."""
+    argv, debug = _hoist_debug(argv)
+    ui = UI(debug=debug)
+    try:
+        result = app(args=argv, prog_name="proxshift", standalone_mode=False)
+    except InvalidInput as exc:
+        ui.problems(exc.problems)
+        ui.error(exc)
+        return int(exc.exit_code)
+    except ProxshiftError as exc:
+        if debug:
+            ui.err.print_exception()
+        ui.error(exc)
+        return int(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        ui.info("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            ui.info(f"Error: {exc.format_message()}")
+        return int(ExitCode.BAD_INPUT)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except Exception as exc:
+        if debug:
+            raise
+        # The message of an unexpected error may carry anything, secrets included: name its type only.
+        ui.err.print(f"[red]error:[/red] unexpected {type(exc).__name__} inside proxshift")
+        ui.err.print("  [dim]hint:[/dim] run again with --debug for the traceback, and report it")
+        return int(ExitCode.FAILED)
+    return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run(sys.argv[1:]))

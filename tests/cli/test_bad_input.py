@@ -1,0 +1,21 @@
+"""Bad input files: one clear message with file and line, exit 2, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import CliRunner
+
+
+def test_validate_reports_a_duplicated_host_with_exit_2(cli: CliRunner, predecessor_root: Path) -> None:
+    inventory = predecessor_root / "inventory" / "clusters.yml"
+    text = inventory.read_text()
+    # Paste a copy of the first host of the file under its own name, right after it.
+    start = text.index("hosts:") + len("hosts:\n")
+    end = text.index("\n", text.index("\n", start) + 1)
+    first_host = text[start:end]
+    inventory.write_text(text[:start] + first_host + "\n" + text[start:])
+    result = cli("--root", predecessor_root, "validate")
+    assert result.code == 2
+    assert "is written twice" in result.err
+    assert "Traceback" not in result.err

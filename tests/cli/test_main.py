@@ -1,0 +1,51 @@
+"""The command tree is wired in one place: importing the app yields every command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CliRunner
+
+EXPECTED_COMMANDS = {
+    "provision", "manifests", "clusters", "show", "validate", "doctor",
+    "start", "stop", "status", "deprovision", "wait", "credentials",
+}  # fmt: skip
+EXPECTED_GROUPS = {"vms": {"create"}, "iso": {"create", "upload"}, "installer": {"fetch"}, "vault": {"check"},
+                   "acm": {"import", "detach"}, "lab": {"up", "down", "status", "env"}}  # fmt: skip
+
+
+def test_importing_the_app_registers_every_command() -> None:
+    # A fresh interpreter: nothing else may have registered commands first.
+    code = (
+        "from proxshift.cli import app\n"
+        "print(sorted(c.name or c.callback.__name__ for c in app.registered_commands))\n"
+        "print(sorted((g.name, sorted(c.name for c in g.typer_instance.registered_commands))"
+        " for g in app.registered_groups))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    commands, groups = out.splitlines()
+    assert commands == str(sorted(EXPECTED_COMMANDS))
+    assert groups == str(sorted((name, sorted(subs)) for name, subs in EXPECTED_GROUPS.items()))
+
+
+def test_short_help_everywhere(cli: CliRunner) -> None:
+    for argv in (["-h"], ["provision", "-h"], ["vms", "-h"], ["vms", "create", "-h"]):
+        result = cli(*argv)
+        assert result.code == 0, argv
+        assert "Usage: proxshift" in result.out
+
+
+def test_debug_is_accepted_after_the_subcommand(cli: CliRunner, predecessor_root: Path) -> None:
+    result = cli("--root", predecessor_root, "clusters", "--debug")
+    assert result.code == 0
+    assert "debug: " in result.err
+
+
+def test_debug_from_the_environment(cli: CliRunner, predecessor_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXSHIFT_DEBUG", "1")
+    result = cli("--root", predecessor_root, "clusters")
+    assert "debug: " in result.err
