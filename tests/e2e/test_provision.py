@@ -12,7 +12,9 @@ import pytest
 
 from proxshift.config.paths import discover_paths
 from proxshift.config.project import load_project
-from proxshift.engine.provision import Options, Provision
+from proxshift.engine.events import Event, PhaseFinished
+from proxshift.engine.phases.base import Options
+from proxshift.engine.provision import Provision
 from proxshift.lab.lab import Lab
 from tests.conftest import CliRunner
 
@@ -42,9 +44,10 @@ def _creates(lab: Lab) -> int:
 def test_provision_sno_then_ha_with_acm(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
     result = cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST)
     assert result.code == 0, result.err
-    for phase in ("preflight", "secrets", "manifests", "iso", "upload", "vms", "start", "wait", "credentials", "acm"):
+    for phase in ("preflight", "secrets", "manifests", "iso", "upload", "vms", "start", "wait", "credentials"):
         assert re.search(rf"✓ {phase}\s+done", result.err), phase
-    assert "skipped: ocp-sno1 is the ACM hub itself" in result.err
+    # The hub has no hub to be imported into: one line, not an error.
+    assert re.search(r"↷ acm\s+skipped: not configured: ocp-sno1 is the ACM hub itself\n", result.err)
     vm = lab.pve.vm(301)
     assert vm is not None and vm.status == "running" and vm.node == "pve2"
     assert vm.config["net0"].startswith("virtio=BC:24:11:42:BE:F4,") and str(vm.config["memory"]) == "40960"
@@ -65,8 +68,8 @@ def test_provision_sno_then_ha_with_acm(predecessor_root: Path, lab: Lab, cli: C
 def test_interrupted_after_vms_resumes_without_recreating(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
     project = load_project(discover_paths(predecessor_root))
 
-    def interrupt_after_vms(event: dict[str, object]) -> None:
-        if event.get("phase") == "vms" and event.get("status") == "done":
+    def interrupt_after_vms(event: Event) -> None:
+        if isinstance(event, PhaseFinished) and (event.phase, event.status) == ("vms", "done"):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -198,8 +201,14 @@ def test_json_events_parse(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         "start",
         "wait",
         "credentials",
-        "acm",
     ]
+    assert events[-2] == {
+        "event": "phase",
+        "time": events[-2]["time"],
+        "phase": "acm",
+        "status": "skipped",
+        "reason": "not configured: ocp-sno1 is the ACM hub itself",
+    }
     assert events[-1]["event"] == "summary" and events[-1]["console"].startswith("https://console-openshift-console")
 
 
