@@ -1,4 +1,4 @@
-"""The pure parts of `provision`: phase selection from the list, the state file and the lock."""
+"""The state file and the lock of a provision run."""
 
 from __future__ import annotations
 
@@ -10,53 +10,8 @@ import pytest
 
 from proxshift.config.install_dir import InstallDir
 from proxshift.engine.lock import cluster_lock
-from proxshift.engine.phases.base import Options
-from proxshift.engine.phases.flow import PHASES, after, names, select
 from proxshift.engine.state import State
 from proxshift.errors import UserInputError
-
-
-def _selected(options: Options) -> list[str]:
-    return names(select(options))
-
-
-def test_phase_selection() -> None:
-    assert _selected(Options()) == names(PHASES)
-    assert _selected(Options(start_from="vms")) == ["vms", "start", "wait", "credentials", "acm"]
-    assert _selected(Options(only="iso")) == ["iso"]
-    assert _selected(Options(skip=("acm", "wait"))) == [p for p in names() if p not in ("acm", "wait")]
-    assert _selected(Options(start_from="iso", skip=("upload",))) == ["iso", *names()[5:]]
-    with pytest.raises(UserInputError, match="unknown phase 'vm'") as raised:
-        _selected(Options(skip=("vm",)))
-    assert raised.value.hint == "phases: " + ", ".join(names())
-
-
-def test_the_list_is_the_flow() -> None:
-    assert names() == [
-        "preflight",
-        "secrets",
-        "manifests",
-        "iso",
-        "upload",
-        "vms",
-        "start",
-        "wait",
-        "credentials",
-        "acm",
-    ]
-    assert len(set(names())) == len(PHASES)
-    assert [p.name for p in PHASES if p.always] == ["preflight", "secrets"]
-    assert after("credentials") == (PHASES[-1],)
-    assert after("acm") == ()  # the post-install phases go here
-    for phase in PHASES:
-        assert phase.description and "\n" not in phase.description, phase.name
-
-
-def test_selection_works_on_any_list_of_phases() -> None:
-    post = PHASES[-3:]
-    assert names(select(Options(), post)) == ["wait", "credentials", "acm"]
-    with pytest.raises(UserInputError, match="unknown phase 'vms'"):
-        select(Options(only="vms"), post)
 
 
 def test_state_records_inputs_and_survives_a_reload(tmp_path: Path) -> None:

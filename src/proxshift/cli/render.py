@@ -1,8 +1,8 @@
 """The three views of a run's events (live on a terminal, plain timestamped lines, --json) and the plan's text.
 
 Each renderer matches every event kind; mypy's exhaustiveness check (`assert_never`) fails when one is
-missing. The only kind a view ignores on purpose is `Error` in the two human views: the error boundary
-(cli/main.py) prints it on stderr, after the view is closed.
+missing. What a view ignores on purpose is listed in its `ignores`: the two human views leave `Error` to
+the error boundary (cli/main.py), which prints it on stderr once the view is closed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any, Protocol, assert_never
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol, assert_never
 
 from proxshift.engine.events import (
     Error,
@@ -41,6 +41,8 @@ SYMBOL = {"done": "✓", "running": "▶", "skipped": "↷", "failed": "✗", "i
 
 
 class Renderer(Protocol):
+    ignores: ClassVar[frozenset[type[Event]]]
+
     def __call__(self, event: Event, /) -> None: ...
 
     def close(self) -> None: ...
@@ -77,6 +79,8 @@ def _mib(size: int) -> str:
 class PlainRenderer:
     """One line per event, each starting with a UTC timestamp; no ANSI codes, no repeated line, no rich."""
 
+    ignores: ClassVar[frozenset[type[Event]]] = frozenset({Error})
+
     def __init__(self, stream: IO[str], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.stream = stream
         self.clock = clock
@@ -104,7 +108,7 @@ class PlainRenderer:
                 for line in rest:
                     self._line(line)
             case Error():
-                pass  # the error boundary prints it
+                pass  # in `ignores`
             case _:
                 assert_never(event)
 
@@ -159,6 +163,8 @@ def json_fields(event: Event) -> dict[str, Any]:
 class JsonRenderer:
     """One JSON object per line on stdout: `event` (the kind), `time` (Unix seconds), then the kind's fields."""
 
+    ignores: ClassVar[frozenset[type[Event]]] = frozenset()
+
     def __init__(self, stream: IO[str], clock: Callable[[], float] = time.time) -> None:
         self.stream = stream
         self.clock = clock
@@ -179,6 +185,8 @@ class JsonRenderer:
 class LiveRenderer:
     """Phase lines as they finish; the phase in progress under a spinner with its elapsed time and the latest
     line of openshift-install's output; the ISO upload as progress bars. Remote text is never read as markup."""
+
+    ignores: ClassVar[frozenset[type[Event]]] = frozenset({Error})
 
     def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic) -> None:
         self.console = console
@@ -206,20 +214,26 @@ class LiveRenderer:
                 self._print(f"warning: {event.message}", style="yellow")
             case Output():
                 self._latest = event.line
+                self._refresh()
             case Progress():
                 self._progress(event)
+                self._refresh()
             case Summary():
                 first, *rest = summary_lines(event)
                 self._print(f"✓ {first}", style="green")
                 for line in rest:
                     self._print(line)
             case Error():
-                pass  # the error boundary prints it, once close() has removed the spinner
+                pass  # in `ignores`
             case _:
                 assert_never(event)
 
     def _print(self, text: str, style: str | None = None) -> None:
         self.console.print(text, style=style, markup=False, highlight=False, emoji=False)
+
+    def _refresh(self) -> None:
+        if self._live is not None:
+            self._live.refresh()
 
     def _start(self, phase: str) -> None:
         from rich.live import Live
