@@ -254,6 +254,10 @@ def test_doctor_in_the_lab(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         assert " ok " in rows[check] or rows[check].split()[len(check.split())] == "ok", rows[check]
     assert "ISO on its storage" in result.out and "warning" in rows["ISO on its storage"]
     assert "DNS api.ocp.homelab.local" in result.out  # a warning here: nothing resolves in the lab
+    flow = "preflight → secrets → manifests → iso → upload → vms → start → wait → credentials → acm"
+    assert f"provision runs these phases: {flow}\n" in result.err and "skipped for" not in result.err
+    hub = cli("--root", predecessor_root, "doctor", "ocp-sno1")
+    assert "  acm is skipped for ocp-sno1: not configured: ocp-sno1 is the ACM hub itself\n" in hub.err
     lab.pve.add_vm(404, "someones-db", node="pve4")
     refused = cli("--root", predecessor_root, "doctor", "ocp")
     assert refused.code == 1

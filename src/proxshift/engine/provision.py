@@ -51,6 +51,10 @@ class Provision:
             plans.append(PhasePlan(phase.name, state.ever_done(phase.name), details))
         return plans
 
+    def outline(self) -> list[tuple[Phase, str | None]]:
+        """Every phase of the flow, each with why it would be skipped as not configured (None: it would run)."""
+        return [(phase, phase.not_configured(self.ctx)) for phase in self.phases]
+
     # -- run ---------------------------------------------------------------------------------------------
 
     def run(self) -> Summary:
