@@ -30,6 +30,7 @@ from proxshift.errors import ExitCode, ProxshiftError
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
+    from rich.live import Live
     from rich.progress import Progress as Bars
     from rich.progress import TaskID
     from rich.spinner import Spinner
@@ -191,7 +192,7 @@ class LiveRenderer:
     def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic) -> None:
         self.console = console
         self.clock = clock
-        self._live: Any = None  # rich.live.Live while a phase runs
+        self._live: Live | None = None  # while a phase runs
         self._spinner: Spinner | None = None
         self._phase = ""
         self._began = 0.0
