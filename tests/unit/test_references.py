@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +73,22 @@ def test_only_the_keys_asked_for_and_what_they_refer_to_are_resolved() -> None:
     raw = {"a": "{{ b.c }}/x", "b": {"c": "{{ ansible_user_dir }}"}, "unused": "{{ ocp_install_dir }}"}
     resolved, problems = resolve_references(raw, {"ansible_user_dir": "/home/u"}, "site.yaml", ["a"])
     assert (resolved, problems) == ({"a": "/home/u/x"}, [])
+
+
+def test_doubling_references_are_refused_fast() -> None:
+    raw: dict[str, Any] = {"k0": "x" * 1000}
+    raw |= {f"k{i}": f"{{{{ k{i - 1} }}}}{{{{ k{i - 1} }}}}" for i in range(1, 40)}
+    started = time.monotonic()
+    resolved, problems = resolve_references(raw, {}, "site-config.yaml", ["k39"])
+    assert time.monotonic() - started < 2
+    assert resolved == {}
+    [problem] = problems
+    assert problem.location == "k39"
+    assert "more than" in problem.message
+
+
+def test_a_long_reference_chain_is_refused_without_recursion_error() -> None:
+    raw: dict[str, Any] = {"k0": "x"} | {f"k{i}": f"{{{{ k{i - 1} }}}}" for i in range(1, 5000)}
+    resolved, problems = resolve_references(raw, {}, "site-config.yaml", ["k4999"])
+    assert resolved == {}
+    assert "nest more than" in problems[0].message

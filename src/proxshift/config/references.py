@@ -10,6 +10,10 @@ from proxshift.errors import Problem
 
 REFERENCE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.\w+)*")
+# A person writes chains of a few references; a file that nests or multiplies them beyond these
+# is hostile or broken, and following it would take the machine's memory or stack.
+MAX_DEPTH = 50
+MAX_VALUE_CHARS = 1 << 20
 
 
 class _Unresolvable(Exception):
@@ -53,7 +57,13 @@ class ReferenceResolver:
 
     def _substitute(self, value: Any) -> Any:
         if isinstance(value, str):
-            return REFERENCE.sub(lambda m: self._lookup(m.group(1)), value)
+            result = REFERENCE.sub(lambda m: self._lookup(m.group(1)), value)
+            if len(result) > MAX_VALUE_CHARS:
+                raise _Unresolvable(
+                    f"its references expand to more than {MAX_VALUE_CHARS:,} characters",
+                    "write the value out instead of multiplying references",
+                )
+            return result
         if isinstance(value, Mapping):
             return {k: self._substitute(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -66,6 +76,11 @@ class ReferenceResolver:
         if key in self._stack:
             cycle = " -> ".join([*self._stack[self._stack.index(key) :], key])
             raise _Unresolvable(f"references form a loop ({cycle})", "break the loop by writing one value out")
+        if len(self._stack) >= MAX_DEPTH:
+            raise _Unresolvable(
+                f"references nest more than {MAX_DEPTH} deep ({' -> '.join(self._stack[:3])} -> ...)",
+                "write one of the values out",
+            )
         self._stack.append(key)
         try:
             self._done[key] = self._substitute(self._raw[key])
