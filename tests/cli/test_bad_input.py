@@ -19,3 +19,13 @@ def test_validate_reports_a_duplicated_host_with_exit_2(cli: CliRunner, predeces
     assert result.code == 2
     assert "is written twice" in result.err
     assert "Traceback" not in result.err
+
+
+def test_an_alias_bomb_in_the_site_config_is_exit_2(cli: CliRunner, predecessor_root: Path) -> None:
+    site = predecessor_root / "config" / "site-config.yaml"
+    bomb = ['x0: &x0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    bomb += [f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 9)}]" for i in range(1, 10)]
+    site.write_text(site.read_text() + "\n".join(bomb) + "\n")
+    result = cli("--root", predecessor_root, "validate")
+    assert result.code == 2
+    assert "site-config.yaml: its aliases" in result.err

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from proxshift.config.model_errors import closest, problems_from_validation_error
 from proxshift.config.paths import Paths
 from proxshift.config.references import resolve_references
-from proxshift.config.yamlio import load_yaml
+from proxshift.config.yamlio import load_yaml, parse_yaml
 from proxshift.errors import InvalidInput, Problem, UserInputError
 
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -217,12 +217,7 @@ def _credentials_location(settings: Settings, shown: str) -> dict[str, Any]:
             )
         )
         return result
-    import yaml
-
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
-        data = None
+    data = parse_yaml(text, str(path))[0] or {}  # duplicate keys, alias bombs: exit 2, as in every file read
     if not isinstance(data, dict):
         result["warnings"].append(
             Problem(
