@@ -45,3 +45,21 @@ def test_show_without_site_config_says_where_it_looked(project: ProjectFiles, cl
     assert result.code == 2
     assert "no site config found (looked in:" in result.err
     assert cli("--root", root, "clusters").code == 0
+
+
+def test_the_root_is_found_upward_from_a_subdirectory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "clusters.yml").write_text("all: {}\n")
+    below = tmp_path / "ocp_install" / "ocp-sno1"
+    below.mkdir(parents=True)
+    monkeypatch.chdir(below)
+    assert discover_paths().root == tmp_path
+    monkeypatch.setenv("PROXSHIFT_ROOT", str(below))
+    assert discover_paths().root == below  # an explicit root wins
+
+
+def test_without_an_inventory_upward_the_root_is_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert discover_paths().root == tmp_path

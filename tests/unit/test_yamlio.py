@@ -102,4 +102,4 @@ def test_broken_yaml_names_file_and_line(project: ProjectFiles, cli: CliRunner) 
 def test_missing_inventory(tmp_path: Path, cli: CliRunner) -> None:
     result = cli("--root", tmp_path, "clusters")
     assert result.code == 2
-    assert "inventory/clusters.yml: file not found" in result.err
+    assert f"inventory/clusters.yml ({tmp_path / 'inventory' / 'clusters.yml'}): file not found" in result.err

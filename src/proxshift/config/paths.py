@@ -36,10 +36,24 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "proxshift"
 
 
+INVENTORY = Path("inventory") / "clusters.yml"
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above `start` that holds inventory/clusters.yml (as git finds .git)."""
+    for directory in (start, *start.parents):
+        if (directory / INVENTORY).is_file():
+            return directory
+    return start
+
+
 def discover_paths(root: Path | None = None, config: Path | None = None, inventory: Path | None = None) -> Paths:
-    """Flag > environment > <root>/config/site-config.yaml > ~/.proxshift/site-config.yaml."""
-    root = root or Path(os.environ.get("PROXSHIFT_ROOT") or Path.cwd())
-    inventory = inventory or root / "inventory" / "clusters.yml"
+    """Root: flag > PROXSHIFT_ROOT > the nearest directory upward with an inventory > the current one.
+
+    Site config: flag > PROXSHIFT_CONFIG > <root>/config/site-config.yaml > ~/.proxshift/site-config.yaml.
+    """
+    root = root or (Path(os.environ["PROXSHIFT_ROOT"]) if os.environ.get("PROXSHIFT_ROOT") else find_root(Path.cwd()))
+    inventory = inventory or root / INVENTORY
     if config is not None:
         return Paths(root, inventory, config, (config,))
     env_config = os.environ.get("PROXSHIFT_CONFIG")

@@ -115,8 +115,10 @@ def _read_text(path: Path, shown: str) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
+        where = f"{shown} ({path.absolute()})" if shown != str(path.absolute()) else shown
         raise UserInputError(
-            f"{shown}: file not found", "check the path, or pass --root / --inventory / --config"
+            f"{where}: file not found",
+            "run proxshift inside the project (or below it), or pass --root / --inventory / --config",
         ) from None
     except IsADirectoryError:
         raise UserInputError(f"{shown}: is a directory, not a YAML file", "point at the file itself") from None
