@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import shutil
 import tempfile
-import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from proxshift.clients.transport import Poller
 from proxshift.errors import OperationError, UserInputError
 from proxshift.secret import Secret
 
@@ -195,25 +195,23 @@ def _until(
     report: Report | None = None,
     progress: Callable[[], str] | None = None,
 ) -> Any:
-    deadline = time.monotonic() + timeout
-    last = ""
-    delay = min(0.05, poll)  # things usually happen fast; back off to `poll` when they do not
-    while True:
-        result = check()
-        if result:
-            return result
+    said: list[str] = []
+
+    def say_progress() -> None:
         if progress and report:
             line = progress()
-            if line != last:
+            if not said or line != said[-1]:
                 report(line)
-                last = line
-        if time.monotonic() > deadline:
-            raise OperationError(
-                f"timed out after {timeout:.0f} s waiting for {what}",
-                "see the hub's ACM operator and the cluster's klusterlet logs",
-            )
-        time.sleep(delay)
-        delay = min(delay * 2, poll)
+                said.append(line)
+
+    # Things usually happen fast: the first pauses are short, backing off to `poll` when they do not.
+    result = Poller(timeout, cap=poll).until(check, say_progress)
+    if not result:
+        raise OperationError(
+            f"timed out after {timeout:.0f} s waiting for {what}",
+            "see the hub's ACM operator and the cluster's klusterlet logs",
+        )
+    return result
 
 
 def state(hub: Kube, cluster: str) -> str:

@@ -14,8 +14,9 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from proxshift.clients.transport import Poller
 from proxshift.errors import ExitCode, OperationError
 
 PROGRESS = re.compile(r"(\d+) of (\d+) done \((\d+)% complete\)")
@@ -239,26 +240,29 @@ class InstallWatcher:
 
     def run(self) -> Installed:
         start = self.clock()
-        deadline = start + self.settings.timeout
+        poller = Poller(self.settings.timeout, cap=self.settings.poll, first=None, clock=self.clock, sleep=self.sleep)
         stage = "bootstrap"
-        while True:
+
+        def step() -> Installed | None:
+            nonlocal stage
             if stage == "bootstrap":
-                if self.kube.bootstrap_complete():
-                    if self.on_hosts is not None:
-                        self.on_hosts([])  # the hosts' bootstrap rows are history now
-                    self.report("bootstrap complete: the control plane runs on the cluster's own nodes")
-                    stage = "cluster"
-                    continue
-                self._bootstrap_step()
-                wait = self.settings.poll
-            else:
-                done = self._cluster_step()
-                if done:
-                    return Installed(self.kube.console_url(), self.kube.server, self.clock() - start)
-                wait = min(self.settings.poll, self.settings.final_poll)
-            if self.clock() >= deadline:
-                self._time_out(stage)
-            self.sleep(wait)
+                if not self.kube.bootstrap_complete():
+                    self._bootstrap_step()
+                    return None
+                if self.on_hosts is not None:
+                    self.on_hosts([])  # the hosts' bootstrap rows are history now
+                self.report("bootstrap complete: the control plane runs on the cluster's own nodes")
+                stage = "cluster"
+                # At most final_poll between ClusterVersion reads: that bounds how late the end is seen.
+                poller.cap = min(self.settings.poll, self.settings.final_poll)
+            if self._cluster_step():
+                return Installed(self.kube.console_url(), self.kube.server, self.clock() - start)
+            return None
+
+        installed = poller.until(step)
+        if installed is None:
+            self._time_out(stage)
+        return installed
 
     # -- bootstrap -------------------------------------------------------------------------------
 
@@ -395,7 +399,7 @@ class InstallWatcher:
         lines = unhealthy_operators(self.kube.operators())
         return "unhealthy operators:\n    " + "\n    ".join(lines) if lines else "see 'oc get clusterversion'"
 
-    def _time_out(self, stage: str) -> None:
+    def _time_out(self, stage: str) -> NoReturn:
         minutes = self.settings.timeout / 60
         if stage == "bootstrap":
             raise InstallFailed(

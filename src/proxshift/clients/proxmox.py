@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from proxshift.clients.transport import transport_errors
+from proxshift.clients.transport import Poller, transport_errors
 from proxshift.config.settings import ProxmoxEndpoint
 from proxshift.engine.vmspec import Resource, VmPlan, VmSpec, missing_boot_devices, owner_of, plan_vm
 from proxshift.errors import OperationError, ProxshiftError, UserInputError
@@ -337,23 +336,20 @@ class Proxmox:
 
     def wait_task(self, upid: str, doing: str) -> None:
         node = parse_upid(upid)
-        deadline = time.monotonic() + self.task_timeout
-        delay = min(0.05, self.poll_interval)
-        while True:
+
+        def stopped() -> dict[str, Any] | None:
             with self.errors(f"waiting for {doing}"):
                 status = self.api.nodes(node).tasks(upid).status.get()
-            if status.get("status") == "stopped":
-                if status.get("exitstatus") == "OK":
-                    return
-                raise OperationError(
-                    f"{doing} failed: {self._task_tail(node, upid, status)}", "see the task log in Proxmox"
-                )
-            if time.monotonic() > deadline:
-                raise OperationError(
-                    f"{doing} did not finish within {self.task_timeout:.0f} s", "see the task in Proxmox"
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, self.poll_interval)
+            return dict(status) if status.get("status") == "stopped" else None
+
+        # Most tasks end within a few hundred ms: poll fast first, then back off to poll_interval.
+        status = Poller(self.task_timeout, cap=self.poll_interval).until(stopped)
+        if status is None:
+            raise OperationError(f"{doing} did not finish within {self.task_timeout:.0f} s", "see the task in Proxmox")
+        if status.get("exitstatus") != "OK":
+            raise OperationError(
+                f"{doing} failed: {self._task_tail(node, upid, status)}", "see the task log in Proxmox"
+            )
 
     def _task_tail(self, node: str, upid: str, status: dict[str, Any]) -> str:
         try:
