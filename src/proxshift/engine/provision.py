@@ -205,20 +205,9 @@ class Provision:
 
     def live_api(self) -> str | None:
         """The API URL if the cluster answers with the credentials in Vault; else None."""
-        from proxshift.engine.install import read_credentials
+        from proxshift.engine.install import live_api
 
-        try:
-            found = read_credentials(self.project, self.name)
-        except ProxshiftError:
-            return None
-        from proxshift.clients.install_watch import KubeView
-
-        with _tempfile(found["kubeconfig"].reveal()) as kubeconfig:
-            try:
-                view = KubeView(kubeconfig)
-                return view.server if view.cluster_version() is not None else None
-            except Exception:
-                return None
+        return live_api(self.project, self.name)
 
     def tear_down(self) -> None:
         """--force on a live cluster: detach from ACM, destroy our VMs, move the install directory to history."""
@@ -458,19 +447,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _tempfile(text: str) -> Iterator[Path]:
-    import tempfile
-
-    fd, name = tempfile.mkstemp(prefix="proxshift-kubeconfig-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        yield Path(name)
-    finally:
-        Path(name).unlink(missing_ok=True)
 
 
 def dry_run_plan(
