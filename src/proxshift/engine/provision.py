@@ -237,7 +237,7 @@ class Provision:
     # -- phases -------------------------------------------------------------------------------------------
 
     def phase_preflight(self) -> None:
-        from proxshift.engine.vms import check_before_create
+        from proxshift.engine.vm_plan import check_before_create
 
         plans = check_before_create(
             self._proxmox(), self.cluster, force=self.options.force, iso_upload=True, iso_present=False
@@ -278,7 +278,7 @@ class Provision:
         self.log("iso", f"created {self.project.paths.shown(iso)}")
 
     def phase_upload(self) -> None:
-        from proxshift.engine.vms import upload_iso
+        from proxshift.engine.iso_upload import upload_iso
 
         iso = self.install_dir.iso
         last: dict[str, int] = {}
@@ -313,7 +313,7 @@ class Provision:
             )
 
     def phase_vms(self) -> None:
-        from proxshift.engine.vms import create_vms
+        from proxshift.engine.vm_lifecycle import create_vms
 
         self._vm_results(
             "vms",
@@ -326,7 +326,7 @@ class Provision:
         )
 
     def phase_start(self) -> None:
-        from proxshift.engine.vms import start_vms
+        from proxshift.engine.vm_lifecycle import start_vms
 
         self._vm_results(
             "start",
@@ -458,7 +458,7 @@ def dry_run_plan(
     from proxshift.engine.acm_flow import acm_context
     from proxshift.engine.connections import proxmox_for
     from proxshift.engine.manifests_flow import generate_manifests
-    from proxshift.engine.vms import specs_for
+    from proxshift.engine.vm_plan import plan_vms, specs_for
 
     cluster = project.cluster(cluster_name)
     install_dir = project.paths.install_dir(cluster_name)
@@ -466,7 +466,7 @@ def dry_run_plan(
     steps: list[dict[str, Any]] = []
     phases = selected_phases(options)
     prox, _ = proxmox_for(project, cluster_name, notify)
-    plans = prox.plan(specs_for(cluster), force=options.force)
+    plans = plan_vms(prox, specs_for(cluster), force=options.force)
     state = State(install_dir.state_file)
 
     def add(phase: str, **details: Any) -> None:
