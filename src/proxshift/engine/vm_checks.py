@@ -4,9 +4,10 @@ storages, bridges, boot order and ISO, which PVE itself checks late or not at al
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from proxshift.clients.proxmox.options import option
+from proxshift.clients.proxmox.options import option, split_options
 from proxshift.engine.vmspec import NET_KEY, VmSpec, missing_boot_devices
 
 if TYPE_CHECKING:
@@ -28,12 +29,16 @@ VM_PRIVILEGES = (
 STORAGE_PRIVILEGES = ("Datastore.AllocateSpace", "Datastore.Audit")
 ISO_PRIVILEGES = ("Datastore.AllocateTemplate",)
 NODE_PRIVILEGES = ("Sys.Audit",)
+# PVE 8+ checks SDN.Use for every NIC's bridge (PVE::GuestHelpers::check_vnet_access): on
+# /sdn/zones/<zone>/<bridge>, plus /<tag> for a tagged NIC; a plain Linux or OVS bridge counts as a vnet
+# of the zone `localnetwork`.
 BRIDGE_PRIVILEGES = ("SDN.Use",)
+LOCAL_ZONE = "localnetwork"
 
 
 class NodeFacts:
     """The Proxmox side the checks look at, each read at most once: nodes, a node's storages, bridges
-    and ISO images."""
+    and ISO images, the SDN vnets' zones."""
 
     def __init__(self, prox: Proxmox) -> None:
         self.prox = prox
@@ -41,6 +46,7 @@ class NodeFacts:
         self._storages: dict[str, dict[str, dict[str, Any]]] = {}
         self._bridges: dict[str, dict[str, str]] = {}
         self._isos: dict[tuple[str, str], set[str]] = {}
+        self._vnet_zones: dict[str, str] | None = None
 
     def nodes(self) -> dict[str, str]:
         if self._nodes is None:
@@ -65,6 +71,11 @@ class NodeFacts:
             self._isos[(node, storage)] = set(self.prox.storage.iso_content(node, storage))
         return self._isos[(node, storage)]
 
+    def vnet_zones(self) -> dict[str, str]:
+        if self._vnet_zones is None:
+            self._vnet_zones = self.prox.cluster.vnet_zones()
+        return self._vnet_zones
+
 
 def missing_privileges(prox: Proxmox, specs: list[VmSpec], facts: NodeFacts, iso_upload: bool = False) -> list[str]:
     """Privileges the credentials lack for these VMs, named with the path that needs them."""
@@ -78,6 +89,8 @@ def missing_privileges(prox: Proxmox, specs: list[VmSpec], facts: NodeFacts, iso
     def lacking(privileges: tuple[str, ...], path: str) -> list[str]:
         return [f"{p} on {path}" for p in privileges if not has(p, path)]
 
+    # SDN.Use on every zone (a role on /, say) needs no look at the bridges.
+    check_bridges = not has("SDN.Use", "/sdn/zones")
     missing = []
     for spec in specs:
         missing += lacking(VM_PRIVILEGES, f"/vms/{spec.vmid}")
@@ -86,7 +99,30 @@ def missing_privileges(prox: Proxmox, specs: list[VmSpec], facts: NodeFacts, iso
         missing += lacking(NODE_PRIVILEGES, f"/nodes/{spec.node}")
         if iso_upload and spec.iso_volume:
             missing += lacking(ISO_PRIVILEGES, f"/storage/{spec.iso_volume.split(':')[0]}")
+        if check_bridges and facts.online(spec.node):
+            for path in bridge_paths(spec, facts.bridges(spec.node), facts.vnet_zones):
+                missing += lacking(BRIDGE_PRIVILEGES, path)
     return list(dict.fromkeys(missing))
+
+
+def bridge_paths(spec: VmSpec, bridges: dict[str, str], vnet_zones: Callable[[], dict[str, str]]) -> list[str]:
+    """The ACL paths PVE checks SDN.Use on for this VM's NICs. `bridges` is the node's (name -> type),
+    `vnet_zones` a callable giving each SDN vnet's zone (read only when a NIC uses a vnet). A bridge the
+    node lacks is left to the environment check; a vnet whose zone these credentials cannot see, to PVE."""
+    paths = []
+    for key, value in spec.params.items():
+        if not NET_KEY.fullmatch(key):
+            continue
+        options = split_options(str(value))[1]
+        bridge = options.get("bridge", "")
+        kind = bridges.get(bridge)
+        if kind is None:
+            continue
+        zone = vnet_zones().get(bridge) if kind == "vnet" else LOCAL_ZONE
+        if zone:
+            tag = options.get("tag")
+            paths.append(f"/sdn/zones/{zone}/{bridge}" + (f"/{tag}" if tag else ""))
+    return paths
 
 
 def check_environment(facts: NodeFacts, specs: list[VmSpec], iso_present: bool = True) -> list[str]:

@@ -1,10 +1,12 @@
-"""Cluster-wide reads: guests, nodes, a node's bridges, the credentials' permissions."""
+"""Cluster-wide reads: guests, nodes, a node's bridges, SDN vnets, the credentials' permissions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from proxshift.clients.proxmox.connection import Connection
+
+BRIDGE_TYPES = ("bridge", "OVSBridge", "vnet")  # what a NIC's bridge= may name
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,16 @@ class ClusterApi:
             return {str(n["node"]): str(n.get("status", "")) for n in self.connection.api.nodes.get()}
 
     def bridges(self, node: str) -> dict[str, str]:
-        """The node's bridges, name -> type."""
+        """What a NIC on this node may attach to, name -> type: Linux and OVS bridges, SDN vnets."""
         with self.connection.errors(f"listing the bridges of {node}"):
-            rows = self.connection.api.nodes(node).network.get()
-        return {str(i["iface"]): str(i.get("type")) for i in rows if "bridge" in str(i.get("type"))}
+            rows = self.connection.api.nodes(node).network.get(type="any_bridge")
+        return {str(i["iface"]): str(i.get("type")) for i in rows if str(i.get("type")) in BRIDGE_TYPES}
+
+    def vnet_zones(self) -> dict[str, str]:
+        """SDN vnet -> its zone, for the vnets these credentials may see (SDN.Audit)."""
+        with self.connection.errors("listing the SDN vnets"):
+            rows = self.connection.api.cluster.sdn.vnets.get()
+        return {str(r["vnet"]): str(r.get("zone", "")) for r in rows}
 
     def privileges(self) -> dict[str, set[str]]:
         """ACL path -> the privileges these credentials hold there (propagated below it)."""
