@@ -120,11 +120,11 @@ def unhealthy_operators(operators: list[dict[str, Any]]) -> list[str]:
     lines = []
     for operator in operators:
         name = operator.get("metadata", {}).get("name", "?")
-        found = conditions(operator)
+        by_type = conditions(operator)
         for kind, bad in (("Available", "False"), ("Degraded", "True"), ("Progressing", "True")):
-            if condition_is(operator, kind, bad) or (kind == "Available" and kind not in found):
-                message = found.get(kind, {}).get("message", "no status reported")
-                lines.append(f"{name}: {kind}={found.get(kind, {}).get('status', 'Unknown')}: {message}")
+            if condition_is(operator, kind, bad) or (kind == "Available" and kind not in by_type):
+                message = by_type.get(kind, {}).get("message", "no status reported")
+                lines.append(f"{name}: {kind}={by_type.get(kind, {}).get('status', 'Unknown')}: {message}")
     return lines
 
 

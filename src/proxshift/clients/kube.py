@@ -162,16 +162,16 @@ class Kube:
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         resource = self.resource(api_version, kind)
-        found = self.call(f"reading {kind} {name}", lambda: resource.get(name=name, namespace=namespace))
-        return dict(found.to_dict()) if found is not None else None
+        answer = self.call(f"reading {kind} {name}", lambda: resource.get(name=name, namespace=namespace))
+        return dict(answer.to_dict()) if answer is not None else None
 
     def list(
         self, api_version: str, kind: str, namespace: str | None = None, *, label_selector: str | None = None
     ) -> list[dict[str, Any]]:
         """Every object of a kind (in one namespace, or all), optionally only those with these labels."""
         resource = self.resource(api_version, kind)
-        found = self.call(f"listing {kind}", lambda: resource.get(namespace=namespace, label_selector=label_selector))
-        return [dict(item) for item in (found.to_dict().get("items") or [])] if found is not None else []
+        answer = self.call(f"listing {kind}", lambda: resource.get(namespace=namespace, label_selector=label_selector))
+        return [dict(item) for item in (answer.to_dict().get("items") or [])] if answer is not None else []
 
     def apply(self, document: dict[str, Any], *, server_side: bool = True) -> dict[str, Any]:
         """Create or update an object given in full. Server-side apply by default (proxshift owns the

@@ -51,14 +51,14 @@ def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> 
         )
     base = KvPath.parse(settings.credentials_path)
     try:
-        found = vault_for(project, notify).read_credentials(base, settings.hub_cluster)
+        credentials = vault_for(project, notify).read_credentials(base, settings.hub_cluster)
     except OperationError as exc:
         raise OperationError(
             f"cannot get the ACM hub's kubeconfig: {exc.message}",
             f"provision the hub {settings.hub_cluster} first, pass --hub-kubeconfig / PROXSHIFT_HUB_KUBECONFIG, "
             "or skip ACM (--skip acm)",
         ) from None
-    return settings.hub_cluster, found["kubeconfig"], str(base.child(settings.hub_cluster))
+    return settings.hub_cluster, credentials["kubeconfig"], str(base.child(settings.hub_cluster))
 
 
 def acm_context(

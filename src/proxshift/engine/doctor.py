@@ -89,13 +89,13 @@ def run_checks(project: Project, cluster_name: str | None, notify: Callable[[str
         (f"api.{cluster_name}.{domain}", cluster.api_address),
         (f"test.apps.{cluster_name}.{domain}", cluster.ingress_address),
     ):
-        found = _resolves(host)
-        status = "ok" if str(want) in found else "warning"
+        addresses = _resolves(host)
+        status = "ok" if str(want) in addresses else "warning"
         checks.append(
             Check(
                 f"DNS {host}",
                 status,
-                f"resolves to {', '.join(sorted(found)) or 'nothing'} (want {want})",
+                f"resolves to {', '.join(sorted(addresses)) or 'nothing'} (want {want})",
                 "" if status == "ok" else "create the record: the install fails late without it",
             )
         )

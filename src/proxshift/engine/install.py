@@ -19,8 +19,8 @@ def create_iso(project: Project, cluster_name: str, on_line: Callable[[str], Non
     from proxshift.clients.installer import create_image, find_installer
 
     cluster = project.cluster(cluster_name)
-    found = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
-    return create_image(found.path, project.paths.install_dir(cluster_name), on_line)
+    installer = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
+    return create_image(installer.path, project.paths.install_dir(cluster_name), on_line)
 
 
 def watch_settings(project: Project, cluster_name: str, timeout: float, poll: float = 5.0) -> WatchSettings:
