@@ -147,13 +147,14 @@ def _vmids(prox: Proxmox, specs: list[VmSpec]) -> str:
 
 
 def _space(prox: Proxmox, specs: list[VmSpec]) -> str:
+    from proxshift.clients.proxmox.options import split_options
     from proxshift.errors import OperationError
 
     need: dict[tuple[str, str], float] = {}
     for spec in specs:
         for key, value in spec.params.items():
             if key[:-1] in ("scsi", "virtio", "sata", "ide") and key != "ide2" and ":" in str(value):
-                storage, size = str(value).split(",")[0].split(":")
+                storage, size = split_options(str(value))[0].split(":")
                 need[(spec.node, storage)] = need.get((spec.node, storage), 0) + float(size)
     short = []
     for (node, storage), gib in need.items():

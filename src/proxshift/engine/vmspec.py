@@ -57,7 +57,8 @@ class VmSpec:
     @property
     def iso_volume(self) -> str | None:
         ide2 = self.params.get("ide2")
-        return str(ide2).split(",", 1)[0] if ide2 and not str(ide2).startswith("none") else None
+        volume = split_options(str(ide2))[0] if ide2 else "none"
+        return None if volume == "none" else volume
 
 
 def vm_spec(node: Node, cluster: Cluster) -> VmSpec:
@@ -187,7 +188,8 @@ def drift(spec: VmSpec, config: dict[str, Any]) -> list[Drift]:
             if not want_view["mac"]:
                 have_view["mac"] = ""  # PVE picked one; the inventory did not ask for a MAC
         elif key == "ide2" or "media=cdrom" in str(want_value):
-            want_view, have_view = {"volume": str(want_value).split(",")[0]}, {"volume": str(have_value).split(",")[0]}
+            want_view = {"volume": split_options(str(want_value))[0]}
+            have_view = {"volume": split_options(str(have_value))[0]}
         elif key.startswith("efidisk"):
             want_view = {"storage": str(want_value).split(":")[0]}
             have_view = {"storage": str(have_value).split(":")[0]}
