@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from proxshift.cli import run
+from proxshift.config.environment import CLEARED
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PREDECESSOR = FIXTURES / "predecessor"
@@ -20,22 +21,11 @@ REPO = Path(__file__).parent.parent
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """No test may read the developer's ~/.proxshift, ~/.vault-token or VAULT_* settings."""
+    """No test may read the developer's ~/.proxshift, ~/.vault-token or any variable proxshift reads."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
-    for name in (
-        "PROXSHIFT_ROOT",
-        "PROXSHIFT_CONFIG",
-        "VAULT_ADDR",
-        "VAULT_TOKEN",
-        "VAULT_NAMESPACE",
-        "VAULT_CACERT",
-        "VAULT_ROLE_ID",
-        "VAULT_SECRET_ID",
-        "VAULT_SKIP_VERIFY",
-    ):
+    for name in CLEARED:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("COLUMNS", raising=False)
     return home
 
 

@@ -22,16 +22,12 @@ class Secret:
     __slots__ = ("_source", "_value")
 
     def __init__(self, value: str, source: str = "") -> None:
+        # `source` (`name from path`) is safe to print: redactions name it so users know which item it is.
         self._value = value
         self._source = source
 
     def reveal(self) -> str:
         return self._value
-
-    @property
-    def source(self) -> str:
-        """Where it came from (`name from path`), safe to print."""
-        return self._source
 
     def redacted(self) -> str:
         return f"<redacted: {self._source}>" if self._source else f"<redacted: {REDACTED}>"

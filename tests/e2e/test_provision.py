@@ -12,9 +12,11 @@ import pytest
 
 from proxshift.config.paths import discover_paths
 from proxshift.config.project import load_project
-from proxshift.engine.provision import Options, Provision
+from proxshift.engine.events import Event, PhaseFinished
+from proxshift.engine.phases.base import Options
+from proxshift.engine.provision import Provision
 from proxshift.lab.lab import Lab
-from tests.conftest import CliRunner
+from tests.conftest import CliRunner, ProjectFiles
 
 FAST = ("--poll-interval", "0.1")
 MC = ("cluster.open-cluster-management.io/v1", "ManagedCluster")
@@ -42,9 +44,10 @@ def _creates(lab: Lab) -> int:
 def test_provision_sno_then_ha_with_acm(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
     result = cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST)
     assert result.code == 0, result.err
-    for phase in ("preflight", "secrets", "manifests", "iso", "upload", "vms", "start", "wait", "credentials", "acm"):
+    for phase in ("preflight", "secrets", "manifests", "iso", "upload", "vms", "start", "wait", "credentials"):
         assert re.search(rf"✓ {phase}\s+done", result.err), phase
-    assert "skipped: ocp-sno1 is the ACM hub itself" in result.err
+    # The hub has no hub to be imported into: one line, not an error.
+    assert re.search(r"↷ acm\s+skipped: not configured: ocp-sno1 is the ACM hub itself\n", result.err)
     vm = lab.pve.vm(301)
     assert vm is not None and vm.status == "running" and vm.node == "pve2"
     assert vm.config["net0"].startswith("virtio=BC:24:11:42:BE:F4,") and str(vm.config["memory"]) == "40960"
@@ -65,8 +68,8 @@ def test_provision_sno_then_ha_with_acm(predecessor_root: Path, lab: Lab, cli: C
 def test_interrupted_after_vms_resumes_without_recreating(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
     project = load_project(discover_paths(predecessor_root))
 
-    def interrupt_after_vms(event: dict[str, object]) -> None:
-        if event.get("phase") == "vms" and event.get("status") == "done":
+    def interrupt_after_vms(event: Event) -> None:
+        if isinstance(event, PhaseFinished) and (event.phase, event.status) == ("vms", "done"):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -181,6 +184,33 @@ def test_dry_run_changes_nothing_anywhere(predecessor_root: Path, lab: Lab, cli:
     assert "kind: ManagedCluster" in out
     assert "kubeconfig: '<redacted: the kubeconfig ocp_install/ocp/auth/kubeconfig will hold>'" in out
     assert "auths" not in out
+    # One section per selected phase, in the list's order; the same as data with --json.
+    assert re.findall(r"^== (\S+)", out, re.MULTILINE) == [
+        "preflight",
+        "secrets",
+        "manifests",
+        "iso",
+        "upload",
+        "vms",
+        "start",
+        "wait",
+        "credentials",
+        "acm",
+    ]
+    chosen = cli("--root", predecessor_root, "provision", "ocp-sno1", "--dry-run", "--from", "iso", "--skip", "wait")
+    assert chosen.code == 0, chosen.err
+    assert re.findall(r"^== (.+)$", chosen.out, re.MULTILINE) == [
+        "iso (done before)",
+        "upload (done before)",
+        "vms (done before)",
+        "start (done before)",
+        "credentials (done before)",
+        "acm",  # not configured for the hub: never recorded
+    ]
+    as_data = cli("--root", predecessor_root, "provision", "ocp-sno1", "--dry-run", "--json", "--only", "acm")
+    assert json.loads(as_data.out) == [
+        {"phase": "acm", "previously_done": False, "skipped": "not configured: ocp-sno1 is the ACM hub itself"}
+    ]
 
 
 def test_json_events_parse(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
@@ -198,8 +228,14 @@ def test_json_events_parse(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         "start",
         "wait",
         "credentials",
-        "acm",
     ]
+    assert events[-2] == {
+        "event": "phase",
+        "time": events[-2]["time"],
+        "phase": "acm",
+        "status": "skipped",
+        "reason": "not configured: ocp-sno1 is the ACM hub itself",
+    }
     assert events[-1]["event"] == "summary" and events[-1]["console"].startswith("https://console-openshift-console")
 
 
@@ -218,6 +254,10 @@ def test_doctor_in_the_lab(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         assert " ok " in rows[check] or rows[check].split()[len(check.split())] == "ok", rows[check]
     assert "ISO on its storage" in result.out and "warning" in rows["ISO on its storage"]
     assert "DNS api.ocp.homelab.local" in result.out  # a warning here: nothing resolves in the lab
+    flow = "preflight → secrets → manifests → iso → upload → vms → start → wait → credentials → acm"
+    assert f"provision runs these phases: {flow}\n" in result.err and "skipped for" not in result.err
+    hub = cli("--root", predecessor_root, "doctor", "ocp-sno1")
+    assert "  acm is skipped for ocp-sno1: not configured: ocp-sno1 is the ACM hub itself\n" in hub.err
     lab.pve.add_vm(404, "someones-db", node="pve4")
     refused = cli("--root", predecessor_root, "doctor", "ocp")
     assert refused.code == 1
@@ -267,3 +307,32 @@ def test_a_regenerated_iso_replaces_the_one_proxshift_uploaded(
     again = cli("--root", predecessor_root, "provision", "ocp-sno2", "--only", "upload")
     assert again.code == 0, again.err
     assert "your_nfs:iso/ocp-sno2-agent.x86_64.iso on pve3: replaced" in again.err
+
+
+def test_a_failed_run_s_json_stream_ends_with_the_error(
+    project: ProjectFiles, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proxshift.lab.openbao import free_port
+
+    port = free_port()  # nothing listens there
+    project.site["proxmox"] = {"host": "127.0.0.1", "port": port}
+    root = project.write()
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_ID", "root@pam!proxshift")
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_SECRET", "00000000-0000-0000-0000-000000000000")
+    result = cli("--root", root, "provision", "sno", "--json")
+    assert result.code == 1
+    events = [json.loads(line) for line in result.out.splitlines()]
+    assert [(e["event"], e.get("phase"), e.get("status")) for e in events] == [
+        ("phase", "preflight", "running"),
+        ("phase", "preflight", "failed"),
+        ("error", None, None),
+    ]
+    error = events[-1]
+    assert error["message"].startswith(f"Proxmox at 127.0.0.1:{port} is unreachable")
+    assert error["hint"] == "check proxmox.host and port" and error["exit_code"] == 1
+    assert error["message"] in result.err  # and the boundary still says it on stderr
+
+    unknown = cli("--root", root, "provision", "nosuch", "--json")  # before any phase: still one error event
+    assert unknown.code == 2
+    (only,) = [json.loads(line) for line in unknown.out.splitlines()]
+    assert only["event"] == "error" and only["exit_code"] == 2 and "nosuch" in only["message"]

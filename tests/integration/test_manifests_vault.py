@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from proxshift.config.install_dir import MANIFEST_NAMES
 from tests.conftest import FIXTURES, PREDECESSOR, CliRunner
 from tests.integration.conftest import VaultFixture
 
@@ -48,7 +49,7 @@ def test_same_manifests_as_predecessor_minus_its_defects(seeded_root: Path, cli:
 @pytest.mark.parametrize("cluster", CLUSTERS)
 def test_golden_manifests_for_every_cluster(seeded_root: Path, cli: CliRunner, cluster: str) -> None:
     assert cli("--root", seeded_root, "manifests", cluster).code == 0
-    for name in ("install-config.yaml", "agent-config.yaml"):
+    for name in MANIFEST_NAMES:
         written = (seeded_root / "ocp_install" / cluster / name).read_text()
         assert written == (GOLDEN / cluster / name).read_text(), f"{cluster}/{name} differs from the golden file"
         kept = seeded_root / "ocp_install" / cluster / "rendered" / name
@@ -56,7 +57,7 @@ def test_golden_manifests_for_every_cluster(seeded_root: Path, cli: CliRunner, c
 
 
 def test_golden_files_pass_the_checker() -> None:
-    from proxshift.manifests.rules import check_files
+    from proxshift.manifests.check import check_files
 
     for cluster in CLUSTERS:
         problems = check_files(
@@ -162,7 +163,7 @@ def test_secrets_only_in_the_two_manifests(seeded_root: Path, cli: CliRunner) ->
     for value in SECRET_VALUES:
         assert value not in result.out and value not in result.err
     for path in seeded_root.rglob("*"):
-        if path.is_file() and path.name not in ("install-config.yaml", "agent-config.yaml"):
+        if path.is_file() and path.name not in MANIFEST_NAMES:
             text = path.read_text(errors="replace")
             assert not any(v in text for v in SECRET_VALUES), path
 

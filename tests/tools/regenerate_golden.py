@@ -14,6 +14,7 @@ from pathlib import Path
 import hvac
 
 from proxshift.cli import run
+from proxshift.config.install_dir import MANIFEST_NAMES
 from proxshift.lab.openbao import OpenBaoServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -38,7 +39,7 @@ def main() -> None:
                 raise SystemExit(f"manifests {cluster} failed")
             target = FIXTURES / "golden" / cluster
             target.mkdir(parents=True, exist_ok=True)
-            for name in ("install-config.yaml", "agent-config.yaml"):
+            for name in MANIFEST_NAMES:
                 shutil.copy(root / "ocp_install" / cluster / name, target / name)
     finally:
         server.stop()

@@ -1,4 +1,4 @@
-"""Phase selection, the state file and the lock: the pure parts of `provision`."""
+"""The state file and the lock of a provision run."""
 
 from __future__ import annotations
 
@@ -9,17 +9,9 @@ from pathlib import Path
 import pytest
 
 from proxshift.config.install_dir import InstallDir
-from proxshift.engine.provision import PHASES, Options, State, cluster_lock, selected_phases
+from proxshift.engine.lock import cluster_lock
+from proxshift.engine.state import State
 from proxshift.errors import UserInputError
-
-
-def test_phase_selection() -> None:
-    assert selected_phases(Options()) == list(PHASES)
-    assert selected_phases(Options(start_from="vms")) == ["vms", "start", "wait", "credentials", "acm"]
-    assert selected_phases(Options(only="iso")) == ["iso"]
-    assert selected_phases(Options(skip=("acm", "wait"))) == [p for p in PHASES if p not in ("acm", "wait")]
-    with pytest.raises(UserInputError, match="unknown phase 'vm'"):
-        selected_phases(Options(skip=("vm",)))
 
 
 def test_state_records_inputs_and_survives_a_reload(tmp_path: Path) -> None:
@@ -29,6 +21,7 @@ def test_state_records_inputs_and_survives_a_reload(tmp_path: Path) -> None:
     again = State(tmp_path / "state.json")
     assert again.done("vms", "abc")
     assert not again.done("vms", "changed")
+    assert again.ever_done("vms") and not again.ever_done("iso")
     assert oct((tmp_path / "state.json").stat().st_mode & 0o777) == "0o600"
 
 

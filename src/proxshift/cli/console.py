@@ -29,7 +29,7 @@ class UI:
         if self._out is None:
             from rich.console import Console
 
-            stream = self._stdout or sys.stdout
+            stream = self.stdout
             # Piped output keeps whole rows (rich would otherwise fold at 80 columns).
             width = None if stream.isatty() else int(os.environ.get("COLUMNS") or 1000)
             self._out = Console(file=stream, width=width, highlight=False, soft_wrap=False)
@@ -40,21 +40,28 @@ class UI:
         if self._err is None:
             from rich.console import Console
 
-            self._err = Console(file=self._stderr or sys.stderr, highlight=False, soft_wrap=True)
+            self._err = Console(file=self.stderr, highlight=False, soft_wrap=True)
         return self._err
 
-    def json(self, data: Any) -> None:
-        stream = self._stdout or sys.stdout
-        stream.write(json.dumps(data, indent=2, default=str) + "\n")
+    @property
+    def stdout(self) -> IO[str]:
+        return self._stdout or sys.stdout
 
-    def _plain(self) -> bool:
+    @property
+    def stderr(self) -> IO[str]:
+        return self._stderr or sys.stderr
+
+    def json(self, data: Any) -> None:
+        self.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+    @property
+    def plain(self) -> bool:
         """Piped stderr gets plain lines: no colour codes, and no rich import (~35 ms) for them."""
-        stream = self._stderr or sys.stderr
-        return not stream.isatty() and not os.environ.get("FORCE_COLOR")
+        return not self.stderr.isatty() and not os.environ.get("FORCE_COLOR")
 
     def _line(self, label: str, style: str, message: str, indent: str = "") -> None:
-        if self._plain():
-            stream = self._stderr or sys.stderr
+        if self.plain:
+            stream = self.stderr
             stream.write(f"{indent}{label} {message}\n" if label else f"{indent}{message}\n")
             stream.flush()
         elif label:

@@ -16,6 +16,9 @@ def doctor(
 ) -> None:
     """Check everything a provision needs, before it starts: a table of ok / warning / failed."""
     from proxshift.engine.doctor import run_checks
+    from proxshift.engine.phases.base import Options
+    from proxshift.engine.phases.flow import PHASES
+    from proxshift.engine.provision import Provision
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster] if cluster else None, quiet=True)
@@ -23,5 +26,11 @@ def doctor(
     context.ui.table(
         None, ("CHECK", "STATUS", "DETAIL", "HINT"), [(c.name, c.status, c.detail, c.hint) for c in checks]
     )
+    ui = context.ui
+    ui.info("provision runs these phases: " + " → ".join(phase.name for phase in PHASES))
+    if cluster:
+        for phase, why in Provision(project, cluster, Options(), lambda event: None).outline():
+            if why:
+                ui.info(f"  {phase.name} is skipped for {cluster}: not configured: {why}")
     if any(c.status == "failed" for c in checks):
         raise typer.Exit(int(ExitCode.FAILED))

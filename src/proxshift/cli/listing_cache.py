@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from proxshift import __version__
-from proxshift.config.paths import Paths
+from proxshift.config.paths import Paths, cache_root
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "proxshift" / "clusters"
+    return cache_root() / "clusters"
 
 
 def listing_key(paths: Paths) -> str | None:

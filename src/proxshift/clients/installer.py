@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 import re
 import shutil
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxshift.config.install_dir import InstallDir
+from proxshift.config.paths import cache_root as proxshift_cache
 from proxshift.errors import OperationError, UserInputError
 
 DEFAULT_MIRROR = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp"
@@ -22,8 +22,7 @@ VERSION_LINE = re.compile(r"^openshift-install v?(\S+)", re.M)
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "proxshift" / "openshift-install"
+    return proxshift_cache() / "openshift-install"
 
 
 def installer_version(binary: Path) -> str | None:

@@ -75,10 +75,6 @@ class VaultAccess:
     verify: bool | str = True
     warnings: tuple[str, ...] = ()
 
-    @property
-    def method(self) -> str:
-        return "approle" if self.role_id and self.secret_id else "token"
-
 
 def vault_access(settings: Settings, env: Mapping[str, str] | None = None) -> VaultAccess:
     """VAULT_* from the environment win over the site config; the token is found on purpose."""

@@ -31,6 +31,11 @@ class Paths:
             return str(path)
 
 
+def cache_root() -> Path:
+    """proxshift's cache (listings, installer binaries): $XDG_CACHE_HOME/proxshift, else ~/.cache/proxshift."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "proxshift"
+
+
 def discover_paths(root: Path | None = None, config: Path | None = None, inventory: Path | None = None) -> Paths:
     """Flag > environment > <root>/config/site-config.yaml > ~/.proxshift/site-config.yaml."""
     root = root or Path(os.environ.get("PROXSHIFT_ROOT") or Path.cwd())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxshift.config.inventory import Cluster, Inventory, load_inventory
+from proxshift.config.inventory import Cluster, Inventory
+from proxshift.config.inventory_loader import load_inventory
 from proxshift.config.paths import Paths
 from proxshift.config.rules import validate
 from proxshift.config.settings import Settings, load_settings

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from proxshift.errors import Problem
 
 REFERENCE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.\w+)*")
-
-# Names Ansible supplied at run time that the predecessor's site config refers to.
-CLUSTER_SCOPED = frozenset({"ocp_install_dir", "cluster_name"})
 
 
 class _Unresolvable(Exception):
@@ -40,13 +37,10 @@ class ReferenceResolver:
         head, *rest = expression.split(".")
         if head in self._runtime and not rest:
             return self._runtime[head]
-        if head in CLUSTER_SCOPED and not rest:
-            # Kept for per-cluster resolution: the value differs for every cluster.
-            return "{{ " + head + " }}"
         if head not in self._raw:
             raise _Unresolvable(
                 f"refers to '{head}', which is neither a key of this file nor a known name",
-                "define that key, or use one of: " + ", ".join(sorted([*self._runtime, *CLUSTER_SCOPED])),
+                "define that key, or use one of: " + ", ".join(sorted(self._runtime)),
             )
         value: Any = self.resolve_key(head)
         for part in rest:
@@ -81,21 +75,19 @@ class ReferenceResolver:
 
 
 def resolve_references(
-    raw: Mapping[str, Any], runtime: Mapping[str, str], file: str
+    raw: Mapping[str, Any], runtime: Mapping[str, str], file: str, keys: Iterable[str]
 ) -> tuple[dict[str, Any], list[Problem]]:
-    """Resolve every key; a key that cannot be resolved is dropped and reported."""
+    """Resolve `keys` (and what they refer to); a key that cannot be resolved is dropped and reported.
+
+    Only the keys proxshift uses are asked for: the predecessor's other keys refer to names
+    Ansible set per cluster (`{{ ocp_install_dir }}`), which have no value here.
+    """
     resolver = ReferenceResolver(raw, runtime)
     resolved: dict[str, Any] = {}
     problems: list[Problem] = []
-    for key in raw:
+    for key in keys:
         try:
             resolved[key] = resolver.resolve_key(str(key))
         except _Unresolvable as exc:
             problems.append(Problem(file, str(key), exc.message, exc.fix))
     return resolved, problems
-
-
-def resolve_cluster_scoped(value: str, cluster_name: str, install_dir: str) -> str:
-    """Fill in the per-cluster names a resolved value may still carry."""
-    names = {"cluster_name": cluster_name, "ocp_install_dir": install_dir}
-    return REFERENCE.sub(lambda m: names.get(m.group(1), m.group(0)), value)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from proxshift.config.model_errors import closest, problems_from_validation_error
 from proxshift.config.paths import Paths
-from proxshift.config.references import resolve_cluster_scoped, resolve_references
+from proxshift.config.references import resolve_references
 from proxshift.config.yamlio import load_yaml
 from proxshift.errors import InvalidInput, Problem, UserInputError
 
@@ -20,7 +20,15 @@ DEFAULT_CREDENTIALS_PATH = "secrets/data/openshift"
 
 # Keys of the predecessor's site config that proxshift accepts but has no use for.
 PREDECESSOR_ONLY_KEYS = frozenset(
-    {"iso_boot_path", "ocp_iso_image", "cluster_marker", "gitops_root", "backup_secrets", "backup_dir"}
+    {
+        "iso_boot_path",
+        "ocp_iso_image",
+        "cluster_marker",
+        "gitops_root",
+        "backup_secrets",
+        "backup_dir",
+        "hub_cluster_api_url",  # the hub's API is read from its kubeconfig
+    }
 )
 
 
@@ -103,7 +111,6 @@ class Settings(_Model):
     credentials_path: str = DEFAULT_CREDENTIALS_PATH
     ocp_installer_path: str | None = None
     hub_cluster: str | None = None
-    hub_cluster_api_url: str | None = None
     vault_items: list[VaultItem] = Field(default_factory=list)
     network_defaults: NetworkDefaults | None = None
     proxmox: ProxmoxEndpoint = ProxmoxEndpoint()
@@ -117,10 +124,6 @@ class Settings(_Model):
     agent_api_urls: dict[str, str] = Field(default_factory=dict)
     ignored_keys: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
-
-    def resolve_for_cluster(self, value: str, cluster_name: str, root: Path) -> str:
-        install_dir = str(root / "ocp_install" / cluster_name)
-        return resolve_cluster_scoped(value, cluster_name, install_dir)
 
 
 KNOWN_KEYS = frozenset(Settings.model_fields) - {
@@ -157,13 +160,14 @@ def load_settings(paths: Paths) -> Settings:
     if not isinstance(raw, dict):
         raise UserInputError(f"{shown}: must be a mapping of keys to values", "see docs/configuration.md")
     runtime = {"ansible_user_dir": str(Path.home())}
-    resolved, problems = resolve_references(raw, runtime, shown)
+    resolved, problems = resolve_references(raw, runtime, shown, [k for k in raw if k in KNOWN_KEYS])
     warnings: list[Problem] = []
     ignored: list[str] = []
     values: dict[str, Any] = {}
-    for key, value in resolved.items():
+    for key in raw:
         if key in KNOWN_KEYS:
-            values[key] = value
+            if key in resolved:
+                values[key] = resolved[key]
         elif key in PREDECESSOR_ONLY_KEYS:
             ignored.append(key)
         else:

@@ -61,6 +61,18 @@ def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> 
     return settings.hub_cluster, credentials["kubeconfig"], str(base.child(settings.hub_cluster))
 
 
+def hub_absent(project: Project, cluster_name: str, hub_file: Path | None = None) -> str | None:
+    """Why this cluster has no hub to be imported into (it is the hub, or none is configured), or None."""
+    import os
+
+    settings = project.settings
+    if hub_file is None and settings.hub_cluster == cluster_name:
+        return f"{cluster_name} is the ACM hub itself"
+    if hub_file is None and not settings.hub_cluster and not os.environ.get("PROXSHIFT_HUB_KUBECONFIG"):
+        return "no ACM hub is configured (hub_cluster in the site config, or PROXSHIFT_HUB_KUBECONFIG)"
+    return None
+
+
 def acm_context(
     project: Project,
     cluster_name: str,
@@ -75,7 +87,7 @@ def acm_context(
     cluster = project.cluster(cluster_name)
     settings = project.settings
     if settings.hub_cluster == cluster_name and hub_file is None:
-        return AcmContext(cluster_name, settings.hub_cluster, skipped=f"{cluster_name} is the ACM hub itself")
+        return AcmContext(cluster_name, settings.hub_cluster, skipped=hub_absent(project, cluster_name))
     hub_name, hub_kubeconfig, _ = _hub_kubeconfig(project, hub_file, notify)
     if hub_name == cluster_name:
         return AcmContext(cluster_name, hub_name, skipped=f"{cluster_name} is the ACM hub itself")

@@ -10,15 +10,10 @@ from proxshift.config.install_dir import InstallDir
 from proxshift.config.project import Project
 from proxshift.engine.connections import Notify, ignore, vault_for
 from proxshift.errors import OperationError, Problem
-from proxshift.manifests.render import (
-    RenderedManifests,
-    WriteReport,
-    build_context,
-    check,
-    render,
-    require_valid,
-    write,
-)
+from proxshift.manifests.check import check, require_valid
+from proxshift.manifests.context import build_context
+from proxshift.manifests.render import RenderedManifests, render
+from proxshift.manifests.write import WriteReport, write
 from proxshift.secret import InstallSecrets
 
 if TYPE_CHECKING:

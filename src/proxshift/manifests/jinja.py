@@ -8,13 +8,26 @@ from typing import Any
 PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 
 
-def yaml_string(value: str) -> str:
-    """A YAML scalar for any text: single-quoted when it fits one line, else double-quoted."""
-    import json
+# The escapes json.dumps writes, which YAML's double-quoted style reads the same way.
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
+
+def _escaped(char: str) -> str:
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    if " " <= char <= "~":
+        return char
+    code = ord(char)
+    # Beyond the BMP json.dumps writes a UTF-16 surrogate pair, which YAML reads as two broken
+    # characters; YAML's own 8-digit escape keeps the character whole.
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def yaml_string(value: str) -> str:
+    """A YAML scalar for any text: single-quoted when it fits one line, else double-quoted and escaped."""
     if "\n" not in value and value.isprintable():
         return "'" + value.replace("'", "''") + "'"
-    return json.dumps(value)
+    return '"' + "".join(map(_escaped, value)) + '"'
 
 
 def template_environment(override_dir: Path | None) -> Any:

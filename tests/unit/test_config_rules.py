@@ -1,4 +1,4 @@
-"""One failing inventory per validation rule: exit 2, the place named, the fix given."""
+"""config/rules.py: one failing inventory per validation rule: exit 2, the place named, the fix given."""
 
 from __future__ import annotations
 

@@ -1,0 +1,132 @@
+"""What a phase is, and the context one provision run hands to each phase.
+
+A phase is one object in the list of engine/phases/flow.py. It has a name, a one-line description
+(docs/provisioning.md's table), whether it always runs, a digest of its inputs (a phase recorded done
+with the same digest is skipped on a re-run), a plan (what --dry-run shows: data, rendered as text or
+JSON by the CLI), a run, and a way to say it is not configured for a cluster (then it is skipped with
+that reason, never an error). Phases import their service modules inside `plan` and `run`, so the
+list stays cheap to import.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from proxshift.engine.events import Log, Notice, Reporter
+from proxshift.engine.state import cluster_fingerprint, digest
+
+if TYPE_CHECKING:
+    from proxshift.clients.proxmox.client import Proxmox
+    from proxshift.config.project import Project
+    from proxshift.engine.vmspec import VmPlan
+
+
+@dataclass
+class Options:
+    """What the command line chose for one run."""
+
+    force: bool = False
+    start_from: str | None = None
+    only: str | None = None
+    skip: tuple[str, ...] = ()
+    wait_timeout: float = 120 * 60
+    wait_poll: float = 5.0
+    acm_mode: str = "auto"
+    acm_timeout: float = 15 * 60
+
+
+class PhaseContext:
+    """One cluster's run: its inputs, what earlier phases found, the reporter, one Proxmox connection."""
+
+    def __init__(
+        self, project: Project, cluster_name: str, options: Options, report: Reporter, selected: Sequence[str] = ()
+    ) -> None:
+        self.project = project
+        self.name = cluster_name
+        self.cluster = project.cluster(cluster_name)
+        self.options = options
+        self.report = report
+        self.selected = tuple(selected)  # the names of the phases this run executes
+        self.install_dir = project.paths.install_dir(cluster_name)
+        self.results = Results()
+        self._prox: Proxmox | None = None
+        self._vm_plans: list[VmPlan] | None = None
+
+    def notify(self, message: str) -> None:
+        """For clients and engine helpers that take a plain `Callable[[str], None]` for warnings."""
+        self.report(Notice(message))
+
+    def proxmox(self) -> Proxmox:
+        """One connection (and one login) for the whole run, made when a phase first needs it."""
+        if self._prox is None:
+            from proxshift.engine.connections import proxmox_for
+
+            self._prox = proxmox_for(self.project, self.name, self.notify)[0]
+        return self._prox
+
+    def vm_plans(self) -> list[VmPlan]:
+        """What would happen to each VM (read-only; the plans of several phases share it)."""
+        if self._vm_plans is None:
+            from proxshift.engine.vm_plan import plan_vms, specs_for
+
+            self._vm_plans = plan_vms(self.proxmox(), specs_for(self.cluster), force=self.options.force)
+        return self._vm_plans
+
+    def base_inputs(self) -> list[str]:
+        """The cluster's inventory entry and the site config: what most phases depend on."""
+        settings = self.project.settings.model_dump_json(exclude={"source", "source_label", "warnings"})
+        return [cluster_fingerprint(self.cluster), settings]
+
+
+@dataclass
+class Results:
+    """What phases found that later phases, and the summary, use."""
+
+    versions: dict[str, int] = field(default_factory=dict)  # secret name -> its Vault version
+    console_url: str | None = None
+    api_url: str | None = None
+    credentials: str | None = None  # where in Vault
+
+
+class Phase(ABC):
+    """One step of the flow. Subclasses set the class attributes and write `plan` and `run`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]  # one line: the docs' phase table, `doctor`
+    always: ClassVar[bool] = False  # read-only and cheap: runs every time, so what follows sees fresh facts
+    unchanged: ClassVar[str] = "the cluster's entry and the site config are unchanged"  # the docs' re-run column
+
+    def not_configured(self, ctx: PhaseContext) -> str | None:
+        """Why this phase has nothing to do for this cluster (it is then skipped with that reason), or None."""
+        del ctx
+        return None
+
+    def inputs(self, ctx: PhaseContext) -> str:
+        """A digest of what the result depends on: recorded done with the same digest, a re-run skips it."""
+        return digest(*ctx.base_inputs())
+
+    @abstractmethod
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        """What --dry-run shows: JSON-able data, from the inventory plus read-only lookups; changes nothing."""
+
+    @abstractmethod
+    def run(self, ctx: PhaseContext) -> None:
+        """Do it; raise a ProxshiftError to fail the phase (and the run)."""
+
+    def log(self, ctx: PhaseContext, message: str) -> None:
+        ctx.report(Log(self.name, message))
+
+
+@dataclass(frozen=True)
+class PhasePlan:
+    """One section of the dry-run plan."""
+
+    phase: str
+    previously_done: bool
+    details: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"phase": self.phase, "previously_done": self.previously_done, **self.details}

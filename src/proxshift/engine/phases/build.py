@@ -1,0 +1,109 @@
+"""The phases that build the install image and put it where the VMs boot from: manifests, iso, upload."""
+
+from __future__ import annotations
+
+import shutil
+from typing import TYPE_CHECKING, Any
+
+from proxshift.engine.events import Output, Progress
+from proxshift.engine.phases.base import Phase, PhaseContext
+from proxshift.engine.state import cluster_fingerprint, digest
+
+if TYPE_CHECKING:
+    from proxshift.engine.iso_upload import IsoTarget
+
+
+class Manifests(Phase):
+    name = "manifests"
+    description = "renders and checks install-config.yaml and agent-config.yaml"
+    unchanged = "the cluster's inventory entry, the site config and the secrets' versions are unchanged"
+
+    def inputs(self, ctx: PhaseContext) -> str:
+        return digest(*ctx.base_inputs(), ctx.results.versions)
+
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        from proxshift.engine.manifests_flow import generate_manifests
+
+        rendered = generate_manifests(ctx.project, ctx.name, dry_run=True, notify=ctx.notify)
+        return {
+            "writes": [ctx.project.paths.shown(p) for p in ctx.install_dir.manifests],
+            "manifests": dict(rendered.redacted.items()),
+        }
+
+    def run(self, ctx: PhaseContext) -> None:
+        from proxshift.engine.manifests_flow import generate_manifests
+
+        report = generate_manifests(ctx.project, ctx.name, notify=ctx.notify).report
+        if report:
+            self.log(ctx, f"{len(report.written)} written, {len(report.unchanged)} unchanged")
+
+
+class Iso(Phase):
+    name = "iso"
+    description = "openshift-install agent create image"
+    unchanged = "the rendered manifests are unchanged"
+
+    def inputs(self, ctx: PhaseContext) -> str:
+        rendered = ctx.install_dir.rendered
+        return digest([(p.name, p.read_text()) for p in sorted(rendered.glob("*.yaml"))] if rendered.is_dir() else [])
+
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        from proxshift.clients.installer import find_installer
+        from proxshift.errors import UserInputError
+
+        try:
+            settings = ctx.project.settings
+            installer = str(find_installer(ctx.cluster.vars.ocp_version, settings.ocp_installer_path).path)
+        except UserInputError as exc:
+            installer = f"MISSING: {exc.message}"
+        shown = ctx.project.paths.shown
+        return {"installer": installer, "writes": [shown(ctx.install_dir.iso), shown(ctx.install_dir.auth)]}
+
+    def run(self, ctx: PhaseContext) -> None:
+        from proxshift.engine.install import create_iso
+
+        install_dir = ctx.install_dir
+        if not install_dir.install_config.exists():
+            # The installer consumed them last time: put the kept copies back for a fresh image.
+            for kept, target in zip(install_dir.rendered_manifests, install_dir.manifests, strict=True):
+                shutil.copy2(kept, target)
+        iso = create_iso(ctx.project, ctx.name, lambda line: ctx.report(Output(self.name, line)))
+        self.log(ctx, f"created {ctx.project.paths.shown(iso)}")
+
+
+class Upload(Phase):
+    name = "upload"
+    description = "the ISO to the storage of iso_image"
+    unchanged = "the ISO and the cluster are unchanged"
+
+    def inputs(self, ctx: PhaseContext) -> str:
+        iso = ctx.install_dir.iso
+        present = iso.exists()
+        return digest(
+            cluster_fingerprint(ctx.cluster),
+            iso.stat().st_size if present else None,
+            iso.stat().st_mtime_ns if present else None,
+        )
+
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        from proxshift.engine.vm_plan import specs_for
+
+        return {"targets": sorted({s.iso_volume for s in specs_for(ctx.cluster) if s.iso_volume})}
+
+    def run(self, ctx: PhaseContext) -> None:
+        from proxshift.engine.iso_upload import upload_iso
+
+        last: dict[str, int] = {}
+
+        def progress(target: IsoTarget, done: int, total: int) -> None:
+            percent = done * 100 // max(total, 1)  # at most one event per percent and target
+            if percent != last.get(target.volid, -1):
+                last[target.volid] = percent
+                ctx.report(Progress(self.name, f"{target.node}:{target.volid}", done, total))
+
+        targets = upload_iso(
+            ctx.proxmox(), ctx.cluster, ctx.install_dir.iso, ctx.install_dir, replace_ours=True, progress=progress
+        )
+        for target in targets:
+            verb = {"skip": "already there, skipped", "upload": "uploaded", "replace": "replaced"}[target.action]
+            self.log(ctx, f"{target.volid} on {target.node}: {verb}")

@@ -1,0 +1,58 @@
+"""The phases that follow the install to its end and keep what it leaves: wait and credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxshift.engine.phases.base import Phase, PhaseContext
+
+
+class Wait(Phase):
+    name = "wait"
+    description = "follows the install to the end (docs/install.md)"
+
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        agent = ctx.project.settings.agent_api_urls.get(ctx.name) or (
+            f"http://{ctx.cluster.rendezvous_ip}:8090/api/assisted-install/v2"
+        )
+        return {"watches": [agent, "the cluster's API"]}
+
+    def run(self, ctx: PhaseContext) -> None:
+        from proxshift.engine.install import wait_for_install
+
+        options = ctx.options
+        installed = wait_for_install(
+            ctx.project, ctx.name, options.wait_timeout, lambda line: self.log(ctx, line.strip()), options.wait_poll
+        )
+        ctx.results.console_url = installed.console_url
+        ctx.results.api_url = installed.api_url
+
+
+class Credentials(Phase):
+    name = "credentials"
+    description = "kubeconfig, kubeadmin password, API URL to Vault"
+
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        return {"writes": [credentials_path(ctx)]}
+
+    def run(self, ctx: PhaseContext) -> None:
+        from proxshift.engine.install import store_credentials
+
+        api = ctx.results.api_url or self._api_from_kubeconfig(ctx)
+        ctx.results.api_url = api
+        ctx.results.credentials = store_credentials(ctx.project, ctx.name, api, ctx.notify)
+        self.log(ctx, f"stored in Vault at {ctx.results.credentials}")
+
+    @staticmethod
+    def _api_from_kubeconfig(ctx: PhaseContext) -> str:
+        import yaml
+
+        data = yaml.safe_load(ctx.install_dir.kubeconfig.read_text())
+        return str(data["clusters"][0]["cluster"]["server"])
+
+
+def credentials_path(ctx: PhaseContext) -> str:
+    """Where in Vault the cluster's credentials are (or will be)."""
+    from proxshift.clients.vault import KvPath
+
+    return str(KvPath.parse(ctx.project.settings.credentials_path).child(ctx.name))

@@ -1,0 +1,67 @@
+"""The phases that change VMs on Proxmox: vms (create) and start."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from proxshift.engine.phases.base import Phase, PhaseContext
+from proxshift.errors import OperationError
+
+if TYPE_CHECKING:
+    from proxshift.engine.vm_run import VmRun
+
+
+def _outcome(phase: Phase, ctx: PhaseContext, run: VmRun) -> None:
+    for result in run.results:
+        phase.log(ctx, f"{result.host}: {'ok' if result.ok else 'FAILED'}: {result.detail}")
+    if run.failed:
+        raise OperationError(
+            f"{phase.name}: " + "; ".join(f"{r.host}: {r.detail}" for r in run.results if not r.ok),
+            f"fix it, then 'proxshift provision {ctx.name} --from {phase.name}'",
+        )
+
+
+class Vms(Phase):
+    name = "vms"
+    description = "creates the VMs (leaves matching ones alone)"
+
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        return {
+            "vms": [
+                {
+                    "host": p.spec.host,
+                    "vmid": p.spec.vmid,
+                    "node": p.spec.node,
+                    "action": p.action,
+                    "reason": p.reason,
+                    "drift": [str(d) for d in p.drift],
+                    "params": dict(p.spec.params.items()),
+                }
+                for p in ctx.vm_plans()
+            ]
+        }
+
+    def run(self, ctx: PhaseContext) -> None:
+        from proxshift.engine.vm_lifecycle import create_vms
+
+        run = create_vms(
+            ctx.proxmox(),
+            ctx.cluster,
+            force=ctx.options.force,
+            progress=lambda host, message: self.log(ctx, f"{host}: {message}"),
+        )
+        _outcome(self, ctx, run)
+
+
+class Start(Phase):
+    name = "start"
+    description = "starts them"
+
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        return {"vms": [p.spec.host for p in ctx.vm_plans()]}
+
+    def run(self, ctx: PhaseContext) -> None:
+        from proxshift.engine.vm_lifecycle import start_vms
+
+        run = start_vms(ctx.proxmox(), ctx.cluster, progress=lambda host, message: self.log(ctx, f"{host}: {message}"))
+        _outcome(self, ctx, run)

@@ -1,0 +1,119 @@
+"""The provision driver on stand-in phases: the plan and the run are derived from the list it is given."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from proxshift.config.paths import discover_paths
+from proxshift.config.project import Project, load_project
+from proxshift.engine.events import Event, Log, PhaseFinished, PhaseSkipped, PhaseStarted, Summary
+from proxshift.engine.phases.base import Options, Phase, PhaseContext
+from proxshift.engine.provision import Interrupted, Provision
+from proxshift.errors import OperationError
+from tests.conftest import ProjectFiles
+
+
+class _Stub(Phase):
+    description = "a stand-in"
+    unconfigured: str | None = None
+    failure: BaseException | None = None
+    runs = 0
+
+    def not_configured(self, ctx: PhaseContext) -> str | None:
+        return self.unconfigured
+
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        return {"would": f"{self.name} {ctx.name}"}
+
+    def run(self, ctx: PhaseContext) -> None:
+        type(self).runs += 1
+        if self.failure is not None:
+            raise self.failure
+        self.log(ctx, f"{self.name} ran")
+
+
+def stub(name: str, **attributes: Any) -> Phase:
+    cls: type[_Stub] = type(f"Stub_{name}", (_Stub,), {"name": name, **attributes})
+    return cls()
+
+
+@pytest.fixture
+def loaded(project: ProjectFiles) -> Project:
+    return load_project(discover_paths(project.write()))
+
+
+def _provision(project: Project, phases: list[Phase], options: Options | None = None) -> tuple[Provision, list[Event]]:
+    events: list[Event] = []
+    return Provision(project, "sno", options or Options(), events.append, phases), events
+
+
+def test_the_plan_is_each_selected_phase_s_plan_in_order(loaded: Project) -> None:
+    phases = [stub("one"), stub("two", unconfigured="no hub here"), stub("three"), stub("four")]
+    provision, events = _provision(loaded, phases, Options(skip=("three",)))
+    plans = provision.plan()
+    assert [p.as_dict() for p in plans] == [
+        {"phase": "one", "previously_done": False, "would": "one sno"},
+        {"phase": "two", "previously_done": False, "skipped": "not configured: no hub here"},
+        {"phase": "four", "previously_done": False, "would": "four sno"},
+    ]
+    assert events == []
+    assert not loaded.paths.install_dir("sno").path.exists()  # a plan writes nothing
+
+
+def test_the_run_reports_each_phase_and_records_what_it_did(loaded: Project) -> None:
+    phases = [stub("always", always=True), stub("once"), stub("unwanted"), stub("hubless", unconfigured="no hub")]
+    provision, events = _provision(loaded, phases, Options(skip=("unwanted",)))
+    summary = provision.run()
+    assert events[:-1] == [
+        PhaseStarted("always"),
+        Log("always", "always ran"),
+        PhaseFinished("always", "done", _seconds(events, "always")),
+        PhaseStarted("once"),
+        Log("once", "once ran"),
+        PhaseFinished("once", "done", _seconds(events, "once")),
+        PhaseSkipped("unwanted", "not selected"),
+        PhaseSkipped("hubless", "not configured: no hub"),
+    ]
+    assert events[-1] == summary and isinstance(summary, Summary) and summary.cluster == "sno"
+    state = json.loads(loaded.paths.install_dir("sno").state_file.read_text())
+    assert sorted(state["phases"]) == ["always", "once"]  # neither the unselected nor the unconfigured one
+    assert not loaded.paths.install_dir("sno").lock_file.exists()
+
+    again, events = _provision(loaded, phases, Options(skip=("unwanted",)))
+    again.run()
+    assert PhaseSkipped("once", "done, inputs unchanged") in events
+    assert PhaseStarted("always") in events  # read-only phases run every time
+    plans = _provision(loaded, phases)[0].plan()
+    assert {p.phase: p.previously_done for p in plans} == {
+        "always": True,
+        "once": True,
+        "unwanted": False,
+        "hubless": False,
+    }
+
+
+def _seconds(events: list[Event], phase: str) -> float:
+    return next(e.seconds for e in events if isinstance(e, PhaseFinished) and e.phase == phase)
+
+
+def test_a_failing_phase_stops_the_run_and_is_not_recorded(loaded: Project) -> None:
+    phases = [stub("first"), stub("broken", failure=OperationError("it broke", "fix it")), stub("never")]
+    provision, events = _provision(loaded, phases)
+    with pytest.raises(OperationError, match="it broke"):
+        provision.run()
+    assert events[-1] == PhaseFinished("broken", "failed", _seconds(events, "broken"))
+    assert not any(isinstance(e, PhaseStarted) and e.phase == "never" for e in events)
+    state = json.loads(loaded.paths.install_dir("sno").state_file.read_text())
+    assert list(state["phases"]) == ["first"]
+
+
+def test_ctrl_c_in_a_phase_is_exit_130_with_a_resume_hint(loaded: Project) -> None:
+    provision, events = _provision(loaded, [stub("slow", failure=KeyboardInterrupt())])
+    with pytest.raises(Interrupted) as raised:
+        provision.run()
+    assert raised.value.exit_code == 130
+    assert raised.value.hint == "resume with: proxshift provision sno"
+    assert events == [PhaseStarted("slow"), PhaseFinished("slow", "interrupted", _seconds(events, "slow"))]
