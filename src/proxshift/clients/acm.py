@@ -85,14 +85,15 @@ def _until(
     report: Report | None = None,
     progress: Callable[[], str] | None = None,
 ) -> Any:
-    said: list[str] = []
+    last = ""
 
     def say_progress() -> None:
+        nonlocal last
         if progress and report:
             line = progress()
-            if not said or line != said[-1]:
+            if line != last:
                 report(line)
-                said.append(line)
+                last = line
 
     # Things usually happen fast: the first pauses are short, backing off to `poll` when they do not.
     result = Poller(timeout, cap=poll).until(check, say_progress)
