@@ -89,5 +89,5 @@ def test_predecessor_installer_dir_convention(tmp_path: Path) -> None:
     from proxshift.clients.installer import find_installer
 
     install_fake(tmp_path, "4.19.1", tmp_path / "state", name="openshift-install-4.19.1")
-    found = find_installer("4.19.1", str(tmp_path))
-    assert (found.path, found.source) == (tmp_path / "openshift-install-4.19.1", "ocp_installer_path")
+    installer = find_installer("4.19.1", str(tmp_path))
+    assert (installer.path, installer.source) == (tmp_path / "openshift-install-4.19.1", "ocp_installer_path")

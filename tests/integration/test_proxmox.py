@@ -202,6 +202,47 @@ def test_token_without_vm_allocate_names_the_privilege(
     assert pve_lab.pve.vms == []
 
 
+def _token_with(pve_lab: PveLab, monkeypatch: pytest.MonkeyPatch, acl: list[tuple[str, set[str]]]) -> None:
+    pve_lab.pve.apitokens["proxshift@pve!ci"] = "token-secret-value"
+    pve_lab.pve.acl = {"proxshift@pve!ci": acl}
+    monkeypatch.delenv("PROXSHIFT_PROXMOX_USER", raising=False)
+    monkeypatch.delenv("PROXSHIFT_PROXMOX_PASSWORD", raising=False)
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_ID", "proxshift@pve!ci")
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_SECRET", "token-secret-value")
+
+
+def test_sdn_use_is_checked_on_the_bridge_and_vlan_pve_checks(
+    root: Path, pve_lab: PveLab, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PVE 8+ checks SDN.Use for every NIC, a plain bridge being a vnet of the zone `localnetwork`."""
+    from fakepve import shapes
+
+    everything_else = set(shapes.PRIVILEGES) - {"SDN.Use"}
+    _token_with(pve_lab, monkeypatch, [("/", everything_else)])
+    refused = cli("--root", root, "vms", "create", "ocp-sno1")
+    assert refused.code == 1
+    assert "lack: SDN.Use on /sdn/zones/localnetwork/vmbr0/42" in refused.err  # net0 is tagged 42
+    assert pve_lab.pve.vms == []
+    _token_with(pve_lab, monkeypatch, [("/", everything_else), ("/sdn/zones/localnetwork/vmbr0", {"SDN.Use"})])
+    before = len(pve_lab.pve.statuses)
+    created = cli("--root", root, "vms", "create", "ocp-sno1")
+    assert created.code == 0, created.err
+    listed = [p for m, p, _ in pve_lab.pve.statuses[before:] if m == "GET" and "/network" in p]
+    assert listed == ["/api2/json/nodes/pve2/network"]  # the bridges were read once, for both checks
+
+
+def test_sdn_use_granted_on_every_zone_needs_no_look_at_bridges_first(
+    root: Path, pve_lab: PveLab, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakepve import shapes
+
+    _token_with(pve_lab, monkeypatch, [("/", set(shapes.PRIVILEGES) - {"SDN.Use"}), ("/sdn/zones", {"SDN.Use"})])
+    result = cli("--root", root, "vms", "create", "ocp-sno1")
+    assert result.code == 0, result.err
+    reads = [p for m, p, _ in pve_lab.pve.statuses if m == "GET"]
+    assert reads.index("/api2/json/nodes/pve2/network") > reads.index("/api2/json/cluster/resources")
+
+
 def test_wrong_password_is_one_line(root: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROXSHIFT_PROXMOX_PASSWORD", "wrong-password")
     result = cli("--root", root, "vms", "create", "ocp-sno1")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from proxshift.clients.proxmox.cluster import Guest
 from proxshift.config.inventory import Cluster
 from proxshift.config.paths import discover_paths
 from proxshift.config.project import load_project
-from proxshift.engine.vmspec import Resource, boot_devices, drift, missing_boot_devices, owner_of, plan_vm, vm_spec
+from proxshift.engine.vmspec import boot_devices, drift, missing_boot_devices, owner_of, plan_vm, vm_spec
 from tests.conftest import PREDECESSOR
 
 
@@ -110,7 +111,7 @@ def test_owner_marker() -> None:
 def test_plan_decisions(ocp: Cluster) -> None:
     spec = vm_spec(ocp.node("ocp-node1"), ocp)
     ours = _as_pve_returns(spec.params, 401)
-    vm = Resource(401, "qemu", "pve1", "ocp-node1.ocp.homelab.local", "running")
+    vm = Guest(401, "qemu", "pve1", "ocp-node1.ocp.homelab.local", "running")
     assert plan_vm(spec, None, None, False).action == "create"
     assert plan_vm(spec, vm, ours, False).action == "unchanged"
     changed = {**ours, "cores": 2}
@@ -124,9 +125,9 @@ def test_plan_decisions(ocp: Cluster) -> None:
         "refuse",
         "vmid 401 is proxshift's VM for host ocp-node1 of cluster ocp3",
     )
-    container = Resource(401, "lxc", "pve1", "web", "running")
+    container = Guest(401, "lxc", "pve1", "web", "running")
     assert plan_vm(spec, container, None, True).action == "refuse"
-    moved = Resource(401, "qemu", "pve2", "ocp-node1.ocp.homelab.local", "running")
+    moved = Guest(401, "qemu", "pve2", "ocp-node1.ocp.homelab.local", "running")
     assert [str(d) for d in plan_vm(spec, moved, ours, False).drift] == ["node: pve2 -> pve1"]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -102,19 +101,18 @@ def credentials(
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
-    found = read_credentials(project, cluster, context.ui.warning)
+    stored = read_credentials(project, cluster, context.ui.warning)
     ui = context.ui
     if kubeconfig_out:
-        fd = os.open(kubeconfig_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(found["kubeconfig"].reveal())
-        os.chmod(kubeconfig_out, 0o600)
+        from proxshift.files import write_private
+
+        write_private(kubeconfig_out, stored["kubeconfig"].reveal())
         ui.success(f"kubeconfig written to {kubeconfig_out} (0600)")
     base_domain = project.cluster(cluster).base_domain
-    ui.out.file.write(f"API:      {found['api'].reveal()}\n")
+    ui.out.file.write(f"API:      {stored['api'].reveal()}\n")
     ui.out.file.write(f"console:  https://console-openshift-console.apps.{cluster}.{base_domain}\n")
     ui.out.file.write("user:     kubeadmin\n")
     if show_password:
-        ui.out.file.write(f"password: {found['kubeadmin'].reveal()}\n")
+        ui.out.file.write(f"password: {stored['kubeadmin'].reveal()}\n")
     else:
         ui.out.file.write("password: (hidden; --show-password prints it)\n")

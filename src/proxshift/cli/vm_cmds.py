@@ -14,11 +14,11 @@ from proxshift.errors import ExitCode, UserInputError
 
 if TYPE_CHECKING:
     from proxshift.config.project import Project
-    from proxshift.engine.vms import VmRun
+    from proxshift.engine.vm_run import VmRun
 
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the per-VM plan with exact parameters; change nothing.")]
-ClusterArg = Annotated[str, typer.Argument(help="Cluster name from the inventory.")]
+ClusterName = Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster name from the inventory.")]
 
 
 def _progress(context: AppContext):  # type: ignore[no-untyped-def]
@@ -68,52 +68,52 @@ def _show(context: AppContext, run: VmRun, dry_run: bool) -> None:
 
 def vms_create(
     ctx: typer.Context,
-    cluster: ClusterArg,
+    name: ClusterName,
     force: Annotated[bool, typer.Option(help="Recreate proxshift's VMs that differ from the inventory.")] = False,
     dry_run: DryRun = False,
 ) -> None:
     """Create the cluster's VMs (one API call each, in parallel); leave matching ones alone."""
     from proxshift.engine.connections import proxmox_for
-    from proxshift.engine.vms import create_vms
+    from proxshift.engine.vm_lifecycle import create_vms
 
     context: AppContext = ctx.obj
-    prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
-    _show(context, create_vms(prox, found, force=force, dry_run=dry_run, progress=_progress(context)), dry_run)
+    prox, cluster = proxmox_for(context.project(only=[name]), name, context.ui.warning)
+    _show(context, create_vms(prox, cluster, force=force, dry_run=dry_run, progress=_progress(context)), dry_run)
 
 
-def start(ctx: typer.Context, cluster: ClusterArg, dry_run: DryRun = False) -> None:
+def start(ctx: typer.Context, name: ClusterName, dry_run: DryRun = False) -> None:
     """Start every VM of the cluster and wait until each runs."""
     from proxshift.engine.connections import proxmox_for
-    from proxshift.engine.vms import start_vms
+    from proxshift.engine.vm_lifecycle import start_vms
 
     context: AppContext = ctx.obj
-    prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
-    _show(context, start_vms(prox, found, dry_run=dry_run, progress=_progress(context)), dry_run)
+    prox, cluster = proxmox_for(context.project(only=[name]), name, context.ui.warning)
+    _show(context, start_vms(prox, cluster, dry_run=dry_run, progress=_progress(context)), dry_run)
 
 
 def stop(
     ctx: typer.Context,
-    cluster: ClusterArg,
+    name: ClusterName,
     force: Annotated[bool, typer.Option(help="Hard-stop VMs that do not shut down in time.")] = False,
     timeout: Annotated[int, typer.Option(help="Seconds to wait for a graceful shutdown.")] = 120,
     dry_run: DryRun = False,
 ) -> None:
     """Shut the cluster's VMs down gracefully (hard stop only with --force)."""
     from proxshift.engine.connections import proxmox_for
-    from proxshift.engine.vms import stop_vms
+    from proxshift.engine.vm_lifecycle import stop_vms
 
     context: AppContext = ctx.obj
-    prox, found = proxmox_for(context.project(only=[cluster]), cluster, context.ui.warning)
+    prox, cluster = proxmox_for(context.project(only=[name]), name, context.ui.warning)
     _show(
         context,
-        stop_vms(prox, found, force=force, timeout=timeout, dry_run=dry_run, progress=_progress(context)),
+        stop_vms(prox, cluster, force=force, timeout=timeout, dry_run=dry_run, progress=_progress(context)),
         dry_run,
     )
 
 
 def deprovision(
     ctx: typer.Context,
-    cluster: ClusterArg,
+    cluster: ClusterName,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     keep_iso: Annotated[bool, typer.Option(help="Keep the ISO proxshift uploaded.")] = False,
     keep_acm: Annotated[bool, typer.Option(help="Do not detach the cluster from the ACM hub.")] = False,
@@ -157,20 +157,20 @@ def deprovision(
 
 def status(
     ctx: typer.Context,
-    cluster: ClusterArg,
+    name: ClusterName,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Each VM: exists, ours, power state, uptime, node, CPU and memory use, drift from the inventory."""
     from proxshift.engine.connections import proxmox_for
-    from proxshift.engine.vms import vm_status
+    from proxshift.engine.vm_lifecycle import vm_status
 
     context: AppContext = ctx.obj
-    project = context.project(only=[cluster])
-    prox, found = proxmox_for(project, cluster, context.ui.warning)
-    rows = vm_status(prox, found)
-    acm = _acm_state(project, cluster)
+    project = context.project(only=[name])
+    prox, cluster = proxmox_for(project, name, context.ui.warning)
+    rows = vm_status(prox, cluster)
+    acm = _acm_state(project, name)
     if as_json:
-        context.ui.json({"cluster": cluster, "vms": rows, "acm": acm})
+        context.ui.json({"cluster": name, "vms": rows, "acm": acm})
         return
     context.ui.table(
         None,
@@ -212,7 +212,7 @@ def _acm_state(project: Project, cluster: str) -> str:
 
 def iso_upload(
     ctx: typer.Context,
-    cluster: ClusterArg,
+    name: ClusterName,
     iso: Annotated[
         Path | None, typer.Option(help="ISO file [default: <root>/ocp_install/<cluster>/agent.x86_64.iso].")
     ] = None,
@@ -224,22 +224,18 @@ def iso_upload(
     from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemainingColumn, TransferSpeedColumn
 
     from proxshift.engine.connections import proxmox_for
-    from proxshift.engine.vms import IsoTarget, upload_iso
+    from proxshift.engine.iso_upload import IsoTarget, download_iso, upload_iso
 
     context: AppContext = ctx.obj
-    project = context.project(only=[cluster])
-    prox, found = proxmox_for(project, cluster, context.ui.warning)
-    install_dir = project.paths.install_dir(cluster)
+    project = context.project(only=[name])
+    prox, cluster = proxmox_for(project, name, context.ui.warning)
+    install_dir = project.paths.install_dir(name)
     if from_url:
-        from proxshift.engine.vms import specs_for
-
-        volumes = {s.iso_volume for s in specs_for(found) if s.iso_volume}
-        for spec in specs_for(found):
-            if spec.iso_volume in volumes and not dry_run:
-                storage, _, volume = spec.iso_volume.partition(":")
-                prox.download_iso(spec.node, storage, from_url, volume.split("/", 1)[-1])
-                volumes.discard(spec.iso_volume)
-                context.ui.success(f"{spec.node} downloaded {from_url} to {spec.iso_volume}")
+        for node, volume in download_iso(prox, cluster, from_url, dry_run=dry_run):
+            if dry_run:
+                context.ui.info(f"{node} would download {from_url} to {volume}")
+            else:
+                context.ui.success(f"{node} downloaded {from_url} to {volume}")
         return
     path = iso or install_dir.iso
     bars = Progress(
@@ -260,7 +256,7 @@ def iso_upload(
         bars.update(tasks[key], completed=done)
 
     with bars:
-        targets = upload_iso(prox, found, path, install_dir, replace=replace, dry_run=dry_run, progress=progress)
+        targets = upload_iso(prox, cluster, path, install_dir, replace=replace, dry_run=dry_run, progress=progress)
     for target in targets:
         verb = {"skip": "skipped (already there)", "upload": "uploaded", "replace": "replaced"}[target.action]
         if dry_run:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import base64
-import shutil
-import tempfile
-import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxshift.errors import OperationError, UserInputError
+from proxshift.clients.kube import Kube, KubeNotServed, condition_is
+from proxshift.clients.transport import Poller
+from proxshift.errors import OperationError
 from proxshift.secret import Secret
 
 MANAGED_CLUSTER = ("cluster.open-cluster-management.io/v1", "ManagedCluster")
 JOINED = "ManagedClusterJoined"
 AVAILABLE = "ManagedClusterConditionAvailable"
-FIELD_MANAGER = "proxshift"
+REFUSED_HINT = "check the kubeconfig's permissions (see docs/acm.md)"
 TEMPLATES = ("managedcluster.yaml.j2", "klusterletaddonconfig.yaml.j2", "auto-import-secret.yaml.j2")
 
 Report = Callable[[str], None]
@@ -79,114 +77,6 @@ def render_plan(
     return ImportPlan(cluster, real, redacted)
 
 
-class Kube:
-    """One cluster's API through the dynamic client, TLS verified with the kubeconfig's CA."""
-
-    def __init__(self, kubeconfig: str, label: str) -> None:
-        import yaml
-        from kubernetes import client, config, dynamic
-
-        self.label = label
-        configuration = client.Configuration()
-        try:
-            data = yaml.safe_load(kubeconfig)
-            config.load_kube_config_from_dict(data, client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except Exception:
-            raise UserInputError(f"the kubeconfig of {label} cannot be read", "check where it comes from") from None
-        configuration.retries = 1
-        self.api = client.ApiClient(configuration)
-        self.server = str(configuration.host)
-        # A private discovery cache: the default one is shared in /tmp.
-        self._cache = tempfile.mkdtemp(prefix="proxshift-discovery-")
-        weakref.finalize(self, shutil.rmtree, self._cache, True)
-        self._dynamic: Any = None
-        self._dynamic_factory = lambda: dynamic.DynamicClient(  # type: ignore[no-untyped-call]
-            self.api, cache_file=f"{self._cache}/discovery.json"
-        )
-
-    def _call(self, doing: str, function: Callable[[], Any]) -> Any:
-        from kubernetes.client.exceptions import ApiException
-        from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
-        from urllib3.exceptions import HTTPError
-
-        try:
-            return function()
-        except (NotFoundError, ResourceNotFoundError):
-            return None
-        except (ApiException, DynamicApiError) as exc:
-            status = getattr(exc, "status", None)
-            if status == 404:
-                return None
-            raise OperationError(
-                f"{self.label} ({self.server}) refused {doing}: HTTP {status} {_reason(exc)}",
-                "check the kubeconfig's permissions (see docs/acm.md)",
-            ) from None
-        except (HTTPError, OSError) as exc:
-            raise OperationError(
-                f"{self.label} ({self.server}) is unreachable while {doing} ({type(exc).__name__})",
-                "check the API URL and that the cluster is up",
-            ) from None
-
-    @property
-    def dynamic(self) -> Any:
-        if self._dynamic is None:
-            self._dynamic = self._call("API discovery", self._dynamic_factory)
-        return self._dynamic
-
-    def resource(self, api_version: str, kind: str) -> Any:
-        from kubernetes.dynamic.exceptions import ResourceNotFoundError
-
-        try:
-            return self.dynamic.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
-            # New CRDs: look again with fresh discovery before giving up.
-            self.dynamic.resources.invalidate_cache()
-            try:
-                return self.dynamic.resources.get(api_version=api_version, kind=kind)
-            except ResourceNotFoundError:
-                raise OperationError(
-                    f"{self.label} does not serve {kind} ({api_version})",
-                    "is ACM (or the klusterlet CRD) installed there?",
-                ) from None
-
-    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        resource = self.resource(api_version, kind)
-        found = self._call(f"reading {kind} {name}", lambda: resource.get(name=name, namespace=namespace))
-        return found.to_dict() if found is not None else None
-
-    def apply(self, document: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply: create or update, idempotent."""
-        resource = self.resource(document["apiVersion"], document["kind"])
-        namespace = document.get("metadata", {}).get("namespace")
-        name = document["metadata"]["name"]
-        result = self._call(
-            f"applying {document['kind']} {name}",
-            lambda: self.dynamic.server_side_apply(
-                resource, body=document, namespace=namespace, field_manager=FIELD_MANAGER, force_conflicts=True
-            ),
-        )
-        return dict(result.to_dict()) if result is not None else {}
-
-    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
-        resource = self.resource(api_version, kind)
-        return (
-            self._call(f"deleting {kind} {name}", lambda: resource.delete(name=name, namespace=namespace)) is not None
-        )
-
-
-def _reason(exc: Any) -> str:
-    import json
-
-    try:
-        return str(json.loads(exc.body).get("message", ""))
-    except (ValueError, TypeError, AttributeError):
-        return str(getattr(exc, "reason", ""))
-
-
-def _conditions(obj: dict[str, Any] | None) -> dict[str, str]:
-    return {c.get("type", ""): c.get("status", "") for c in ((obj or {}).get("status") or {}).get("conditions") or []}
-
-
 def _until(
     what: str,
     check: Callable[[], Any],
@@ -195,42 +85,40 @@ def _until(
     report: Report | None = None,
     progress: Callable[[], str] | None = None,
 ) -> Any:
-    deadline = time.monotonic() + timeout
     last = ""
-    delay = min(0.05, poll)  # things usually happen fast; back off to `poll` when they do not
-    while True:
-        result = check()
-        if result:
-            return result
+
+    def say_progress() -> None:
+        nonlocal last
         if progress and report:
             line = progress()
             if line != last:
                 report(line)
                 last = line
-        if time.monotonic() > deadline:
-            raise OperationError(
-                f"timed out after {timeout:.0f} s waiting for {what}",
-                "see the hub's ACM operator and the cluster's klusterlet logs",
-            )
-        time.sleep(delay)
-        delay = min(delay * 2, poll)
+
+    # Things usually happen fast: the first pauses are short, backing off to `poll` when they do not.
+    result = Poller(timeout, cap=poll).until(check, say_progress)
+    if not result:
+        raise OperationError(
+            f"timed out after {timeout:.0f} s waiting for {what}",
+            "see the hub's ACM operator and the cluster's klusterlet logs",
+        )
+    return result
 
 
 def state(hub: Kube, cluster: str) -> str:
     """missing / pending / joined / available: what `proxshift status` shows."""
-    found = hub.get(*MANAGED_CLUSTER, cluster)
-    if found is None:
+    managed = hub.get(*MANAGED_CLUSTER, cluster)
+    if managed is None:
         return "missing"
-    conditions = _conditions(found)
-    if conditions.get(AVAILABLE) == "True":
+    if condition_is(managed, AVAILABLE):
         return "available"
-    return "joined" if conditions.get(JOINED) == "True" else "pending"
+    return "joined" if condition_is(managed, JOINED) else "pending"
 
 
 def _wait_joined(hub: Kube, cluster: str, timeout: float, poll: float, report: Report) -> None:
     def joined() -> bool:
-        conditions = _conditions(hub.get(*MANAGED_CLUSTER, cluster))
-        return conditions.get(JOINED) == "True" and conditions.get(AVAILABLE) == "True"
+        managed = hub.get(*MANAGED_CLUSTER, cluster)
+        return condition_is(managed, JOINED) and condition_is(managed, AVAILABLE)
 
     def progress() -> str:
         return f"  ManagedCluster {cluster}: {state(hub, cluster)}"
@@ -240,14 +128,10 @@ def _wait_joined(hub: Kube, cluster: str, timeout: float, poll: float, report: R
 
 def addons(hub: Kube, cluster: str) -> dict[str, str]:
     try:
-        resource = hub.resource("addon.open-cluster-management.io/v1alpha1", "ManagedClusterAddOn")
-    except OperationError:
+        items = hub.list("addon.open-cluster-management.io/v1alpha1", "ManagedClusterAddOn", cluster)
+    except KubeNotServed:
         return {}
-    found = hub._call("listing add-ons", lambda: resource.get(namespace=cluster))
-    result = {}
-    for item in found.to_dict().get("items", []) if found is not None else []:
-        result[item["metadata"]["name"]] = "available" if _conditions(item).get("Available") == "True" else "pending"
-    return result
+    return {item["metadata"]["name"]: "available" if condition_is(item, "Available") else "pending" for item in items}
 
 
 def import_auto(hub: Kube, plan: ImportPlan, timeout: float, poll: float, report: Report) -> dict[str, str]:
@@ -306,8 +190,7 @@ def import_manual(
 
 def _established(spoke: Kube, name: str) -> Callable[[], bool]:
     def check() -> bool:
-        crd = spoke.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-        return _conditions(crd).get("Established") == "True"
+        return condition_is(spoke.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name), "Established")
 
     return check
 

@@ -14,14 +14,17 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
+from proxshift.clients.kube import Kube, KubeError, KubeUnreachable, condition_is, conditions
+from proxshift.clients.transport import Poller
 from proxshift.errors import ExitCode, OperationError
 
 PROGRESS = re.compile(r"(\d+) of (\d+) done \((\d+)% complete\)")
 READY_STALL_SECONDS = 60
 FAILING_GRACE_SECONDS = 600
 KUBE_TIMEOUT = 5
+T = TypeVar("T")
 
 
 class InstallFailed(OperationError):
@@ -70,98 +73,58 @@ class _Seen:
             report(text)
 
 
-class KubeView:
-    """Read-only views of the new cluster's API; None whenever it is not reachable (normal early on)."""
-
-    def __init__(self, kubeconfig: Path) -> None:
-        from kubernetes import client, config
-
-        configuration = client.Configuration()
-        # An explicit Configuration: load_kube_config would otherwise mutate the client's global default.
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=str(kubeconfig), client_configuration=configuration
-        )
-        configuration.retries = 0
-        self.api = client.ApiClient(configuration)
-        self.core = client.CoreV1Api(self.api)
-        self.custom = client.CustomObjectsApi(self.api)
-        self.server = str(configuration.host)
-
-    def _call(self, function: Callable[..., Any], *args: Any) -> Any:
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
-        try:
-            return function(*args, _request_timeout=KUBE_TIMEOUT)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            if exc.status in (401, 403):
-                raise OperationError(
-                    f"the cluster's API at {self.server} refused the kubeconfig (HTTP {exc.status})",
-                    "the install directory's auth/kubeconfig belongs to another install",
-                ) from None
-            return None
-        except (HTTPError, OSError):
-            return None
-
-    def bootstrap_complete(self) -> bool | None:
-        config_map = self._call(self.core.read_namespaced_config_map, "bootstrap", "kube-system")
-        if config_map is None:
-            return None
-        return bool((config_map.data or {}).get("status") == "complete")
-
-    def cluster_version(self) -> dict[str, Any] | None:
-        result = self._call(
-            self.custom.get_cluster_custom_object, "config.openshift.io", "v1", "clusterversions", "version"
-        )
-        return dict(result) if result else None
-
-    def operators(self) -> list[dict[str, Any]]:
-        result = self._call(self.custom.list_cluster_custom_object, "config.openshift.io", "v1", "clusteroperators")
-        return list((result or {}).get("items", []))
-
-    def ready_nodes(self) -> tuple[int, int] | None:
-        nodes = self._call(self.core.list_node)
-        if nodes is None:
-            return None
-        ready = sum(
-            1
-            for node in nodes.items
-            if any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
-        )
-        return ready, len(nodes.items)
-
-    def console_url(self) -> str | None:
-        route = self._call(
-            self.custom.get_namespaced_custom_object,
-            "route.openshift.io",
-            "v1",
-            "openshift-console",
-            "routes",
-            "console",
-        )
-        host = (route or {}).get("spec", {}).get("host")
-        return f"https://{host}" if host else None
+def _read(kube: Kube, read: Callable[[Kube], T]) -> T | None:
+    """A read of the new cluster's API; None whenever it is not answering yet (normal early on)."""
+    try:
+        return read(kube)
+    except KubeError as exc:
+        if exc.status in (401, 403):
+            raise OperationError(
+                f"the cluster's API at {kube.server} refused the kubeconfig (HTTP {exc.status})",
+                "the install directory's auth/kubeconfig belongs to another install",
+            ) from None
+        return None
+    except KubeUnreachable:
+        return None
 
 
-def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {c.get("type", ""): c for c in (obj.get("status") or {}).get("conditions") or []}
+def bootstrap_complete(kube: Kube) -> bool | None:
+    config_map = _read(kube, lambda k: k.get("v1", "ConfigMap", "bootstrap", "kube-system"))
+    if config_map is None:
+        return None
+    return bool((config_map.get("data") or {}).get("status") == "complete")
 
 
-def _is(conditions: dict[str, dict[str, Any]], kind: str, value: str) -> bool:
-    return conditions.get(kind, {}).get("status") == value
+def cluster_version(kube: Kube) -> dict[str, Any] | None:
+    return _read(kube, lambda k: k.get("config.openshift.io/v1", "ClusterVersion", "version"))
+
+
+def cluster_operators(kube: Kube) -> list[dict[str, Any]]:
+    return _read(kube, lambda k: k.list("config.openshift.io/v1", "ClusterOperator")) or []
+
+
+def ready_nodes(kube: Kube) -> tuple[int, int] | None:
+    nodes = _read(kube, lambda k: k.list("v1", "Node"))
+    if nodes is None:
+        return None
+    return sum(1 for node in nodes if condition_is(node, "Ready")), len(nodes)
+
+
+def console_url(kube: Kube) -> str | None:
+    route = _read(kube, lambda k: k.get("route.openshift.io/v1", "Route", "console", "openshift-console"))
+    host = (route or {}).get("spec", {}).get("host")
+    return f"https://{host}" if host else None
 
 
 def unhealthy_operators(operators: list[dict[str, Any]]) -> list[str]:
     lines = []
     for operator in operators:
         name = operator.get("metadata", {}).get("name", "?")
-        conditions = _conditions(operator)
+        by_type = conditions(operator)
         for kind, bad in (("Available", "False"), ("Degraded", "True"), ("Progressing", "True")):
-            if _is(conditions, kind, bad) or (kind == "Available" and kind not in conditions):
-                message = conditions.get(kind, {}).get("message", "no status reported")
-                lines.append(f"{name}: {kind}={conditions.get(kind, {}).get('status', 'Unknown')}: {message}")
+            if condition_is(operator, kind, bad) or (kind == "Available" and kind not in by_type):
+                message = by_type.get(kind, {}).get("message", "no status reported")
+                lines.append(f"{name}: {kind}={by_type.get(kind, {}).get('status', 'Unknown')}: {message}")
     return lines
 
 
@@ -226,39 +189,42 @@ class InstallWatcher:
         self.clock = clock
         self.sleep = sleep
         self.seen = _Seen()
-        self._kube: KubeView | None = None
+        self._kube: Kube | None = None
         self._ready_since: float | None = None
         self._failing_since: float | None = None
         self._agent_seen = False
 
     @property
-    def kube(self) -> KubeView:
+    def kube(self) -> Kube:
         if self._kube is None:
-            self._kube = KubeView(self.settings.kubeconfig)
+            self._kube = Kube.from_file(self.settings.kubeconfig, "the cluster", timeout=KUBE_TIMEOUT, retries=0)
         return self._kube
 
     def run(self) -> Installed:
         start = self.clock()
-        deadline = start + self.settings.timeout
+        poller = Poller(self.settings.timeout, cap=self.settings.poll, first=None, clock=self.clock, sleep=self.sleep)
         stage = "bootstrap"
-        while True:
+
+        def step() -> Installed | None:
+            nonlocal stage
             if stage == "bootstrap":
-                if self.kube.bootstrap_complete():
-                    if self.on_hosts is not None:
-                        self.on_hosts([])  # the hosts' bootstrap rows are history now
-                    self.report("bootstrap complete: the control plane runs on the cluster's own nodes")
-                    stage = "cluster"
-                    continue
-                self._bootstrap_step()
-                wait = self.settings.poll
-            else:
-                done = self._cluster_step()
-                if done:
-                    return Installed(self.kube.console_url(), self.kube.server, self.clock() - start)
-                wait = min(self.settings.poll, self.settings.final_poll)
-            if self.clock() >= deadline:
-                self._time_out(stage)
-            self.sleep(wait)
+                if not bootstrap_complete(self.kube):
+                    self._bootstrap_step()
+                    return None
+                if self.on_hosts is not None:
+                    self.on_hosts([])  # the hosts' bootstrap rows are history now
+                self.report("bootstrap complete: the control plane runs on the cluster's own nodes")
+                stage = "cluster"
+                # At most final_poll between ClusterVersion reads: that bounds how late the end is seen.
+                poller.cap = min(self.settings.poll, self.settings.final_poll)
+            if self._cluster_step():
+                return Installed(console_url(self.kube), self.kube.server, self.clock() - start)
+            return None
+
+        installed = poller.until(step)
+        if installed is None:
+            self._time_out(stage)
+        return installed
 
     # -- bootstrap -------------------------------------------------------------------------------
 
@@ -340,27 +306,26 @@ class InstallWatcher:
     # -- cluster ---------------------------------------------------------------------------------
 
     def _cluster_step(self) -> bool:
-        version = self.kube.cluster_version()
+        version = cluster_version(self.kube)
         if version is None:
             self.seen.say("cv", "cluster: waiting for the API and ClusterVersion", self.report)
             return False
-        conditions = _conditions(version)
         if (
-            _is(conditions, "Available", "True")
-            and _is(conditions, "Progressing", "False")
-            and not _is(conditions, "Failing", "True")
+            condition_is(version, "Available")
+            and condition_is(version, "Progressing", "False")
+            and not condition_is(version, "Failing")
         ):
             desired = (version.get("status") or {}).get("desired", {}).get("version", "")
             self.report(f"cluster: installed {desired}".rstrip())
             return True
-        message = conditions.get("Progressing", {}).get("message", "")
+        message = conditions(version).get("Progressing", {}).get("message", "")
         match = PROGRESS.search(message)
         percent = f"{match.group(3)}% ({match.group(1)} of {match.group(2)})" if match else "starting"
-        operators = self.kube.operators()
-        available = sum(1 for o in operators if _is(_conditions(o), "Available", "True"))
-        progressing = sum(1 for o in operators if _is(_conditions(o), "Progressing", "True"))
-        degraded = sum(1 for o in operators if _is(_conditions(o), "Degraded", "True"))
-        nodes = self.kube.ready_nodes()
+        operators = cluster_operators(self.kube)
+        available = sum(1 for o in operators if condition_is(o, "Available"))
+        progressing = sum(1 for o in operators if condition_is(o, "Progressing"))
+        degraded = sum(1 for o in operators if condition_is(o, "Degraded"))
+        nodes = ready_nodes(self.kube)
         node_text = f"nodes {nodes[0]}/{self.settings.expected_nodes} Ready" if nodes else "nodes ?"
         self.seen.say(
             "cv",
@@ -369,19 +334,19 @@ class InstallWatcher:
             self.report,
         )
         now = self.clock()
-        if _is(conditions, "Failing", "True"):
+        if condition_is(version, "Failing"):
+            failing = conditions(version)["Failing"].get("message", "")
             self._failing_since = self._failing_since or now
             lasted = now - self._failing_since
             self.seen.say(
                 "failing",
-                f"cluster: Failing: {conditions['Failing'].get('message', '')} "
+                f"cluster: Failing: {failing} "
                 f"(fatal only after {self.settings.failing_grace / 60:.0f} min; installs recover)",
                 self.report,
             )
             if lasted > self.settings.failing_grace:
                 raise InstallFailed(
-                    f"the install has been failing for {lasted / 60:.0f} min: "
-                    f"{conditions['Failing'].get('message', '')}",
+                    f"the install has been failing for {lasted / 60:.0f} min: {failing}",
                     self._operator_hint(),
                     "install",
                 )
@@ -392,10 +357,10 @@ class InstallWatcher:
         return False
 
     def _operator_hint(self) -> str:
-        lines = unhealthy_operators(self.kube.operators())
+        lines = unhealthy_operators(cluster_operators(self.kube))
         return "unhealthy operators:\n    " + "\n    ".join(lines) if lines else "see 'oc get clusterversion'"
 
-    def _time_out(self, stage: str) -> None:
+    def _time_out(self, stage: str) -> NoReturn:
         minutes = self.settings.timeout / 60
         if stage == "bootstrap":
             raise InstallFailed(

@@ -36,12 +36,14 @@ def installer_version(binary: Path) -> str | None:
 
 
 @dataclass(frozen=True)
-class Found:
+class InstallerBinary:
+    """An openshift-install that reports the wanted version, and where it was found."""
+
     path: Path
     source: str
 
 
-def find_installer(version: str, installer_dir: str | None) -> Found:
+def find_installer(version: str, installer_dir: str | None) -> InstallerBinary:
     """ocp_installer_path/openshift-install-<version>, else PATH, else proxshift's cache."""
     looked: list[str] = []
     mismatches: list[str] = []
@@ -51,21 +53,21 @@ def find_installer(version: str, installer_dir: str | None) -> Found:
         if candidate.is_file():
             reported = installer_version(candidate)
             if reported == version:
-                return Found(candidate, "ocp_installer_path")
+                return InstallerBinary(candidate, "ocp_installer_path")
             mismatches.append(f"{candidate} reports {reported or 'no version'}")
     on_path = shutil.which("openshift-install")
     looked.append("openshift-install on PATH")
     if on_path:
         reported = installer_version(Path(on_path))
         if reported == version:
-            return Found(Path(on_path), "PATH")
+            return InstallerBinary(Path(on_path), "PATH")
         mismatches.append(f"{on_path} is {reported or 'unknown'}")
     cached = cache_root() / version / "openshift-install"
     looked.append(str(cached))
     if cached.is_file():
         reported = installer_version(cached)
         if reported == version:
-            return Found(cached, "cache")
+            return InstallerBinary(cached, "cache")
         mismatches.append(f"{cached} reports {reported or 'no version'}")
     detail = f" ({'; '.join(mismatches)})" if mismatches else ""
     raise UserInputError(

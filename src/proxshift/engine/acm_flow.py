@@ -13,7 +13,8 @@ from proxshift.engine.install import cluster_kubeconfig
 from proxshift.errors import OperationError, ProxshiftError, UserInputError
 
 if TYPE_CHECKING:
-    from proxshift.clients.acm import ImportPlan, Kube
+    from proxshift.clients.acm import ImportPlan
+    from proxshift.clients.kube import Kube
     from proxshift.secret import Secret
 
 
@@ -50,14 +51,14 @@ def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> 
         )
     base = KvPath.parse(settings.credentials_path)
     try:
-        found = vault_for(project, notify).read_credentials(base, settings.hub_cluster)
+        credentials = vault_for(project, notify).read_credentials(base, settings.hub_cluster)
     except OperationError as exc:
         raise OperationError(
             f"cannot get the ACM hub's kubeconfig: {exc.message}",
             f"provision the hub {settings.hub_cluster} first, pass --hub-kubeconfig / PROXSHIFT_HUB_KUBECONFIG, "
             "or skip ACM (--skip acm)",
         ) from None
-    return settings.hub_cluster, found["kubeconfig"], str(base.child(settings.hub_cluster))
+    return settings.hub_cluster, credentials["kubeconfig"], str(base.child(settings.hub_cluster))
 
 
 def hub_absent(project: Project, cluster_name: str, hub_file: Path | None = None) -> str | None:
@@ -80,7 +81,8 @@ def acm_context(
     notify: Notify = ignore,
     connect: bool = True,
 ) -> AcmContext:
-    from proxshift.clients.acm import AddOns, Kube, labels_for, render_plan
+    from proxshift.clients.acm import REFUSED_HINT, AddOns, labels_for, render_plan
+    from proxshift.clients.kube import Kube
 
     cluster = project.cluster(cluster_name)
     settings = project.settings
@@ -104,19 +106,20 @@ def acm_context(
     labels = labels_for(cluster_name, cluster.vars.clusterset, dict(cluster.vars.acm_labels))
     addons = AddOns(**{k: bool(v) for k, v in settings.acm_addons.items() if k in AddOns.__dataclass_fields__})
     plan = render_plan(cluster_name, labels, addons, kubeconfig, project.paths.root / "templates", mode)
-    hub = Kube(hub_kubeconfig.reveal(), f"hub {hub_name}") if connect else None
+    hub = Kube(hub_kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT) if connect else None
     return AcmContext(cluster_name, hub_name, plan=plan, hub=hub)
 
 
 def acm_import(
     project: Project, context: AcmContext, mode: str, timeout: float, report: Callable[[str], None], poll: float = 2.0
 ) -> dict[str, str]:
-    from proxshift.clients.acm import Kube, import_auto, import_manual
+    from proxshift.clients.acm import REFUSED_HINT, import_auto, import_manual
+    from proxshift.clients.kube import Kube
 
     assert context.hub is not None and context.plan is not None  # noqa: S101 - built by acm_context
     if mode == "auto":
         return import_auto(context.hub, context.plan, timeout, poll, report)
-    spoke = Kube(cluster_kubeconfig(project, context.cluster).reveal(), context.cluster)
+    spoke = Kube(cluster_kubeconfig(project, context.cluster).reveal(), context.cluster, hint=REFUSED_HINT)
     return import_manual(context.hub, spoke, context.plan, timeout, poll, report)
 
 

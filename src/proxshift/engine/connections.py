@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proxshift.config.project import Project
+from proxshift.errors import UserInputError
 
 if TYPE_CHECKING:
-    from proxshift.clients.proxmox import Proxmox
+    from proxshift.clients.proxmox.client import Proxmox
+    from proxshift.clients.proxmox.connection import Endpoint, ProxmoxCredentials
     from proxshift.clients.vault import Vault
     from proxshift.config.inventory import Cluster
+    from proxshift.config.settings import ProxmoxEndpoint, Settings
 
 
 Notify = Callable[[str], None]
+CredentialsReader = Callable[[str], dict[str, Any]]  # KV path -> the secret's keys
 
 
 def ignore(message: str) -> None:
@@ -32,11 +38,87 @@ def vault_for(project: Project, notify: Notify) -> Vault:
 def proxmox_for(project: Project, cluster_name: str, notify: Notify = ignore) -> tuple[Proxmox, Cluster]:
     """A Proxmox connection for this cluster, with credentials from the environment or Vault."""
     from proxshift.clients.vault import KvPath
-    from proxshift.engine.vms import connect
 
     cluster = project.cluster(cluster_name)
 
     def read_vault(path: str) -> dict[str, Any]:
         return dict(vault_for(project, notify).read(KvPath.parse(path)).value)
 
-    return connect(project.settings, cluster, read_vault, notify), cluster
+    return connect_proxmox(project.settings, cluster, read_vault, notify), cluster
+
+
+def connect_proxmox(
+    settings: Settings, cluster: Cluster, read_vault: CredentialsReader | None = None, notify: Notify = ignore
+) -> Proxmox:
+    from proxshift.clients.proxmox.client import Proxmox
+
+    endpoint, warnings = endpoint_for(settings.proxmox, cluster.nodes[0].spec.pve_node)
+    for warning in warnings:
+        notify(warning)
+    return Proxmox(
+        endpoint,
+        proxmox_credentials(settings, read_vault),
+        poll_interval=settings.proxmox.poll_interval,
+        task_timeout=settings.proxmox.task_timeout,
+    )
+
+
+def endpoint_for(settings: ProxmoxEndpoint, fallback_node: str) -> tuple[Endpoint, list[str]]:
+    """The site config's `proxmox` endpoint, else the first node's name (the predecessor's way)."""
+    from proxshift.clients.proxmox.connection import Endpoint
+
+    warnings = []
+    verify: bool | str = True
+    if not settings.verify_ssl:
+        verify = False
+        warnings.append("proxmox.verify_ssl is false: Proxmox's TLS certificate is not verified")
+    elif settings.ca_cert:
+        ca = Path(settings.ca_cert).expanduser()
+        if not ca.is_file():
+            raise UserInputError(
+                f"proxmox.ca_cert names a missing file: {ca}", "point it at the PVE cluster's CA (pve-root-ca.pem)"
+            )
+        verify = str(ca)
+    return Endpoint(settings.host or fallback_node, settings.port, verify), warnings
+
+
+def proxmox_credentials(settings: Settings, read_vault: CredentialsReader | None) -> ProxmoxCredentials:
+    """Environment first; else the KV path named by proxmox.credentials_path."""
+    from proxshift.clients.proxmox.connection import ProxmoxCredentials, token_credentials
+    from proxshift.secret import Secret
+
+    from_env = credentials_from_env()
+    if from_env:
+        return from_env
+    path = settings.proxmox.credentials_path
+    if path and read_vault is not None:
+        data = read_vault(path)
+        if data.get("token_id") and data.get("token_secret"):
+            return token_credentials(str(data["token_id"]), str(data["token_secret"]), f"token_id from {path}")
+        if data.get("user") and data.get("password"):
+            return ProxmoxCredentials(
+                user=str(data["user"]), password=Secret(str(data["password"]), f"password from {path}"), source=path
+            )
+        raise UserInputError(
+            f"{path} holds neither token_id + token_secret nor user + password",
+            "write the Proxmox API token there (see docs/proxmox.md)",
+        )
+    raise UserInputError(
+        "no Proxmox credentials",
+        "set PROXSHIFT_PROXMOX_TOKEN_ID and PROXSHIFT_PROXMOX_TOKEN_SECRET (or _USER and _PASSWORD), "
+        "or proxmox.credentials_path in the site config",
+    )
+
+
+def credentials_from_env(env: Mapping[str, str] | None = None) -> ProxmoxCredentials | None:
+    from proxshift.clients.proxmox.connection import ProxmoxCredentials, token_credentials
+    from proxshift.secret import Secret
+
+    env = os.environ if env is None else env
+    token_id, token_secret = env.get("PROXSHIFT_PROXMOX_TOKEN_ID"), env.get("PROXSHIFT_PROXMOX_TOKEN_SECRET")
+    if token_id and token_secret:
+        return token_credentials(token_id, token_secret, "PROXSHIFT_PROXMOX_TOKEN_ID")
+    user, password = env.get("PROXSHIFT_PROXMOX_USER"), env.get("PROXSHIFT_PROXMOX_PASSWORD")
+    if user and password:
+        return ProxmoxCredentials(user=user, password=Secret(password, "PROXSHIFT_PROXMOX_PASSWORD"))
+    return None

@@ -15,8 +15,8 @@ from proxshift.engine.connections import Notify, ignore, proxmox_for
 from proxshift.errors import ProxshiftError
 
 if TYPE_CHECKING:
-    from proxshift.clients.proxmox import Proxmox
-    from proxshift.engine.vms import VmRun
+    from proxshift.clients.proxmox.client import Proxmox
+    from proxshift.engine.vm_run import VmRun
 
 
 @dataclass
@@ -48,7 +48,7 @@ def deprovision(
     report: Callable[[str], None] = ignore,
     progress: Callable[[str, str], None] = _ignore_progress,
 ) -> Teardown:
-    from proxshift.engine.vms import deprovision_vms
+    from proxshift.engine.vm_lifecycle import deprovision_vms
 
     cluster = project.cluster(cluster_name)
     install_dir = project.paths.install_dir(cluster_name)

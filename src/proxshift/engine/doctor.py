@@ -5,10 +5,15 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proxshift.config.project import Project
 from proxshift.errors import ProxshiftError
+
+if TYPE_CHECKING:
+    from proxshift.clients.proxmox.client import Proxmox
+    from proxshift.engine.vm_checks import NodeFacts
+    from proxshift.engine.vmspec import VmSpec
 
 
 @dataclass
@@ -64,31 +69,33 @@ def run_checks(project: Project, cluster_name: str | None, notify: Callable[[str
     if cluster_name is None:
         return checks
     cluster = project.cluster(cluster_name)
-    from proxshift.engine.vms import specs_for
+    from proxshift.engine.vm_checks import NodeFacts
+    from proxshift.engine.vm_plan import specs_for
 
-    prox = _run(
+    reached = _run(
         checks, "Proxmox", lambda: _reach(project, cluster_name, notify), "check proxmox.host and the credentials"
     )
-    if prox is not None:
-        connection, _ = proxmox_for(project, cluster_name, notify)
+    if reached is not None:
+        prox, _ = proxmox_for(project, cluster_name, notify)
         specs = specs_for(cluster)
-        _run(checks, "Proxmox privileges", lambda: _privileges(connection, specs))
-        _run(checks, "nodes, storages, bridges, boot order", lambda: _environment(connection, specs))
-        _run(checks, "ISO on its storage", lambda: _environment(connection, specs, iso=True), warn=True)
-        _run(checks, "vmids free or proxshift's", lambda: _vmids(connection, specs))
-        _run(checks, "storage space", lambda: _space(connection, specs), warn=True)
+        facts = NodeFacts(prox)
+        _run(checks, "Proxmox privileges", lambda: _privileges(prox, specs, facts))
+        _run(checks, "nodes, storages, bridges, boot order", lambda: _environment(facts, specs))
+        _run(checks, "ISO on its storage", lambda: _environment(facts, specs, iso=True), warn=True)
+        _run(checks, "vmids free or proxshift's", lambda: _vmids(prox, specs))
+        _run(checks, "storage space", lambda: _space(prox, specs), warn=True)
     domain = cluster.base_domain
     for host, want in (
         (f"api.{cluster_name}.{domain}", cluster.api_address),
         (f"test.apps.{cluster_name}.{domain}", cluster.ingress_address),
     ):
-        found = _resolves(host)
-        status = "ok" if str(want) in found else "warning"
+        addresses = _resolves(host)
+        status = "ok" if str(want) in addresses else "warning"
         checks.append(
             Check(
                 f"DNS {host}",
                 status,
-                f"resolves to {', '.join(sorted(found)) or 'nothing'} (want {want})",
+                f"resolves to {', '.join(sorted(addresses)) or 'nothing'} (want {want})",
                 "" if status == "ok" else "create the record: the install fails late without it",
             )
         )
@@ -105,49 +112,53 @@ def _reach(project: Project, cluster: str, notify: Callable[[str], None]) -> str
     from proxshift.engine.connections import proxmox_for
 
     prox, _ = proxmox_for(project, cluster, notify)
-    return f"{len(prox.resources())} guests visible at {prox.endpoint.host}:{prox.endpoint.port}"
+    return f"{len(prox.cluster.guests())} guests visible at {prox.endpoint.host}:{prox.endpoint.port}"
 
 
-def _privileges(prox: Any, specs: list[Any]) -> str:
+def _privileges(prox: Proxmox, specs: list[VmSpec], facts: NodeFacts) -> str:
+    from proxshift.engine.vm_checks import missing_privileges
     from proxshift.errors import OperationError
 
-    missing = prox.missing_privileges(specs, iso_upload=True)
+    missing = missing_privileges(prox, specs, facts, iso_upload=True)
     if missing:
         raise OperationError("missing: " + ", ".join(missing[:6]), "grant the role in docs/proxmox.md")
     return "all held"
 
 
-def _environment(prox: Any, specs: list[Any], iso: bool = False) -> str:
+def _environment(facts: NodeFacts, specs: list[VmSpec], iso: bool = False) -> str:
+    from proxshift.engine.vm_checks import check_environment
     from proxshift.errors import OperationError
 
-    problems = [p for p in prox.check_environment(specs, iso_present=iso) if ("ISO" in p) == iso]
+    problems = [p for p in check_environment(facts, specs, iso_present=iso) if ("ISO" in p) == iso]
     if problems:
         raise OperationError("; ".join(problems), "fix the inventory or the Proxmox side")
     return "ok"
 
 
-def _vmids(prox: Any, specs: list[Any]) -> str:
+def _vmids(prox: Proxmox, specs: list[VmSpec]) -> str:
+    from proxshift.engine.vm_plan import plan_vms
     from proxshift.errors import OperationError
 
-    plans = prox.plan(specs)
+    plans = plan_vms(prox, specs)
     refused = [f"{p.spec.host}: {p.reason}" for p in plans if p.action == "refuse"]
     if refused:
         raise OperationError("; ".join(refused), "free those vmids or change the inventory")
     return ", ".join(f"{p.spec.vmid} {p.action}" for p in plans)
 
 
-def _space(prox: Any, specs: list[Any]) -> str:
+def _space(prox: Proxmox, specs: list[VmSpec]) -> str:
+    from proxshift.clients.proxmox.options import split_options
     from proxshift.errors import OperationError
 
     need: dict[tuple[str, str], float] = {}
     for spec in specs:
         for key, value in spec.params.items():
             if key[:-1] in ("scsi", "virtio", "sata", "ide") and key != "ide2" and ":" in str(value):
-                storage, size = str(value).split(",")[0].split(":")
+                storage, size = split_options(str(value))[0].split(":")
                 need[(spec.node, storage)] = need.get((spec.node, storage), 0) + float(size)
     short = []
     for (node, storage), gib in need.items():
-        info = prox.storage_info(node, storage)
+        info = prox.storage.info(node, storage)
         avail = float(info.get("avail", 0)) / 2**30
         if avail < gib:
             short.append(f"{storage} on {node}: {avail:.0f} GiB free for {gib:.0f} GiB")

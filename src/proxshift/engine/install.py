@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from proxshift.config.project import Project
 from proxshift.engine.connections import Notify, ignore, vault_for
-from proxshift.errors import OperationError, UserInputError
+from proxshift.errors import OperationError, ProxshiftError, UserInputError
 
 if TYPE_CHECKING:
     from proxshift.clients.install_watch import Installed, WatchSettings
@@ -19,8 +19,8 @@ def create_iso(project: Project, cluster_name: str, on_line: Callable[[str], Non
     from proxshift.clients.installer import create_image, find_installer
 
     cluster = project.cluster(cluster_name)
-    found = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
-    return create_image(found.path, project.paths.install_dir(cluster_name), on_line)
+    installer = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
+    return create_image(installer.path, project.paths.install_dir(cluster_name), on_line)
 
 
 def watch_settings(project: Project, cluster_name: str, timeout: float, poll: float = 5.0) -> WatchSettings:
@@ -98,3 +98,15 @@ def cluster_kubeconfig(project: Project, cluster_name: str, notify: Notify = ign
         return Secret(local.read_text(), str(local))
     base = KvPath.parse(project.settings.credentials_path)
     return vault_for(project, notify).read_credentials(base, cluster_name)["kubeconfig"]
+
+
+def live_api(project: Project, cluster_name: str) -> str | None:
+    """The API URL if the cluster answers with the credentials in Vault (a live cluster); else None."""
+    from proxshift.clients.install_watch import KUBE_TIMEOUT, cluster_version
+    from proxshift.clients.kube import Kube
+
+    try:
+        kube = Kube(read_credentials(project, cluster_name)["kubeconfig"].reveal(), cluster_name, timeout=KUBE_TIMEOUT)
+        return kube.server if cluster_version(kube) is not None else None
+    except (ProxshiftError, ValueError):  # ValueError: the client's own complaint about the server URL
+        return None

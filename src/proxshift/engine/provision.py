@@ -7,11 +7,9 @@ The phases themselves are in engine/phases/ (the list: flow.py). This module cho
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from proxshift.config.project import Project
@@ -116,20 +114,9 @@ class Provision:
 
     def live_api(self) -> str | None:
         """The API URL if the cluster answers with the credentials in Vault; else None."""
-        from proxshift.engine.install import read_credentials
+        from proxshift.engine.install import live_api
 
-        try:
-            found = read_credentials(self.ctx.project, self.name)
-        except ProxshiftError:
-            return None
-        from proxshift.clients.install_watch import KubeView
-
-        with _tempfile(found["kubeconfig"].reveal()) as kubeconfig:
-            try:
-                view = KubeView(kubeconfig)
-                return view.server if view.cluster_version() is not None else None
-            except Exception:
-                return None
+        return live_api(self.ctx.project, self.name)
 
     def tear_down(self) -> None:
         """--force on a live cluster: detach from ACM, destroy our VMs, move the install directory to history."""
@@ -181,16 +168,3 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _tempfile(text: str) -> Iterator[Path]:
-    import tempfile
-
-    fd, name = tempfile.mkstemp(prefix="proxshift-kubeconfig-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        yield Path(name)
-    finally:
-        Path(name).unlink(missing_ok=True)

@@ -9,7 +9,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from proxshift.config.inventory import Cluster, Node
+from proxshift.clients.proxmox.cluster import Guest
+from proxshift.clients.proxmox.options import join_options, split_options
+from proxshift.config.inventory import Cluster, DiskSpec, Node
 
 MARKER = "managed-by=proxshift"
 DRIVE_KEY = re.compile(r"(scsi|virtio|sata|ide|efidisk|tpmstate)\d+")
@@ -55,7 +57,8 @@ class VmSpec:
     @property
     def iso_volume(self) -> str | None:
         ide2 = self.params.get("ide2")
-        return str(ide2).split(",", 1)[0] if ide2 and not str(ide2).startswith("none") else None
+        volume = split_options(str(ide2))[0] if ide2 else "none"
+        return None if volume == "none" else volume
 
 
 def vm_spec(node: Node, cluster: Cluster) -> VmSpec:
@@ -76,27 +79,19 @@ def vm_spec(node: Node, cluster: Cluster) -> VmSpec:
         "description": marker_line(cluster.name, node.name),
     }
     for key, disk in spec.disks.items():
-        options = [f"{disk.storage}:{disk.size}"]
-        for name in DISK_OPTIONS:
-            value = getattr(disk, name)
-            if value is None:
-                continue
-            if name == "discard":
-                options.append(f"discard={'on' if value else 'ignore'}")
-            elif isinstance(value, bool):
-                options.append(f"{name}={_flag(value)}")
-            else:
-                options.append(f"{name}={value}")
-        params[key] = ",".join(options)
+        params[key] = join_options(
+            f"{disk.storage}:{disk.size}", {name: _disk_option(disk, name) for name in DISK_OPTIONS}
+        )
     for key, nic in spec.nics.items():
-        options = [f"{nic.model}={nic.mac}" if nic.mac else nic.model, f"bridge={nic.bridge}"]
-        if nic.tag is not None:
-            options.append(f"tag={nic.tag}")
-        if nic.firewall is not None:
-            options.append(f"firewall={_flag(nic.firewall)}")
-        if nic.mtu is not None:
-            options.append(f"mtu={nic.mtu}")
-        params[key] = ",".join(options)
+        params[key] = join_options(
+            f"{nic.model}={nic.mac}" if nic.mac else nic.model,
+            {
+                "bridge": nic.bridge,
+                "tag": nic.tag,
+                "firewall": None if nic.firewall is None else _flag(nic.firewall),
+                "mtu": nic.mtu,
+            },
+        )
     if spec.iso_image:
         params["ide2"] = f"{spec.iso_image},media=cdrom"
     if spec.bios == "ovmf":
@@ -104,6 +99,15 @@ def vm_spec(node: Node, cluster: Cluster) -> VmSpec:
         keys = 1 if spec.secure_boot else 0
         params.update(bios="ovmf", machine="q35", efidisk0=f"{storage}:1,efitype=4m,pre-enrolled-keys={keys}")
     return VmSpec(cluster.name, node.name, spec.pve_node, spec.vmid, params)
+
+
+def _disk_option(disk: DiskSpec, name: str) -> object | None:
+    value = getattr(disk, name)
+    if value is None:
+        return None
+    if name == "discard":
+        return "on" if value else "ignore"
+    return _flag(value) if isinstance(value, bool) else value
 
 
 def boot_devices(boot: str) -> list[str]:
@@ -119,15 +123,6 @@ def missing_boot_devices(spec: VmSpec) -> list[str]:
 # -- reading a VM's config back ----------------------------------------------------------------
 
 
-def _split(value: str) -> tuple[str, dict[str, str]]:
-    head, *rest = str(value).split(",")
-    options: dict[str, str] = {}
-    for part in rest:
-        name, _, value = part.partition("=")
-        options[name] = value
-    return head, options
-
-
 def _size_gib(text: str | None) -> float | None:
     if not text:
         return None
@@ -139,7 +134,7 @@ def _size_gib(text: str | None) -> float | None:
 
 
 def _disk_view(value: str, created: bool) -> dict[str, str]:
-    head, options = _split(value)
+    head, options = split_options(value)
     storage, _, volume = head.partition(":")
     view = {"storage": storage}
     size = _size_gib(options.get("size")) if created else float(volume)
@@ -152,7 +147,7 @@ def _disk_view(value: str, created: bool) -> dict[str, str]:
 
 
 def _nic_view(value: str) -> dict[str, str]:
-    head, options = _split(value)
+    head, options = split_options(value)
     model, _, mac = head.partition("=")
     view = {"model": model, "mac": mac.upper()}
     view.update({k: options[k] for k in NIC_OPTIONS if k in options})
@@ -171,7 +166,7 @@ class Drift:
 
 def drift(spec: VmSpec, config: dict[str, Any]) -> list[Drift]:
     """Differences between what the inventory says and what the VM is; empty when they agree."""
-    found: list[Drift] = []
+    differences: list[Drift] = []
     for key in SCALAR_KEYS:
         want = spec.params.get(key)
         have = config.get(key)
@@ -181,37 +176,38 @@ def drift(spec: VmSpec, config: dict[str, Any]) -> list[Drift]:
         if want is None and have is None:
             continue
         if str(want if want is not None else "") != str(have if have is not None else ""):
-            found.append(Drift(key, str(want if want is not None else ""), str(have if have is not None else "")))
+            differences.append(Drift(key, str(want if want is not None else ""), str(have if have is not None else "")))
     keys = {k for k in [*spec.params, *config] if DRIVE_KEY.fullmatch(k) or NET_KEY.fullmatch(k)}
     for key in sorted(keys):
         want_value, have_value = spec.params.get(key), config.get(key)
         if want_value is None or have_value is None:
-            found.append(Drift(key, str(want_value or ""), str(have_value or "")))
+            differences.append(Drift(key, str(want_value or ""), str(have_value or "")))
             continue
         if NET_KEY.fullmatch(key):
             want_view, have_view = _nic_view(str(want_value)), _nic_view(str(have_value))
             if not want_view["mac"]:
                 have_view["mac"] = ""  # PVE picked one; the inventory did not ask for a MAC
         elif key == "ide2" or "media=cdrom" in str(want_value):
-            want_view, have_view = {"volume": str(want_value).split(",")[0]}, {"volume": str(have_value).split(",")[0]}
+            want_view = {"volume": split_options(str(want_value))[0]}
+            have_view = {"volume": split_options(str(have_value))[0]}
         elif key.startswith("efidisk"):
             want_view = {"storage": str(want_value).split(":")[0]}
             have_view = {"storage": str(have_value).split(":")[0]}
             for option in ("efitype", "pre-enrolled-keys"):
-                want_view[option] = _split(str(want_value))[1].get(option, "")
-                have_view[option] = _split(str(have_value))[1].get(option, "")
+                want_view[option] = split_options(str(want_value))[1].get(option, "")
+                have_view[option] = split_options(str(have_value))[1].get(option, "")
         else:
             want_view, have_view = _disk_view(str(want_value), created=False), _disk_view(str(have_value), created=True)
         if want_view != have_view:
             changed = sorted(k for k in {*want_view, *have_view} if want_view.get(k) != have_view.get(k))
-            found.append(
+            differences.append(
                 Drift(
                     key,
                     ",".join(f"{k}={want_view.get(k, '')}" for k in changed),
                     ",".join(f"{k}={have_view.get(k, '')}" for k in changed),
                 )
             )
-    return found
+    return differences
 
 
 def owner_of(config: dict[str, Any]) -> tuple[str, str] | None:
@@ -235,26 +231,16 @@ class VmPlan:
     status: str | None = None
 
 
-@dataclass(frozen=True)
-class Resource:
-    """One guest from /cluster/resources."""
-
-    vmid: int
-    kind: str  # qemu or lxc
-    node: str
-    name: str
-    status: str
-
-
-def plan_vm(spec: VmSpec, resource: Resource | None, config: dict[str, Any] | None, force: bool) -> VmPlan:
-    if resource is None:
+def plan_vm(spec: VmSpec, guest: Guest | None, config: dict[str, Any] | None, force: bool) -> VmPlan:
+    """What to do with the VM at this spec's vmid: `guest` is what holds it now, `config` its config."""
+    if guest is None:
         return VmPlan(spec, "create", "vmid is free")
-    node, status = resource.node, resource.status
-    if resource.kind != "qemu":
+    node, status = guest.node, guest.status
+    if guest.kind != "qemu":
         return VmPlan(
             spec,
             "refuse",
-            f"vmid {spec.vmid} is used by container '{resource.name}' on {resource.node}",
+            f"vmid {spec.vmid} is used by container '{guest.name}' on {guest.node}",
             current_node=node,
             status=status,
         )
@@ -263,7 +249,7 @@ def plan_vm(spec: VmSpec, resource: Resource | None, config: dict[str, Any] | No
         return VmPlan(
             spec,
             "refuse",
-            f"vmid {spec.vmid} is VM '{resource.name}' on {resource.node}, not created by proxshift",
+            f"vmid {spec.vmid} is VM '{guest.name}' on {guest.node}, not created by proxshift",
             current_node=node,
             status=status,
         )
@@ -276,8 +262,8 @@ def plan_vm(spec: VmSpec, resource: Resource | None, config: dict[str, Any] | No
             status=status,
         )
     differences = drift(spec, config or {})
-    if resource.node != spec.node:
-        differences.insert(0, Drift("node", spec.node, resource.node))
+    if guest.node != spec.node:
+        differences.insert(0, Drift("node", spec.node, guest.node))
     if not differences:
         return VmPlan(spec, "unchanged", "matches the inventory", current_node=node, status=status)
     if force:

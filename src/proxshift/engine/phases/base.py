@@ -19,7 +19,7 @@ from proxshift.engine.events import Log, Notice, Reporter
 from proxshift.engine.state import cluster_fingerprint, digest
 
 if TYPE_CHECKING:
-    from proxshift.clients.proxmox import Proxmox
+    from proxshift.clients.proxmox.client import Proxmox
     from proxshift.config.project import Project
     from proxshift.engine.vmspec import VmPlan
 
@@ -70,9 +70,9 @@ class PhaseContext:
     def vm_plans(self) -> list[VmPlan]:
         """What would happen to each VM (read-only; the plans of several phases share it)."""
         if self._vm_plans is None:
-            from proxshift.engine.vms import specs_for
+            from proxshift.engine.vm_plan import plan_vms, specs_for
 
-            self._vm_plans = self.proxmox().plan(specs_for(self.cluster), force=self.options.force)
+            self._vm_plans = plan_vms(self.proxmox(), specs_for(self.cluster), force=self.options.force)
         return self._vm_plans
 
     def base_inputs(self) -> list[str]:

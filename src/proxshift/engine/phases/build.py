@@ -10,7 +10,7 @@ from proxshift.engine.phases.base import Phase, PhaseContext
 from proxshift.engine.state import cluster_fingerprint, digest
 
 if TYPE_CHECKING:
-    from proxshift.engine.vms import IsoTarget
+    from proxshift.engine.iso_upload import IsoTarget
 
 
 class Manifests(Phase):
@@ -86,12 +86,12 @@ class Upload(Phase):
         )
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
-        from proxshift.engine.vms import specs_for
+        from proxshift.engine.vm_plan import specs_for
 
         return {"targets": sorted({s.iso_volume for s in specs_for(ctx.cluster) if s.iso_volume})}
 
     def run(self, ctx: PhaseContext) -> None:
-        from proxshift.engine.vms import upload_iso
+        from proxshift.engine.iso_upload import upload_iso
 
         last: dict[str, int] = {}
 

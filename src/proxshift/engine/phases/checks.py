@@ -22,7 +22,7 @@ class Preflight(Phase):
         }
 
     def run(self, ctx: PhaseContext) -> None:
-        from proxshift.engine.vms import check_before_create
+        from proxshift.engine.vm_plan import check_before_create
 
         plans = check_before_create(
             ctx.proxmox(), ctx.cluster, force=ctx.options.force, iso_upload=True, iso_present=False

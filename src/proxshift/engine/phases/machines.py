@@ -8,7 +8,7 @@ from proxshift.engine.phases.base import Phase, PhaseContext
 from proxshift.errors import OperationError
 
 if TYPE_CHECKING:
-    from proxshift.engine.vms import VmRun
+    from proxshift.engine.vm_run import VmRun
 
 
 def _outcome(phase: Phase, ctx: PhaseContext, run: VmRun) -> None:
@@ -42,7 +42,7 @@ class Vms(Phase):
         }
 
     def run(self, ctx: PhaseContext) -> None:
-        from proxshift.engine.vms import create_vms
+        from proxshift.engine.vm_lifecycle import create_vms
 
         run = create_vms(
             ctx.proxmox(),
@@ -61,7 +61,7 @@ class Start(Phase):
         return {"vms": [p.spec.host for p in ctx.vm_plans()]}
 
     def run(self, ctx: PhaseContext) -> None:
-        from proxshift.engine.vms import start_vms
+        from proxshift.engine.vm_lifecycle import start_vms
 
         run = start_vms(ctx.proxmox(), ctx.cluster, progress=lambda host, message: self.log(ctx, f"{host}: {message}"))
         _outcome(self, ctx, run)

@@ -1,0 +1,235 @@
+"""The one Kubernetes wrapper: a cluster's API through the dynamic client, its errors as proxshift errors.
+
+Built from a kubeconfig's text (TLS verified with its CA, no global state touched), it reads, lists,
+applies, patches and deletes any kind the cluster serves. Reads of an object that is not there
+answer None; every other failure is a `KubeError` (the API said no) or a `KubeUnreachable` (no
+answer at all), so callers decide what is normal for them (an install in progress expects both).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import weakref
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from proxshift.errors import OperationError, UserInputError
+
+FIELD_MANAGER = "proxshift"
+PATCH_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json"}
+
+
+class KubeError(OperationError):
+    """The API answered, and said no (status is the HTTP status)."""
+
+    def __init__(self, message: str, hint: str, status: int | None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+class KubeNotServed(KubeError):
+    """The API does not serve this kind: its CRD (or the operator that brings it) is not installed."""
+
+
+class KubeUnreachable(OperationError):
+    """No answer: connection refused, timeout, DNS or TLS failure."""
+
+
+def conditions(obj: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """An object's `status.conditions`, by type; {} when it reports none."""
+    items = ((obj or {}).get("status") or {}).get("conditions") or []
+    return {str(c.get("type", "")): c for c in items if isinstance(c, dict)}
+
+
+def condition_is(obj: Mapping[str, Any] | None, kind: str, status: str = "True") -> bool:
+    """Whether the object's condition `kind` has this status ("True", "False" or "Unknown")."""
+    return conditions(obj).get(kind, {}).get("status") == status
+
+
+class Kube:
+    """One cluster's API. `label` names it in messages ("hub ocp-sno1"); `hint` says what to check when
+    it refuses a request. Every request gives up after `timeout` seconds, retried `retries` times on
+    connection errors."""
+
+    def __init__(
+        self,
+        kubeconfig: str,
+        label: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 1,
+        hint: str = "check the kubeconfig's permissions",
+    ) -> None:
+        import yaml
+        from kubernetes import client, config
+
+        self.label = label
+        self.hint = hint
+        configuration = client.Configuration()
+        try:
+            data = yaml.safe_load(kubeconfig)
+            config.load_kube_config_from_dict(  # type: ignore[no-untyped-call]
+                data, client_configuration=configuration, persist_config=False
+            )
+        except Exception:
+            raise UserInputError(f"the kubeconfig of {label} cannot be read", "check where it comes from") from None
+        configuration.retries = retries
+        self.server = str(configuration.host)
+        self.api = client.ApiClient(configuration)
+        # The generated client waits forever unless each call says otherwise; discovery calls cannot.
+        call_api: Any = self.api.call_api
+
+        def call_with_timeout(*args: Any, _request_timeout: Any = None, **kwargs: Any) -> Any:
+            return call_api(*args, _request_timeout=_request_timeout or timeout, **kwargs)
+
+        self.api.call_api = call_with_timeout  # type: ignore[method-assign]
+        # A private discovery cache: the default one is shared by every user in /tmp.
+        self._cache = tempfile.mkdtemp(prefix="proxshift-discovery-")
+        weakref.finalize(self, shutil.rmtree, self._cache, True)
+        self._dynamic: Any = None
+
+    @classmethod
+    def from_file(cls, path: Path, label: str, **options: Any) -> Kube:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise UserInputError(f"cannot read the kubeconfig {path}: {exc.strerror}", "check the path") from None
+        return cls(text, label, **options)
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    def call(self, doing: str, function: Callable[[], Any]) -> Any:
+        """Run one API call; None when the object is not there (404), otherwise errors as above."""
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.dynamic.exceptions import DynamicApiError
+        from urllib3.exceptions import HTTPError, MaxRetryError
+
+        try:
+            return function()
+        except (ApiException, DynamicApiError) as exc:
+            status = getattr(exc, "status", None)
+            if status == 404:
+                return None
+            raise KubeError(
+                f"{self.label} ({self.server}) refused {doing}: HTTP {status} {_reason(exc)}".rstrip(),
+                self.hint,
+                status,
+            ) from None
+        except (HTTPError, OSError) as exc:
+            cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+            raise KubeUnreachable(
+                f"{self.label} ({self.server}) is unreachable while {doing} ({type(cause).__name__})",
+                "check the API URL and that the cluster is up",
+            ) from None
+
+    @property
+    def dynamic(self) -> Any:
+        if self._dynamic is None:
+            from kubernetes import dynamic
+
+            self._dynamic = self.call(
+                "API discovery",
+                lambda: dynamic.DynamicClient(  # type: ignore[no-untyped-call]
+                    self.api, cache_file=f"{self._cache}/discovery.json"
+                ),
+            )
+            if self._dynamic is None:
+                raise KubeError(f"{self.label} ({self.server}) serves no API discovery", self.hint, 404)
+        return self._dynamic
+
+    def resource(self, api_version: str, kind: str) -> Any:
+        """The served resource for a kind; discovery is looked at again once for new CRDs."""
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+        resources = self.dynamic.resources
+        try:
+            return resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            self.call("API discovery", resources.invalidate_cache)
+            try:
+                return resources.get(api_version=api_version, kind=kind)
+            except ResourceNotFoundError:
+                raise KubeNotServed(
+                    f"{self.label} does not serve {kind} ({api_version})",
+                    "is the operator (or the CRD) that provides it installed there?",
+                    404,
+                ) from None
+
+    # -- objects -------------------------------------------------------------------------------------
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        resource = self.resource(api_version, kind)
+        answer = self.call(f"reading {kind} {name}", lambda: resource.get(name=name, namespace=namespace))
+        return dict(answer.to_dict()) if answer is not None else None
+
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every object of a kind (in one namespace, or all), optionally only those with these labels."""
+        resource = self.resource(api_version, kind)
+        answer = self.call(f"listing {kind}", lambda: resource.get(namespace=namespace, label_selector=label_selector))
+        return [dict(item) for item in (answer.to_dict().get("items") or [])] if answer is not None else []
+
+    def apply(self, document: dict[str, Any], *, server_side: bool = True) -> dict[str, Any]:
+        """Create or update an object given in full. Server-side apply by default (proxshift owns the
+        fields it sets); `server_side=False` creates it, or merge-patches it when it exists."""
+        resource = self.resource(document["apiVersion"], document["kind"])
+        metadata = document.get("metadata") or {}
+        name, namespace = metadata["name"], metadata.get("namespace")
+        doing = f"applying {document['kind']} {name}"
+        if server_side:
+            result = self.call(
+                doing,
+                lambda: self.dynamic.server_side_apply(
+                    resource, body=document, namespace=namespace, field_manager=FIELD_MANAGER, force_conflicts=True
+                ),
+            )
+        else:
+            try:
+                result = self.call(doing, lambda: self.dynamic.create(resource, body=document, namespace=namespace))
+            except KubeError as exc:
+                if exc.status != 409:
+                    raise
+                result = self.call(
+                    doing,
+                    lambda: self.dynamic.patch(
+                        resource, body=document, name=name, namespace=namespace, content_type=PATCH_TYPES["merge"]
+                    ),
+                )
+        return dict(result.to_dict()) if result is not None else {}
+
+    def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        patch_type: Literal["merge", "json"] = "merge",
+    ) -> dict[str, Any] | None:
+        """A JSON merge patch (RFC 7386: null removes a key) or a JSON patch (RFC 6902: a list of
+        operations); None when the object is not there."""
+        resource = self.resource(api_version, kind)
+        result = self.call(
+            f"patching {kind} {name}",
+            lambda: self.dynamic.patch(
+                resource, body=patch, name=name, namespace=namespace, content_type=PATCH_TYPES[patch_type]
+            ),
+        )
+        return dict(result.to_dict()) if result is not None else None
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        """Ask for the object's deletion; False when it was not there. Finalizers may keep it a while."""
+        resource = self.resource(api_version, kind)
+        return self.call(f"deleting {kind} {name}", lambda: resource.delete(name=name, namespace=namespace)) is not None
+
+
+def _reason(exc: Any) -> str:
+    try:
+        return str(json.loads(exc.body).get("message", ""))
+    except (ValueError, TypeError, AttributeError):
+        return str(getattr(exc, "reason", "") or "")

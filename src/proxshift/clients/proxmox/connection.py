@@ -1,0 +1,121 @@
+"""One logged-in connection to a PVE cluster (any node serves all of it), and its errors as proxshift errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from proxshift.clients.transport import transport_errors
+from proxshift.errors import OperationError, ProxshiftError, UserInputError
+from proxshift.secret import Secret
+
+if TYPE_CHECKING:
+    from proxmoxer import ProxmoxAPI
+
+REQUEST_TIMEOUT = 60  # proxmoxer's 5 s default is too short for a busy node
+
+
+@dataclass(frozen=True)
+class ProxmoxCredentials:
+    """An API token (preferred) or a user and password; never from a plain file."""
+
+    user: str
+    token_name: str | None = None
+    token_secret: Secret | None = None
+    password: Secret | None = None
+    source: str = "environment"
+
+    @property
+    def kind(self) -> str:
+        return "token" if self.token_name else "password"
+
+
+def token_credentials(token_id: str, secret: str, source: str) -> ProxmoxCredentials:
+    """`user@realm!tokenid` and its secret; `source` names where they came from in messages."""
+    user, sep, name = token_id.partition("!")
+    if not sep or "@" not in user or not name:
+        raise UserInputError(
+            f"{source}: '{token_id}' is not a token ID", "write it as user@realm!tokenid, e.g. proxshift@pve!ci"
+        )
+    return ProxmoxCredentials(user=user, token_name=name, token_secret=Secret(secret, source), source=source)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    verify: bool | str  # True, False (warned about by whoever chose it) or a CA file
+
+
+class Connection:
+    """proxmoxer's API object, logged in on first use; `errors()` turns its failures into one line each."""
+
+    def __init__(self, endpoint: Endpoint, credentials: ProxmoxCredentials) -> None:
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self._api: ProxmoxAPI | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.endpoint.host}:{self.endpoint.port}"
+
+    @contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        from proxmoxer.core import AuthenticationError, ResourceException
+
+        tls_hint = "set proxmox.ca_cert to the cluster's CA (/etc/pve/pve-root-ca.pem)"
+        try:
+            with transport_errors("Proxmox", self.where, doing, tls_hint, "check proxmox.host and port"):
+                yield
+        except ProxshiftError:
+            raise
+        except AuthenticationError:
+            raise OperationError(
+                f"Proxmox at {self.where} rejected the {self.credentials.kind} of {self.credentials.user}",
+                "check PROXSHIFT_PROXMOX_TOKEN_ID / _TOKEN_SECRET (or _USER / _PASSWORD)",
+            ) from None
+        except ResourceException as exc:
+            reason = _reason(exc)
+            if exc.status_code == 401:
+                raise OperationError(f"Proxmox rejected the credentials while {doing}", "log in again") from None
+            if exc.status_code == 403:
+                raise OperationError(
+                    f"permission denied while {doing}: {reason}", "see docs/proxmox.md for the role"
+                ) from None
+            if exc.status_code == 595:
+                raise OperationError(f"node unreachable while {doing}: {reason}", "check the node is online") from None
+            raise OperationError(f"Proxmox refused {doing}: {reason}", "see the task log on the node") from None
+
+    @property
+    def api(self) -> ProxmoxAPI:
+        if self._api is None:
+            from proxmoxer import ProxmoxAPI
+
+            creds = self.credentials
+            auth: dict[str, Any] = (
+                {
+                    "token_name": creds.token_name,
+                    "token_value": creds.token_secret.reveal() if creds.token_secret else "",
+                }
+                if creds.token_name
+                else {"password": creds.password.reveal() if creds.password else ""}
+            )
+            with self.errors("logging in"):
+                self._api = ProxmoxAPI(
+                    self.endpoint.host,
+                    port=self.endpoint.port,
+                    user=creds.user,
+                    verify_ssl=self.endpoint.verify,
+                    timeout=REQUEST_TIMEOUT,
+                    **auth,
+                )
+        return self._api
+
+
+def _reason(exc: Any) -> str:
+    content = str(getattr(exc, "content", "") or "").strip()
+    errors = getattr(exc, "errors", None)
+    detail = "; ".join(f"{k}: {v}" for k, v in errors.items()) if isinstance(errors, dict) else ""
+    return ", ".join(p for p in (content, detail) if p) or f"HTTP {getattr(exc, 'status_code', '?')}"

@@ -1,0 +1,65 @@
+"""A VM command's outcome: one result per VM (or ISO), the work run in parallel, no failure lost."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from proxshift.engine.vmspec import VmPlan
+from proxshift.errors import ProxshiftError
+
+PARALLEL = 8  # VMs worked on at once (docs/proxmox.md)
+T = TypeVar("T")
+R = TypeVar("R")
+
+Progress = Callable[[str, str], None]  # (host, message)
+
+
+def quiet(host: str, message: str) -> None:
+    del host, message
+
+
+@dataclass
+class VmResult:
+    host: str
+    vmid: int
+    node: str
+    action: str
+    ok: bool
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class VmRun:
+    """A VM command's plan and, unless it was a dry run, each VM's outcome."""
+
+    plans: list[VmPlan]
+    results: list[VmResult] = field(default_factory=list)
+    intent: str | None = None  # what a dry run would do to each VM (create runs show each plan's own action)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(not r.ok for r in self.results)
+
+
+def timed(host: str, vmid: int, node: str, action: str, work: Callable[[], str | None]) -> VmResult:
+    """Run one piece of work; its error becomes a failed result with the error's message."""
+    start = time.monotonic()
+    try:
+        detail = work() or "done"
+        return VmResult(host, vmid, node, action, True, detail, time.monotonic() - start)
+    except ProxshiftError as exc:
+        return VmResult(host, vmid, node, action, False, exc.message, time.monotonic() - start)
+
+
+def in_parallel(items: list[T], work: Callable[[T], R]) -> list[R]:
+    """`work` on every item, PARALLEL at a time, answers in the items' order."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL, len(items)))) as pool:
+        return list(pool.map(work, items))
