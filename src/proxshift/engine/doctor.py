@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from proxshift.config.project import Project
+from proxshift.config.pve_keys import INSTALL_ISO_SLOT, is_disk_slot
 from proxshift.errors import ProxshiftError
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ def _space(prox: Proxmox, specs: list[VmSpec]) -> str:
     need: dict[tuple[str, str], float] = {}
     for spec in specs:
         for key, value in spec.params.items():
-            if key[:-1] in ("scsi", "virtio", "sata", "ide") and key != "ide2" and ":" in str(value):
+            if is_disk_slot(key) and key != INSTALL_ISO_SLOT and ":" in str(value):
                 storage, size = split_options(str(value))[0].split(":")
                 need[(spec.node, storage)] = need.get((spec.node, storage), 0) + float(size)
     short = []

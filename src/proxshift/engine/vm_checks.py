@@ -3,11 +3,11 @@ storages, bridges, boot order and ISO, which PVE itself checks late or not at al
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from proxshift.clients.proxmox.options import option, split_options
+from proxshift.config.pve_keys import INSTALL_ISO_SLOT, is_disk_slot
 from proxshift.engine.vmspec import NET_KEY, VmSpec, missing_boot_devices
 
 if TYPE_CHECKING:
@@ -185,4 +185,4 @@ def _iso(facts: NodeFacts, spec: VmSpec) -> list[str]:
 
 
 def _is_disk(key: str) -> bool:
-    return bool(re.fullmatch(r"(scsi|virtio|sata|ide)\d+|efidisk\d+", key)) and key != "ide2"
+    return is_disk_slot(key) and key != INSTALL_ISO_SLOT

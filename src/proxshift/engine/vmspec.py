@@ -12,9 +12,9 @@ from typing import Any, Literal
 from proxshift.clients.proxmox.cluster import Guest
 from proxshift.clients.proxmox.options import join_options, split_options
 from proxshift.config.inventory import Cluster, DiskSpec, Node
+from proxshift.config.pve_keys import INSTALL_ISO_SLOT, is_disk_slot
 
 MARKER = "managed-by=proxshift"
-DRIVE_KEY = re.compile(r"(scsi|virtio|sata|ide|efidisk|tpmstate)\d+")
 NET_KEY = re.compile(r"net\d+")
 SCALAR_KEYS = (
     "name",
@@ -56,7 +56,7 @@ class VmSpec:
 
     @property
     def iso_volume(self) -> str | None:
-        ide2 = self.params.get("ide2")
+        ide2 = self.params.get(INSTALL_ISO_SLOT)
         volume = split_options(str(ide2))[0] if ide2 else "none"
         return None if volume == "none" else volume
 
@@ -93,7 +93,7 @@ def vm_spec(node: Node, cluster: Cluster) -> VmSpec:
             },
         )
     if spec.iso_image:
-        params["ide2"] = f"{spec.iso_image},media=cdrom"
+        params[INSTALL_ISO_SLOT] = f"{spec.iso_image},media=cdrom"
     if spec.bios == "ovmf":
         storage = spec.efidisk_storage or next(iter(spec.disks.values())).storage
         keys = 1 if spec.secure_boot else 0
@@ -177,7 +177,7 @@ def drift(spec: VmSpec, config: dict[str, Any]) -> list[Drift]:
             continue
         if str(want if want is not None else "") != str(have if have is not None else ""):
             differences.append(Drift(key, str(want if want is not None else ""), str(have if have is not None else "")))
-    keys = {k for k in [*spec.params, *config] if DRIVE_KEY.fullmatch(k) or NET_KEY.fullmatch(k)}
+    keys = {k for k in [*spec.params, *config] if is_disk_slot(k) or NET_KEY.fullmatch(k)}
     for key in sorted(keys):
         want_value, have_value = spec.params.get(key), config.get(key)
         if want_value is None or have_value is None:
@@ -187,7 +187,7 @@ def drift(spec: VmSpec, config: dict[str, Any]) -> list[Drift]:
             want_view, have_view = _nic_view(str(want_value)), _nic_view(str(have_value))
             if not want_view["mac"]:
                 have_view["mac"] = ""  # PVE picked one; the inventory did not ask for a MAC
-        elif key == "ide2" or "media=cdrom" in str(want_value):
+        elif key == INSTALL_ISO_SLOT or "media=cdrom" in str(want_value):
             want_view = {"volume": split_options(str(want_value))[0]}
             have_view = {"volume": split_options(str(have_value))[0]}
         elif key.startswith("efidisk"):
