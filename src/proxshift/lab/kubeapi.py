@@ -2,7 +2,8 @@
 
 It serves discovery, CRUD with 201/404/409 Status errors, list with labelSelector, PUT, merge /
 JSON / apply patches, the status subresource, object metadata, finalizers and namespace
-cascade. The lab and the tests play the controllers (installer, ACM hub) through `Store`.
+cascade. The lab and the tests play the controllers (installer, ACM hub, OLM, Argo CD, External
+Secrets) through `Store`; admission hooks on the server play webhooks for API clients.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,12 +41,16 @@ BUILTIN = [
     ResourceType("", "v1", "secrets", "Secret", True),
     ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True),
     ResourceType("", "v1", "pods", "Pod", True),
+    ResourceType("", "v1", "services", "Service", True),
     ResourceType("apps", "v1", "deployments", "Deployment", True),
+    ResourceType("storage.k8s.io", "v1", "storageclasses", "StorageClass", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
     ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
     ResourceType("config.openshift.io", "v1", "clusterversions", "ClusterVersion", False),
     ResourceType("config.openshift.io", "v1", "clusteroperators", "ClusterOperator", False),
+    ResourceType("config.openshift.io", "v1", "apiservers", "APIServer", False),
+    ResourceType("operator.openshift.io", "v1", "ingresscontrollers", "IngressController", True),
     ResourceType("route.openshift.io", "v1", "routes", "Route", True),
     ResourceType("cluster.open-cluster-management.io", "v1", "managedclusters", "ManagedCluster", False),
     ResourceType("agent.open-cluster-management.io", "v1", "klusterletaddonconfigs", "KlusterletAddonConfig", True),
@@ -71,6 +77,36 @@ class ApiError(Exception):
 
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def label_selector(selector: str) -> Callable[[dict[str, str]], bool]:
+    """A matcher for a labelSelector: `k=v`, `k==v`, `k!=v`, `k` (exists), `!k` (absent), comma-separated."""
+    terms: list[tuple[str, str, str]] = []
+    for part in (p.strip() for p in selector.split(",")):
+        if "!=" in part:
+            key, value = part.split("!=", 1)
+            terms.append(("!=", key.strip(), value.strip()))
+        elif "=" in part:
+            key, value = part.replace("==", "=").split("=", 1)
+            terms.append(("=", key.strip(), value.strip()))
+        elif part.startswith("!"):
+            terms.append(("absent", part[1:].strip(), ""))
+        elif part:
+            terms.append(("exists", part, ""))
+
+    def matches(labels: dict[str, str]) -> bool:
+        for op, key, value in terms:
+            found = labels.get(key)
+            if (
+                (op == "=" and found != value)
+                or (op == "!=" and found == value)
+                or (op == "exists" and key not in labels)
+                or (op == "absent" and key in labels)
+            ):
+                return False
+        return True
+
+    return matches
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -155,14 +191,14 @@ class Store:
             return None
 
     def list(self, resource: ResourceType, namespace: str | None, selector: str = "") -> list[dict[str, Any]]:
-        wanted = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
+        matches = label_selector(selector)
         with self.lock:
             items = [
                 copy.deepcopy(obj)
                 for (group, plural, ns, _), obj in sorted(self.objects.items())
                 if (group, plural) == (resource.group, resource.plural)
                 and (namespace in (None, "") or ns == namespace)
-                and all((obj["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+                and matches(obj["metadata"].get("labels") or {})
             ]
         return items
 
@@ -200,8 +236,11 @@ class Store:
             return copy.deepcopy(obj)
 
     def _register_crd(self, crd: dict[str, Any]) -> None:
+        """Serve the CRD's served versions (as the API server does; a version with served: false is not)."""
         spec = crd.get("spec", {})
         for version in spec.get("versions", []):
+            if not version.get("served", True):
+                continue
             self.register(
                 ResourceType(
                     spec["group"],
@@ -285,9 +324,16 @@ class Store:
             return copy.deepcopy(current)
 
     def _remove(self, resource: ResourceType, key: tuple[str, str, str, str]) -> None:
-        self.objects.pop(key, None)
+        removed = self.objects.pop(key, None)
         if resource.kind == "Namespace":
             for other in [k for k in self.objects if k[2] == key[3]]:
+                self.objects.pop(other, None)
+        if resource.kind == "CustomResourceDefinition" and removed is not None:
+            spec = removed.get("spec", {})
+            plural = spec.get("names", {}).get("plural")
+            for version in spec.get("versions", []):
+                self.types.pop((spec.get("group", ""), version.get("name", ""), plural), None)
+            for other in [k for k in self.objects if k[:2] == (spec.get("group"), plural)]:
                 self.objects.pop(other, None)
 
     # -- conveniences for the controllers the lab and tests play --------------------------------
@@ -305,8 +351,16 @@ class Store:
         self.patch(resource, namespace, name, {"status": status}, "application/merge-patch+json", "status")
 
 
+Admission = Callable[[str, ResourceType, dict[str, Any]], None]
+"""A validating webhook: called with the operation (CREATE, UPDATE, DELETE), the resource type and the
+request's object (the patch, for PATCH) before an API client's write; raises ApiError to refuse it."""
+
+
 class KubeApiServer:
-    """The emulator on a loopback port over HTTPS, with a bearer token."""
+    """The emulator on a loopback port over HTTPS, with a bearer token.
+
+    `admission` hooks see every write an API client sends (not the simulated controllers' own writes).
+    """
 
     def __init__(self, tls: CertificateFiles, token: str) -> None:
         self.store = Store()
@@ -314,6 +368,7 @@ class KubeApiServer:
         self.tls = tls
         self.available = True
         self.requests: list[tuple[str, str]] = []
+        self.admission: list[Admission] = []
         self.server = BackgroundServer(self._app(), tls)
 
     @property
@@ -459,6 +514,16 @@ class KubeApiServer:
             else:
                 body = json.loads(text) if text else None
         store = self.store
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and not subresource:
+            operation = {"POST": "CREATE", "PUT": "UPDATE", "PATCH": "UPDATE", "DELETE": "DELETE"}[request.method]
+            if (
+                request.method == "PATCH"
+                and name
+                and store.find(resource.api_version, resource.kind, name, namespace) is None
+            ):
+                operation = "CREATE"  # server-side apply of a new object
+            for hook in list(self.admission):
+                hook(operation, resource, body if isinstance(body, dict) else {})
         if request.method == "GET" and name is None:
             items = store.list(resource, namespace, request.query.get("labelSelector", ""))
             return web.json_response(

@@ -169,7 +169,7 @@ class Lab:
             token = secrets.token_hex(16)
             kube = KubeApiServer(pki, secrets.token_hex(16)).start()
             kube.available = name == self.project.settings.hub_cluster  # the hub is up; the others are not yet
-            hosts = [{"hostname": n.name, "role": n.role} for n in cluster.nodes]
+            hosts = [{"hostname": n.name, "role": n.role, **({"ip": str(n.ip)} if n.ip else {})} for n in cluster.nodes]
             agent = AssistedService(name, hosts, token).start()
             sim = ClusterSimulation(
                 name, cluster.base_domain or "lab.local", cluster.vars.ocp_version, hosts, kube, agent
