@@ -43,6 +43,15 @@ def merge_patch(kube: KubeApiServer, path: str, patch: dict[str, Any]) -> dict[s
     return response.json()  # type: ignore[no-any-return]
 
 
+def get_json(kube: KubeApiServer, path: str) -> dict[str, Any]:
+    """GET a path of the API with the admin token, as `kubectl get --raw` does."""
+    response = requests.get(
+        f"{kube.url}{path}", headers={"Authorization": f"Bearer {kube.token}"}, verify=str(kube.tls.ca), timeout=10
+    )
+    response.raise_for_status()
+    return response.json()  # type: ignore[no-any-return]
+
+
 def kubectl(kube: KubeApiServer, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("kubectl")
     assert binary is not None

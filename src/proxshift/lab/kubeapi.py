@@ -44,6 +44,7 @@ BUILTIN = [
     ResourceType("", "v1", "services", "Service", True),
     ResourceType("apps", "v1", "deployments", "Deployment", True),
     ResourceType("storage.k8s.io", "v1", "storageclasses", "StorageClass", False),
+    ResourceType("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
     ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
@@ -56,6 +57,39 @@ BUILTIN = [
     ResourceType("agent.open-cluster-management.io", "v1", "klusterletaddonconfigs", "KlusterletAddonConfig", True),
     ResourceType("addon.open-cluster-management.io", "v1alpha1", "managedclusteraddons", "ManagedClusterAddOn", True),
 ]
+
+
+def crd_manifest(
+    group: str,
+    kind: str,
+    versions: tuple[str, ...] = ("v1",),
+    namespaced: bool = True,
+    plural: str | None = None,
+    unserved: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A CustomResourceDefinition with an open schema and a status subresource; the first version is
+    the storage version; `unserved` versions are listed but not served (as ESO 0.17 lists v1beta1)."""
+    plural = plural or f"{kind.lower()}s"
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced" if namespaced else "Cluster",
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
+            "versions": [
+                {
+                    "name": version,
+                    "served": version not in unserved,
+                    "storage": index == 0,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                    "subresources": {"status": {}},
+                }
+                for index, version in enumerate(versions)
+            ],
+        },
+    }
 
 
 class ApiError(Exception):
@@ -107,6 +141,18 @@ def label_selector(selector: str) -> Callable[[dict[str, str]], bool]:
         return True
 
     return matches
+
+
+def _fold_string_data(obj: dict[str, Any]) -> None:
+    """A Secret's stringData goes into data, base64-encoded, as the API server writes it."""
+    import base64
+
+    string_data = obj.pop("stringData", None)
+    if string_data:
+        data = obj.get("data") or {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        obj["data"] = data
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -225,6 +271,8 @@ class Store:
                     409, "AlreadyExists", f'{resource.plural}.{resource.group or "core"} "{name}" already exists'
                 )
             obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
+            if resource.kind == "Secret":
+                _fold_string_data(obj)
             metadata.update(
                 uid=str(uuid.uuid4()), creationTimestamp=_now(), resourceVersion=str(next(self._versions)), generation=1
             )
@@ -285,6 +333,8 @@ class Store:
                     metadata[keep] = current["metadata"][keep]
             metadata["resourceVersion"] = str(next(self._versions))
             obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
+            if resource.kind == "Secret":
+                _fold_string_data(obj)
             self.objects[key] = obj
             if metadata.get("deletionTimestamp") and not metadata.get("finalizers"):
                 self._remove(resource, key)
@@ -347,8 +397,30 @@ class Store:
     def set_status(
         self, api_version: str, kind: str, name: str, status: dict[str, Any], namespace: str | None = None
     ) -> None:
+        """Merge `status` into the object's status."""
         resource = self.type_of(api_version, kind)
         self.patch(resource, namespace, name, {"status": status}, "application/merge-patch+json", "status")
+
+    def ensure(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create the object unless one of its name exists; either way, return what is stored."""
+        metadata = obj["metadata"]
+        found = self.find(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))
+        if found is not None:
+            return found
+        resource = self.type_of(obj["apiVersion"], obj["kind"])
+        try:
+            return self.create(resource, obj, metadata.get("namespace"))
+        except ApiError as exc:
+            if exc.code != 409:
+                raise
+            return self.get(resource, metadata.get("namespace"), metadata["name"])
+
+    def served(self, api_version: str, kind: str) -> bool:
+        try:
+            self.type_of(api_version, kind)
+        except ApiError:
+            return False
+        return True
 
 
 Admission = Callable[[str, ResourceType, dict[str, Any]], None]
@@ -360,6 +432,11 @@ class KubeApiServer:
     """The emulator on a loopback port over HTTPS, with a bearer token.
 
     `admission` hooks see every write an API client sends (not the simulated controllers' own writes).
+    Service accounts get tokens (JWTs signed by this server) from TokenRequest
+    (`POST .../serviceaccounts/<name>/token`) or `issue_token`; those tokens are accepted as bearer
+    tokens (with every right: there is no RBAC here) and TokenReview (`POST
+    /apis/authentication.k8s.io/v1/tokenreviews`) tells who they belong to, as Vault's kubernetes
+    auth asks.
     """
 
     def __init__(self, tls: CertificateFiles, token: str) -> None:
@@ -369,7 +446,72 @@ class KubeApiServer:
         self.available = True
         self.requests: list[tuple[str, str]] = []
         self.admission: list[Admission] = []
+        self.service_account_tokens: dict[str, dict[str, Any]] = {}
+        self._signing_key: Any = None
         self.server = BackgroundServer(self._app(), tls)
+
+    def issue_token(self, namespace: str, name: str, audiences: tuple[str, ...] = (), seconds: int = 3600) -> str:
+        """A token for ServiceAccount namespace/name (which must exist), as TokenRequest hands it out."""
+        import base64
+        import time
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        account = self.store.get(self.store.type_of("v1", "ServiceAccount"), namespace, name)
+        if self._signing_key is None:
+            self._signing_key = ec.generate_private_key(ec.SECP256R1())
+        issued = int(time.time())
+        claims = {
+            "iss": "https://kubernetes.default.svc",
+            "sub": f"system:serviceaccount:{namespace}:{name}",
+            "aud": list(audiences) or ["https://kubernetes.default.svc"],
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + seconds,
+            "kubernetes.io": {
+                "namespace": namespace,
+                "serviceaccount": {"name": name, "uid": account["metadata"]["uid"]},
+            },
+        }
+
+        def encode(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        header = encode(json.dumps({"alg": "ES256", "typ": "JWT", "kid": "lab"}).encode())
+        payload = encode(json.dumps(claims).encode())
+        der = self._signing_key.sign(f"{header}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        token = f"{header}.{payload}.{encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+        self.service_account_tokens[token] = {
+            "namespace": namespace,
+            "name": name,
+            "uid": account["metadata"]["uid"],
+            "audiences": claims["aud"],
+            "expires": claims["exp"],
+        }
+        return token
+
+    def review(self, token: str, audiences: list[str] | None = None) -> dict[str, Any]:
+        """A TokenReview's status for `token`."""
+        import time
+
+        found = self.service_account_tokens.get(token)
+        if found is None or found["expires"] < time.time():
+            return {"authenticated": False, "error": "[invalid bearer token, token lookup failed]"}
+        if audiences and not set(audiences) & set(found["audiences"]):
+            return {"authenticated": False, "error": "[invalid bearer token, token audiences is invalid]"}
+        namespace = found["namespace"]
+        return {
+            "authenticated": True,
+            "audiences": audiences or found["audiences"],
+            "user": {
+                "username": f"system:serviceaccount:{namespace}:{found['name']}",
+                "uid": found["uid"],
+                "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"],
+            },
+        }
 
     @property
     def url(self) -> str:
@@ -416,7 +558,8 @@ class KubeApiServer:
             request.transport.close()
             raise ConnectionResetError("kube API emulator: down")
         self.requests.append((request.method, request.path_qs))
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if bearer != self.token and self.review(bearer).get("authenticated") is not True:
             return web.json_response(ApiError(401, "Unauthorized", "Unauthorized").body(), status=401)
         try:
             return await handler(request)
@@ -445,6 +588,20 @@ class KubeApiServer:
                     }
                     for g, vs in groups.items()
                 ],
+            }
+        if len(parts) == 2 and parts[0] == "apis":
+            versions = []
+            for t in types:
+                if t.group == parts[1] and t.version not in versions:
+                    versions.append(t.version)
+            if not versions:
+                return None
+            return {
+                "kind": "APIGroup",
+                "apiVersion": "v1",
+                "name": parts[1],
+                "versions": [{"groupVersion": f"{parts[1]}/{v}", "version": v} for v in versions],
+                "preferredVersion": {"groupVersion": f"{parts[1]}/{versions[0]}", "version": versions[0]},
             }
         if parts in (["api", "v1"],) or (len(parts) == 3 and parts[0] == "apis"):
             group, version = ("", "v1") if parts[0] == "api" else (parts[1], parts[2])
@@ -514,6 +671,31 @@ class KubeApiServer:
             else:
                 body = json.loads(text) if text else None
         store = self.store
+        if request.method == "POST" and resource.kind == "TokenReview":
+            spec = (body or {}).get("spec") or {}
+            review = {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenReview",
+                "metadata": {"creationTimestamp": None},
+                "spec": spec,
+                "status": self.review(str(spec.get("token", "")), spec.get("audiences")),
+            }
+            return web.json_response(review, status=201)
+        if request.method == "POST" and resource.kind == "ServiceAccount" and name and subresource == "token":
+            spec = (body or {}).get("spec") or {}
+            seconds = int(spec.get("expirationSeconds") or 3600)
+            token = self.issue_token(str(namespace), name, tuple(spec.get("audiences") or ()), seconds)
+            expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
+            return web.json_response(
+                {
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenRequest",
+                    "metadata": {"name": name, "namespace": namespace},
+                    "spec": {"audiences": spec.get("audiences") or [], "expirationSeconds": seconds},
+                    "status": {"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                },
+                status=201,
+            )
         if request.method in ("POST", "PUT", "PATCH", "DELETE") and not subresource:
             operation = {"POST": "CREATE", "PUT": "UPDATE", "PATCH": "UPDATE", "DELETE": "DELETE"}[request.method]
             if (
