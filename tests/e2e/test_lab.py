@@ -113,6 +113,7 @@ def test_an_install_stops_when_its_vms_are_destroyed(start_lab: Callable[..., La
     _wait(lambda: cluster.kube.store.find("storage.k8s.io/v1", "StorageClass", "nfs-sc") is not None)
     node = cluster.kube.store.find("v1", "Node", "master-sno2")
     assert node is not None and node["status"]["addresses"][0] == {"type": "InternalIP", "address": "192.168.1.51"}
+    _wait(lambda: cluster.kube.store.find("v1", "Namespace", "openshift-marketplace") is not None)  # OLM runs there
 
 
 def test_the_root_token_stays_off_the_command_line_and_temp_dirs_stay_in_the_lab(
@@ -163,3 +164,75 @@ def test_a_dead_labs_openbao_is_stopped_and_a_live_lab_is_not_disturbed(
         other.kill()
         other.wait()
     assert os.path.exists(lab_dir / "state.json")
+
+
+def test_every_cluster_runs_olm_argocd_and_eso_against_the_labs_openbao(lab: Lab) -> None:
+    import hvac
+
+    from tests.integration.kube import api_client, conditions, eventually
+    from tests.integration.post_install import PostInstallLab
+
+    hub = lab.clusters["ocp-sno1"]
+    cluster = PostInstallLab(hub.kube, hub.olm, hub.argocd, hub.eso, api_client(hub.kube))
+    cluster.subscribe("openshift-gitops-operator", "openshift-gitops-operator", "latest", "redhat-operators")
+    cluster.subscribe("external-secrets-operator", "openshift-operators", "stable", "community-operators")
+    cluster.installed_csv("openshift-gitops-operator", "openshift-gitops-operator")
+    cluster.installed_csv("external-secrets-operator", "openshift-operators")
+    eventually(
+        lambda: (
+            (
+                (cluster.get("argoproj.io/v1beta1", "ArgoCD", "openshift-gitops", "openshift-gitops") or {}).get(
+                    "status"
+                )
+                or {}
+            ).get("phase")
+            == "Available"
+        )
+    )
+    assert lab.bao is not None
+    vault = hvac.Client(url=lab.bao.addr, token=lab.bao.root_token)
+    vault.sys.create_or_update_policy(name="eso", policy='path "secrets/data/*" { capabilities = ["read"] }')
+    token = vault.auth.token.create(policies=["eso"], ttl="1h")["auth"]["client_token"]
+    for document in (
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "external-secrets"}},
+        {
+            "apiVersion": "operator.external-secrets.io/v1alpha1",
+            "kind": "OperatorConfig",
+            "metadata": {"name": "cluster", "namespace": "external-secrets"},
+            "spec": {},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "vault-token", "namespace": "external-secrets"},
+            "stringData": {"token": token},
+        },
+    ):
+        cluster.apply(document)
+    eventually(lambda: cluster.kube.store.find("apps/v1", "Deployment", "external-secrets-webhook", "external-secrets"))
+    eventually(lambda: hub.eso.deployment_available("external-secrets-webhook", "external-secrets"))
+    cluster.apply(
+        {
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ClusterSecretStore",
+            "metadata": {"name": "vault-backend"},
+            "spec": {
+                "provider": {
+                    "vault": {
+                        "server": lab.bao.addr,
+                        "path": "secrets",
+                        "version": "v2",
+                        "auth": {
+                            "tokenSecretRef": {"name": "vault-token", "namespace": "external-secrets", "key": "token"}
+                        },
+                    }
+                }
+            },
+        }
+    )
+    ready = eventually(
+        lambda: conditions(cluster.get("external-secrets.io/v1", "ClusterSecretStore", "vault-backend") or {}).get(
+            "Ready"
+        )
+    )
+    assert ready["status"] == "True", ready

@@ -11,7 +11,7 @@ import typer
 
 from proxshift.cli.app import AppContext, app
 from proxshift.errors import OperationError, UserInputError
-from proxshift.lab.faults import INSTALL_SECONDS, TIME_SCALE
+from proxshift.lab.faults import INSTALL_SECONDS, OPERATOR_SECONDS, TIME_SCALE
 
 lab_app = typer.Typer(
     help="A local lab that SIMULATES Proxmox, Vault and OpenShift, for trying proxshift.", no_args_is_help=True
@@ -97,6 +97,10 @@ def lab_up(
     install_seconds: Annotated[
         float, typer.Option(min=0, help="How long a simulated install takes once a cluster's VMs run.")
     ] = INSTALL_SECONDS,
+    operator_seconds: Annotated[
+        float,
+        typer.Option(min=0, help="How long an operator install, an Argo CD sync or ESO's start take in the clusters."),
+    ] = OPERATOR_SECONDS,
     time_scale: Annotated[
         float, typer.Option(min=0, help="fakepve's real seconds per PVE second (0: tasks end at once).")
     ] = TIME_SCALE,
@@ -151,7 +155,12 @@ def lab_up(
         pve_seed,
     )
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    options = {"install_seconds": install_seconds, "time_scale": time_scale, "faults": faults.to_dict()}
+    options = {
+        "install_seconds": install_seconds,
+        "operator_seconds": operator_seconds,
+        "time_scale": time_scale,
+        "faults": faults.to_dict(),
+    }
     write_private(directory / "options.json", json.dumps(options, indent=2))
     command = [
         sys.executable,
@@ -194,7 +203,8 @@ def _show_knobs(context: AppContext, state: dict[str, Any]) -> None:
     knobs = state.get("knobs") or {}
     if knobs:
         context.ui.info(
-            f"  installs take {knobs.get('install_seconds', 0):g} s; fakepve time scale {knobs.get('time_scale', 0):g}"
+            f"  installs take {knobs.get('install_seconds', 0):g} s, operators "
+            f"{knobs.get('operator_seconds', 0):g} s; fakepve time scale {knobs.get('time_scale', 0):g}"
         )
     for line in knobs.get("faults") or []:
         context.ui.info(f"  fault: {line}")

@@ -29,11 +29,15 @@ from proxshift.config.inventory import Cluster
 from proxshift.config.project import Project
 from proxshift.files import write_private
 from proxshift.lab.acm_sim import HubSimulation
+from proxshift.lab.argocd_sim import ArgoCdSimulation
 from proxshift.lab.assisted import AssistedService
 from proxshift.lab.cluster_sim import ClusterSimulation
+from proxshift.lab.controller import Controller
+from proxshift.lab.eso_sim import EsoSimulation
 from proxshift.lab.fake_installer import cluster_state, install_fake
-from proxshift.lab.faults import INSTALL_SECONDS, TIME_SCALE, LabFaults
+from proxshift.lab.faults import INSTALL_SECONDS, OPERATOR_SECONDS, TIME_SCALE, LabFaults
 from proxshift.lab.kubeapi import KubeApiServer, Store
+from proxshift.lab.olm_sim import OlmSimulation
 from proxshift.lab.openbao import OpenBaoServer, remove_stale_homes
 from proxshift.lab.serving import CertificateFiles, make_certificates, serve_fakepve, stop_fakepve
 
@@ -66,7 +70,14 @@ class LabCluster:
     agent: AssistedService
     sim: ClusterSimulation
     vmids: list[int]
+    olm: OlmSimulation
+    argocd: ArgoCdSimulation
+    eso: EsoSimulation
     started: bool = False
+
+    @property
+    def controllers(self) -> tuple[Controller, ...]:
+        return (self.olm, self.argocd, self.eso)
 
 
 class LabBusy(RuntimeError):
@@ -113,13 +124,16 @@ def lab_storages(project: Project) -> set[str]:
 @dataclass
 class Lab:
     """The stand-ins; knobs: `time_scale` (fakepve's real seconds per PVE second), `install_seconds`
-    (how long a simulated install takes), `faults` (fakepve's faults, played from the start)."""
+    (how long a simulated install takes), `operator_seconds` (how long an operator install, an
+    Argo CD instance, an Application sync or the ESO deployments take in the simulated clusters),
+    `faults` (fakepve's faults, played from the start)."""
 
     project: Project
     directory: Path
     time_scale: float = TIME_SCALE
     install_seconds: float = INSTALL_SECONDS
     faults: LabFaults = field(default_factory=LabFaults)
+    operator_seconds: float = OPERATOR_SECONDS
     bao: OpenBaoServer | None = None
     pve: Any = None
     clusters: dict[str, LabCluster] = field(default_factory=dict)
@@ -257,7 +271,17 @@ class Lab:
                 name, cluster.base_domain or "lab.local", cluster.vars.ocp_version, hosts, kube, agent
             )
             cluster_state(state_dir, name, kube.kubeconfig(name), secrets.token_urlsafe(18), token)
-            self.clusters[name] = LabCluster(cluster, kube, agent, sim, [n.spec.vmid for n in cluster.nodes])
+            delay = self.operator_seconds
+            self.clusters[name] = LabCluster(
+                cluster,
+                kube,
+                agent,
+                sim,
+                [n.spec.vmid for n in cluster.nodes],
+                OlmSimulation(kube, poll=0.1, csv_seconds=delay).start(),
+                ArgoCdSimulation(kube, poll=0.1, ready_seconds=delay, sync_seconds=delay).start(),
+                EsoSimulation(kube, poll=0.1, deploy_seconds=delay).start(),
+            )
             versions.add(cluster.vars.ocp_version)
         for version in sorted(versions):
             install_fake(self.bin_dir, version, state_dir, name=f"openshift-install-{version}")
@@ -346,6 +370,7 @@ class Lab:
             },
             "knobs": {
                 "install_seconds": self.install_seconds,
+                "operator_seconds": self.operator_seconds,
                 "time_scale": self.time_scale,
                 "faults": self.faults.describe(),
             },
@@ -374,6 +399,8 @@ class Lab:
             self.hub_sim.stop()
         for lab in self.clusters.values():
             lab.sim.stop()
+            for controller in lab.controllers:
+                controller.stop()
             lab.agent.stop()
             lab.kube.stop()
         if self._serving is not None:
