@@ -215,3 +215,36 @@ def test_kubernetes_auth_through_token_review(eso: PostInstallLab, vault: VaultF
     eventually(lambda: _ready(eso, STORE, "vault-k8s")["status"] == "True", what="Ready through kubernetes auth")
     assert ("POST", f"auth/{mount}/login") in eso.eso.vault_requests
     assert any(path == "/apis/authentication.k8s.io/v1/tokenreviews" for _, path in eso.kube.requests)
+
+
+def test_red_hat_flavour_runs_its_operands_in_external_secrets(post_install: PostInstallLab) -> None:
+    lab = post_install
+    lab.subscribe("openshift-external-secrets-operator", "external-secrets-operator", "stable-v1", "redhat-operators")
+    lab.installed_csv("openshift-external-secrets-operator", "external-secrets-operator")
+    lab.apply(
+        {
+            "apiVersion": "operator.openshift.io/v1alpha1",
+            "kind": "ExternalSecretsConfig",
+            "metadata": {"name": "cluster"},
+            "spec": {"controllerConfig": {"networkPolicies": []}},
+        }
+    )
+    for name in ("external-secrets", "external-secrets-webhook", "external-secrets-cert-controller"):
+        eventually(
+            lambda n=name: (
+                conditions(lab.get("apps/v1", "Deployment", n, "external-secrets") or {})
+                .get("Available", {})
+                .get("status")
+                == "True"
+            ),
+            what=f"{name} Available",
+        )
+    eventually(
+        lambda: (
+            conditions(lab.get("operator.openshift.io/v1alpha1", "ExternalSecretsConfig", "cluster") or {})
+            .get("Ready", {})
+            .get("status")
+            == "True"
+        ),
+        what="ExternalSecretsConfig Ready",
+    )
