@@ -27,17 +27,25 @@ class PostInstallLab:
     argocd: ArgoCdSimulation
     eso: EsoSimulation
     client: Any  # the official client's ApiClient
+    _dynamic: Any = None
 
-    @property
-    def dynamic(self) -> Any:
+    def resource(self, api_version: str, kind: str) -> Any:
+        """The dynamic client's resource, discovering again when a CRD is new."""
         from kubernetes import dynamic
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-        return dynamic.DynamicClient(self.client, cache_file=None)
+        if self._dynamic is None:
+            self._dynamic = dynamic.DynamicClient(self.client)
+        try:
+            return self._dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            self._dynamic = dynamic.DynamicClient(self.client)
+            return self._dynamic.resources.get(api_version=api_version, kind=kind)
 
     def apply(self, document: dict[str, Any]) -> dict[str, Any]:
         """Server-side apply through the dynamic client, as proxshift's clients apply objects."""
-        resource = self.fresh().resources.get(api_version=document["apiVersion"], kind=document["kind"])
-        result = self.fresh().server_side_apply(
+        resource = self.resource(document["apiVersion"], document["kind"])
+        result = self._dynamic.server_side_apply(
             resource,
             body=document,
             namespace=document["metadata"].get("namespace"),
@@ -49,17 +57,13 @@ class PostInstallLab:
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         from kubernetes.dynamic.exceptions import NotFoundError
 
-        resource = self.fresh().resources.get(api_version=api_version, kind=kind)
         try:
-            return dict(resource.get(name=name, namespace=namespace).to_dict())
+            return dict(self.resource(api_version, kind).get(name=name, namespace=namespace).to_dict())
         except NotFoundError:
             return None
 
-    def fresh(self) -> Any:
-        """A dynamic client with fresh discovery (CRDs come and go)."""
-        from kubernetes import dynamic
-
-        return dynamic.DynamicClient(self.client)
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+        self.resource(api_version, kind).delete(name=name, namespace=namespace)
 
     def subscribe(
         self, package: str, namespace: str, channel: str, source: str, approval: str = "Automatic", group: bool = True

@@ -65,6 +65,7 @@ def test_the_default_instance(gitops: PostInstallLab) -> None:
 
 
 def test_root_application_goes_synced_and_healthy_after_a_while(gitops: PostInstallLab) -> None:
+    gitops.argocd.sync_seconds = 1.5  # long enough to see it OutOfSync first, even on a busy machine
     gitops.apply(_root())
     first = _until(gitops, "OutOfSync", "Progressing")
     assert "revision" not in first["sync"]
@@ -83,7 +84,7 @@ def test_a_changed_source_syncs_again(gitops: PostInstallLab) -> None:
     gitops.argocd.sync_seconds = 0
     gitops.apply(_root())
     before = _until(gitops, "Synced", "Healthy")["sync"]["revision"]
-    gitops.argocd.sync_seconds = 0.5
+    gitops.argocd.sync_seconds = 1.5
     gitops.apply(_root(targetRevision="release-2"))
     _until(gitops, "OutOfSync", "Progressing")
     after = _until(gitops, "Synced", "Healthy")["sync"]["revision"]

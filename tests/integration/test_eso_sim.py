@@ -116,7 +116,7 @@ def test_token_store_ready_and_external_secret_synced(eso: PostInstallLab, vault
     external = eso.get(*ES, "repo", "fleet")
     assert external is not None and external["status"]["binding"] == {"name": "repo-creds"}
     # the ExternalSecret goes, and its Secret with it
-    eso.fresh().resources.get(api_version=ES[0], kind=ES[1]).delete(name="repo", namespace="fleet")
+    eso.delete(*ES, "repo", "fleet")
     eventually(lambda: eso.kube.store.find("v1", "Secret", "repo-creds", "fleet") is None, what="the Secret gone")
 
 

@@ -39,6 +39,7 @@ def test_the_platform_is_there(post_install: PostInstallLab) -> None:
 
 def test_gitops_operator_installs_as_the_issue_waits_for_it(post_install: PostInstallLab) -> None:
     lab = post_install
+    lab.olm.csv_seconds = 1.5  # long enough to see the CSV Installing first, even on a busy machine
     lab.subscribe("openshift-gitops-operator", "openshift-gitops-operator", "latest", "redhat-operators")
     name = eventually(
         lambda: (

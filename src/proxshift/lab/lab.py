@@ -282,6 +282,8 @@ class Lab:
                 ArgoCdSimulation(kube, poll=0.1, ready_seconds=delay, sync_seconds=delay).start(),
                 EsoSimulation(kube, poll=0.1, deploy_seconds=delay).start(),
             )
+            if kube.available:
+                self.clusters[name].olm.ensure_platform()  # an installed cluster (the hub) has OLM from the start
             versions.add(cluster.vars.ocp_version)
         for version in sorted(versions):
             install_fake(self.bin_dir, version, state_dir, name=f"openshift-install-{version}")
