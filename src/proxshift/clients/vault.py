@@ -296,6 +296,12 @@ class Vault:
             )
         return {k: Secret(str(result.value[k]), f"{k} from {location}") for k in CREDENTIAL_KEYS}
 
+    def find_credentials(self, base: KvPath, cluster: str) -> dict[str, Secret] | None:
+        """The cluster's credentials, or None when nothing at all is stored at <base>/<cluster>."""
+        if self._metadata(base.child(cluster)) is None:
+            return None
+        return self.read_credentials(base, cluster)
+
     def _metadata(self, location: KvPath) -> dict[str, Any] | None:
         import hvac.exceptions as hx
 
