@@ -17,6 +17,7 @@ import typer
 from proxshift import __version__
 from proxshift.cli import (
     acm_cmds,
+    adopt_cmds,
     doctor_cmds,
     install_cmds,
     inventory_cmds,
@@ -93,6 +94,7 @@ def build_app() -> typer.Typer:
         vm_cmds.stop,
         vm_cmds.status,
         vm_cmds.deprovision,
+        adopt_cmds.adopt,
         install_cmds.wait,
         install_cmds.credentials,
     )
