@@ -251,3 +251,29 @@ def lab_env(ctx: typer.Context) -> None:
     if not env_file.is_file():
         raise OperationError("the lab is not up", "run 'proxshift lab up' first")
     context.ui.out.file.write(env_file.read_text())
+
+
+def lab_predecessor(
+    ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")]
+) -> None:
+    """Leave a cluster in the lab as the predecessor's ps.provision does (no proxshift marker), to try 'adopt'."""
+    from proxshift.engine.connections import proxmox_for
+    from proxshift.lab.predecessor import leave_cluster
+
+    context: AppContext = ctx.obj
+    directory = context.paths.root / ".lab"
+    state = _state(directory)
+    if not state or not _alive(state.get("pid")):
+        raise OperationError("the lab is not up", "run 'proxshift lab up' first")
+    project = context.project(only=[cluster], quiet=True)
+    lab_config = directory / "site-config.yaml"
+    if project.settings.source is None or project.settings.source.resolve() != lab_config.resolve():
+        # Never build VMs anywhere but in the lab's fake Proxmox.
+        raise UserInputError(
+            f"the site config in use is not the lab's ({context.paths.shown(lab_config)})",
+            f"load the lab's environment first: . {context.paths.shown(directory / 'env')}",
+        )
+    prox, _ = proxmox_for(project, cluster, context.ui.warning)
+    for line in leave_cluster(prox, project, cluster, directory):
+        context.ui.info(f"  {line}")
+    context.ui.success(f"{cluster} is in the lab as the predecessor leaves it; next: proxshift adopt {cluster}")

@@ -119,6 +119,7 @@ def build_app() -> typer.Typer:
         ("down", lab_cmds.lab_down),
         ("status", lab_cmds.lab_status),
         ("env", lab_cmds.lab_env),
+        ("predecessor", lab_cmds.lab_predecessor),
     ):
         lab.command(name)(command)
     for name, group in (("vms", vms), ("iso", iso), ("installer", installer), ("vault", vault), ("acm", acm)):
