@@ -87,7 +87,7 @@ def _faults(
     return faults
 
 
-def lab_up(  # noqa: long-function - most of it is the signature: each knob is a Typer option
+def lab_up(  # shape: long function - most of it is the signature: each knob is a Typer option
     ctx: typer.Context,
     install_seconds: Annotated[
         float, typer.Option(min=0, help="How long a simulated install takes once a cluster's VMs run.")
