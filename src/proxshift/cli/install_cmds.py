@@ -29,13 +29,17 @@ def installer_fetch(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="OpenShift release, e.g. 4.19.1.")],
     mirror: Annotated[str | None, typer.Option(help="Client mirror base URL.")] = None,
+    oc: Annotated[
+        bool, typer.Option("--oc", help="Fetch that release's oc client instead (what 'nodes add' runs).")
+    ] = False,
 ) -> None:
-    """Download openshift-install for a release, verify its checksum, keep it in proxshift's cache."""
-    from proxshift.clients.installer import DEFAULT_MIRROR, fetch_installer
+    """Download openshift-install (or oc) for a release, verify its checksum, keep it in proxshift's cache."""
+    from proxshift.clients.installer import DEFAULT_MIRROR, fetch_installer, fetch_oc
 
     context: AppContext = ctx.obj
-    binary = fetch_installer(version, mirror or DEFAULT_MIRROR)
-    context.ui.success(f"openshift-install {version} verified and stored at {binary}")
+    fetch, tool = (fetch_oc, "oc") if oc else (fetch_installer, "openshift-install")
+    binary = fetch(version, mirror or DEFAULT_MIRROR)
+    context.ui.success(f"{tool} {version} verified and stored at {binary}")
 
 
 def wait(

@@ -106,7 +106,7 @@ def build_app() -> typer.Typer:
     iso = _group("The agent ISO on Proxmox storage.")
     iso.command("create")(install_cmds.iso_create)
     iso.command("upload")(vm_cmds.iso_upload)
-    installer = _group("The openshift-install binary.")
+    installer = _group("The release's binaries: openshift-install, and oc for nodes add.")
     installer.command("fetch")(install_cmds.installer_fetch)
     vault = _group("Vault: check access to the inputs and the credentials path.")
     vault.command("check")(manifests_cmds.vault_check)

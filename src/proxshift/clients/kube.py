@@ -1,9 +1,10 @@
 """The one Kubernetes wrapper: a cluster's API through the dynamic client, its errors as proxshift errors.
 
 Built from a kubeconfig's text (TLS verified with its CA, no global state touched), it reads, lists,
-applies, patches and deletes any kind the cluster serves. Reads of an object that is not there
-answer None; every other failure is a `KubeError` (the API said no) or a `KubeUnreachable` (no
-answer at all), so callers decide what is normal for them (an install in progress expects both).
+applies, patches and deletes any kind the cluster serves, and approves certificate signing requests.
+Reads of an object that is not there answer None; every other failure is a `KubeError` (the API said
+no) or a `KubeUnreachable` (no answer at all), so callers decide what is normal for them (an install
+in progress expects both).
 """
 
 from __future__ import annotations
@@ -219,6 +220,38 @@ class Kube:
             lambda: self.dynamic.patch(
                 resource, body=patch, name=name, namespace=namespace, content_type=PATCH_TYPES[patch_type]
             ),
+        )
+        return dict(result.to_dict()) if result is not None else None
+
+    def approve_csr(self, csr: Mapping[str, Any], reason: str, message: str) -> dict[str, Any] | None:
+        """Approve a CertificateSigningRequest as `oc adm certificate approve` does: PUT to its `approval`
+        subresource, with condition Approved=True. `csr` is the object as read: its resourceVersion makes
+        the API refuse (409, a KubeError) a request that changed since it was judged. None when it is gone."""
+        import copy
+        from datetime import UTC, datetime
+
+        resource = self.resource("certificates.k8s.io/v1", "CertificateSigningRequest")
+        approval = (getattr(resource, "subresources", None) or {}).get("approval")
+        if approval is None:
+            raise KubeNotServed(
+                f"{self.label} does not serve the approval of CertificateSigningRequests", self.hint, 404
+            )
+        body = copy.deepcopy(dict(csr))
+        name = str(body["metadata"]["name"])
+        status = body.get("status") or {}
+        status["conditions"] = [
+            *(status.get("conditions") or []),
+            {
+                "type": "Approved",
+                "status": "True",
+                "reason": reason,
+                "message": message,
+                "lastUpdateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+        ]
+        body["status"] = status
+        result = self.call(
+            f"approving CertificateSigningRequest {name}", lambda: approval.replace(body=body, name=name)
         )
         return dict(result.to_dict()) if result is not None else None
 
