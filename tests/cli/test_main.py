@@ -15,7 +15,8 @@ EXPECTED_COMMANDS = {
     "start", "stop", "status", "deprovision", "adopt", "wait", "credentials",
 }  # fmt: skip
 EXPECTED_GROUPS = {"vms": {"create"}, "iso": {"create", "upload"}, "installer": {"fetch"}, "vault": {"check"},
-                   "acm": {"import", "detach"}, "lab": {"up", "down", "status", "env", "predecessor"}}  # fmt: skip
+                   "acm": {"import", "detach"}, "nodes": {"add"},
+                   "lab": {"up", "down", "status", "env", "predecessor"}}  # fmt: skip
 
 
 def test_importing_the_app_registers_every_command() -> None:

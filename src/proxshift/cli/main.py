@@ -23,6 +23,7 @@ from proxshift.cli import (
     inventory_cmds,
     lab_cmds,
     manifests_cmds,
+    nodes_cmds,
     provision_cmds,
     vm_cmds,
 )
@@ -113,6 +114,8 @@ def build_app() -> typer.Typer:
     acm = _group("Red Hat ACM: import a cluster into the hub, detach it.")
     acm.command("import")(acm_cmds.acm_import)
     acm.command("detach")(acm_cmds.acm_detach)
+    nodes = _group("Day-2: add worker nodes to a running cluster.")
+    nodes.command("add")(nodes_cmds.nodes_add)
     lab = _group("A local lab that SIMULATES Proxmox, Vault and OpenShift, for trying proxshift.")
     for name, command in (
         ("up", lab_cmds.lab_up),
@@ -122,7 +125,8 @@ def build_app() -> typer.Typer:
         ("predecessor", lab_cmds.lab_predecessor),
     ):
         lab.command(name)(command)
-    for name, group in (("vms", vms), ("iso", iso), ("installer", installer), ("vault", vault), ("acm", acm)):
+    groups = {"vms": vms, "iso": iso, "installer": installer, "vault": vault, "acm": acm, "nodes": nodes}
+    for name, group in groups.items():
         app.add_typer(group, name=name)
     app.add_typer(lab, name="lab")
     return app
