@@ -54,8 +54,6 @@ def nodes_add(
         progress=progress,
     )
     plan = outcome.plan
-    for name in plan.already:
-        ui.info(f"{name} is a Node of {cluster} already: left alone")
     if not plan.hosts:
         ui.success(f"nothing to add: every host of {cluster} in the inventory is a Node")
         return
@@ -113,4 +111,5 @@ def _summary(context: AppContext, outcome: AddNodesOutcome) -> None:
             "see docs/day2.md, 'A host never asks for its certificate'; run 'proxshift nodes add "
             f"{outcome.plan.name}' again to carry on",
         )
-    ui.success(f"{', '.join(join.ready)} joined {outcome.plan.name} and Ready ({join.seconds / 60:.1f} min)")
+    took = f"{join.seconds:.0f} s" if join.seconds < 120 else f"{join.seconds / 60:.0f} min"
+    ui.success(f"{', '.join(join.ready)} joined {outcome.plan.name} and Ready ({took} after their VMs started)")

@@ -70,9 +70,9 @@ def add_nodes(
         return connection[0]
 
     if dry_run:
-        return AddNodesOutcome(plan_add_nodes(project, name, named, proxmox, notify), dry_run=True)
+        return AddNodesOutcome(_plan(project, name, named, proxmox, report, notify), dry_run=True)
     with cluster_lock(project.paths.install_dir(name), name, notify):
-        plan = plan_add_nodes(project, name, named, proxmox, notify)
+        plan = _plan(project, name, named, proxmox, report, notify)
         if not plan.hosts:
             return AddNodesOutcome(plan, dry_run=False)
         outcome = AddNodesOutcome(plan, dry_run=False)
@@ -83,6 +83,20 @@ def add_nodes(
             raise
         _record(outcome, "timed out" if outcome.failed else "done")
         return outcome
+
+
+def _plan(
+    project: Project,
+    name: str,
+    named: Sequence[str],
+    proxmox: Callable[[], Proxmox],
+    report: Callable[[str], None],
+    notify: Notify,
+) -> AddNodesPlan:
+    plan = plan_add_nodes(project, name, named, proxmox, notify)
+    for host in plan.already:
+        report(f"{host} is a Node of {name} already: left alone")
+    return plan
 
 
 def _execute(

@@ -104,8 +104,8 @@ def node_addresses(kube: Kube) -> dict[str, set[str]]:
 
 
 def select_hosts(cluster: Cluster, nodes: Mapping[str, object], named: Sequence[str]) -> tuple[list[Node], list[str]]:
-    """(the hosts to add, the named ones that are Nodes already): the inventory hosts that are not
-    Nodes (by name or FQDN), or those named. A control-plane host is exit 2."""
+    """(the hosts to add, those named that are Nodes already): the inventory hosts that are not Nodes
+    (by name or FQDN), or the named ones that are not. A control-plane host is exit 2."""
     from proxshift.config.model_errors import closest
 
     known = {n.name: n for n in cluster.nodes}
@@ -119,6 +119,7 @@ def select_hosts(cluster: Cluster, nodes: Mapping[str, object], named: Sequence[
     candidates = [known[h] for h in dict.fromkeys(named)] if named else list(cluster.nodes)
     joined = [n for n in candidates if n.name in nodes or n.fqdn in nodes]
     chosen = [n for n in candidates if n not in joined]
+    joined = joined if named else []  # only a host asked for by name is worth a line
     masters = [n.name for n in chosen if n.role != "worker"]
     if masters:
         raise UserInputError(
