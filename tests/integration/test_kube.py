@@ -189,3 +189,26 @@ def test_conditions_by_type() -> None:
 def test_no_conditions(obj: dict[str, object] | None) -> None:
     assert conditions(obj) == {}
     assert not condition_is(obj, "Ready")
+
+
+def test_approve_a_csr_through_its_approval_subresource(api: KubeApiServer, kube: Kube) -> None:
+    from proxshift.lab.csrs import client_csr
+
+    kind = ("certificates.k8s.io/v1", "CertificateSigningRequest")
+    api.store.create(api.store.type_of(*kind), client_csr("csr-a", "ocp-node7"))
+    (listed,) = kube.list(*kind)
+    approved = kube.approve_csr(listed, "Checked", "by a test")
+    assert approved is not None
+    (condition,) = approved["status"]["conditions"]
+    assert (condition["type"], condition["status"], condition["reason"]) == ("Approved", "True", "Checked")
+    assert approved["spec"] == listed["spec"]
+    assert ("PUT", "/apis/certificates.k8s.io/v1/certificatesigningrequests/csr-a/approval") in api.requests
+    # A request that changed since it was read (another resourceVersion) is not approved.
+    api.store.create(api.store.type_of(*kind), client_csr("csr-b", "ocp-node7"))
+    stale = kube.get(*kind, "csr-b")
+    assert stale is not None
+    api.store.patch(api.store.type_of(*kind), None, "csr-b", {"metadata": {"labels": {"x": "y"}}}, "merge-patch")
+    with pytest.raises(KubeError) as raised:
+        kube.approve_csr(stale, "Checked", "by a test")
+    assert raised.value.status == 409
+    assert not (kube.get(*kind, "csr-b") or {}).get("status", {}).get("conditions")

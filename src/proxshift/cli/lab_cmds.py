@@ -11,7 +11,7 @@ import typer
 
 from proxshift.cli.context import AppContext
 from proxshift.errors import OperationError, UserInputError
-from proxshift.lab.faults import INSTALL_SECONDS, OPERATOR_SECONDS, TIME_SCALE
+from proxshift.lab.faults import INSTALL_SECONDS, JOIN_SECONDS, OPERATOR_SECONDS, TIME_SCALE
 
 UP_TIMEOUT = 90
 
@@ -96,6 +96,9 @@ def lab_up(  # shape: long function - most of it is the signature: each knob is 
         float,
         typer.Option(min=0, help="How long an operator install, an Argo CD sync or ESO's start take in the clusters."),
     ] = OPERATOR_SECONDS,
+    join_seconds: Annotated[
+        float, typer.Option(min=0, help="How long a host booted from an add-nodes ISO takes to ask for its CSR.")
+    ] = JOIN_SECONDS,
     time_scale: Annotated[
         float, typer.Option(min=0, help="fakepve's real seconds per PVE second (0: tasks end at once).")
     ] = TIME_SCALE,
@@ -153,6 +156,7 @@ def lab_up(  # shape: long function - most of it is the signature: each knob is 
     options = {
         "install_seconds": install_seconds,
         "operator_seconds": operator_seconds,
+        "join_seconds": join_seconds,
         "time_scale": time_scale,
         "faults": faults.to_dict(),
     }
@@ -199,7 +203,8 @@ def _show_knobs(context: AppContext, state: dict[str, Any]) -> None:
     if knobs:
         context.ui.info(
             f"  installs take {knobs.get('install_seconds', 0):g} s, operators "
-            f"{knobs.get('operator_seconds', 0):g} s; fakepve time scale {knobs.get('time_scale', 0):g}"
+            f"{knobs.get('operator_seconds', 0):g} s, added hosts {knobs.get('join_seconds', 0):g} s; "
+            f"fakepve time scale {knobs.get('time_scale', 0):g}"
         )
     for line in knobs.get("faults") or []:
         context.ui.info(f"  fault: {line}")
