@@ -39,20 +39,24 @@ def iso_name(cluster: str) -> str:
 
 
 def cluster_kubeconfig(project: Project, name: str, notify: Notify) -> tuple[Secret, str]:
-    """The cluster's admin kubeconfig from Vault (where the install stored it), else the install dir's;
-    (the kubeconfig, where it came from)."""
-    from proxshift.engine.install import read_credentials
+    """The cluster's admin kubeconfig from Vault (where the install stored it), else, when Vault holds
+    nothing for the cluster, the install dir's; (the kubeconfig, where it came from). A Vault that
+    fails is an error, not a reason to look elsewhere (the pull secret comes from it too)."""
+    from proxshift.clients.vault import KvPath
+    from proxshift.engine.connections import vault_for
     from proxshift.secret import Secret
 
-    try:
-        stored = read_credentials(project, name, notify)["kubeconfig"]
-        return stored, f"Vault {project.settings.credentials_path}/{name}"
-    except ProxshiftError as exc:
-        local = project.paths.install_dir(name).kubeconfig
-        if not local.is_file():
-            raise
-        notify(f"the credentials of {name} are not readable in Vault ({exc.message}); using {local}")
-        return Secret(local.read_text(), str(local)), str(local)
+    base = KvPath.parse(project.settings.credentials_path)
+    stored = vault_for(project, notify).find_credentials(base, name)
+    if stored is not None:
+        return stored["kubeconfig"], f"Vault {base.child(name)}"
+    local = project.paths.install_dir(name).kubeconfig
+    if not local.is_file():
+        raise UserInputError(
+            f"no credentials of {name}: nothing at Vault {base.child(name)}, no {local}",
+            f"is {name} installed? 'proxshift wait {name}' stores them when the install completes",
+        )
+    return Secret(local.read_text(), str(local)), str(local)
 
 
 def connect(kubeconfig: Secret, name: str) -> Kube:
