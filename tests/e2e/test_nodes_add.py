@@ -111,7 +111,7 @@ def _joined(lab: Lab, install_dir: Path) -> None:
     assert vm.config["ide2"].startswith("none") and vm.config["boot"] == "order=scsi0;ide2"
     assert "managed-by=proxshift cluster=ocp host=ocp-node7" in vm.config["description"]
     uploads = json.loads((install_dir / "uploads.json").read_text())
-    assert "your_nfs:iso/ocp-add-nodes.x86_64.iso" in [u["volid"] for u in uploads]
+    assert [u["volid"] for u in uploads].count("your_nfs:iso/ocp-add-nodes.x86_64.iso") == 1
     (run,) = (install_dir / "add-nodes").iterdir()
     assert sorted(p.name for p in run.iterdir()) == sorted(
         ["nodes-config.yaml", "node.x86_64.iso", "oc.log", "report.json", "result.json"]
@@ -157,6 +157,13 @@ def test_a_spare_worker_joins_ocp(predecessor_root: Path, lab: Lab, cli: CliRunn
     again = cli("--root", root, "nodes", "add", "ocp")
     assert again.code == 0 and "nothing to add" in again.err
     assert _writes(lab) == writes and len(list((install_dir / "add-nodes").iterdir())) == 1
+
+    # deprovision removes the added worker's VM and the add-nodes ISO, as the uploads ledger says.
+    assert "iso/ocp-add-nodes.x86_64.iso" in lab.pve.storages["your_nfs"]["volumes"]
+    gone = cli("--root", root, "deprovision", "ocp", "--yes", "--keep-acm")
+    assert gone.code == 0, gone.err
+    assert lab.pve.vm(407) is None
+    assert "iso/ocp-add-nodes.x86_64.iso" not in lab.pve.storages["your_nfs"].get("volumes", {})
 
 
 def test_a_control_plane_host_is_refused(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
