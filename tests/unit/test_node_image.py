@@ -24,6 +24,7 @@ auth = args[args.index("--registry-config") + 1]
 kubeconfig = os.environ["KUBECONFIG"]
 seen = {{
     "args": args,
+    "credentials": sorted(k for k in os.environ if k.startswith(("VAULT_", "PROXSHIFT_"))),
     "files": {{p: [oct(stat.S_IMODE(os.stat(p).st_mode)), open(p).read()] for p in (kubeconfig, auth)}},
     "temporary": oct(stat.S_IMODE(os.stat(os.path.dirname(auth)).st_mode)),
 }}
@@ -69,7 +70,9 @@ def _gone(record: Path) -> None:
         assert not Path(path).parent.exists()
 
 
-def test_success_private_temporary_files_removed(tmp_path: Path) -> None:
+def test_success_private_temporary_files_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAULT_TOKEN", "s.secret")
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_SECRET", "secret")
     oc, record = _oc(tmp_path, SUCCEED)
     run = _run_dir(tmp_path)
     lines: list[str] = []
@@ -80,6 +83,7 @@ def test_success_private_temporary_files_removed(tmp_path: Path) -> None:
     assert seen["args"][7:] == ["--report"]
     assert sorted(seen["files"].values()) == sorted([["0o600", KUBECONFIG.reveal()], ["0o600", PULL.reveal()]])
     assert seen["temporary"] == "0o700"
+    assert seen["credentials"] == []  # oc gets neither the Vault token nor the Proxmox credentials
     _gone(record)
     assert lines == ["2026-05-01T12:00:00Z [node-image create] Launching command"]
     assert "Launching command" in run.oc_log.read_text()

@@ -74,7 +74,8 @@ def create_node_image(
         kubeconfig_file, auth_file = temporary / "kubeconfig", temporary / "pull-secret.json"
         write_private(kubeconfig_file, kubeconfig.reveal())
         write_private(auth_file, pull_secret.reveal())
-        env = dict(os.environ)
+        # oc needs none of proxshift's own credentials (Vault token, Proxmox token): it does not get them.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "PROXSHIFT_"))}
         env["KUBECONFIG"] = str(kubeconfig_file)
         code, tail = _stream(command(oc, run, str(auth_file), report), env, run, on_line)
     finally:

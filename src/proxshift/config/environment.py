@@ -35,7 +35,11 @@ SETTINGS: tuple[Variable, ...] = (
 
 # Read by the libraries proxshift drives, with an effect on what proxshift does.
 LIBRARIES: tuple[Variable, ...] = (
-    Variable("KUBECONFIG", "the kubernetes client's default config; proxshift passes its own, never relies on it"),
+    Variable(
+        "KUBECONFIG",
+        "the kubernetes client's default config; proxshift passes its own, never relies on it, and sets it "
+        "for oc (nodes add) to a temporary copy of the cluster's",
+    ),
     Variable("REQUESTS_CA_BUNDLE", "requests' CA bundle for Vault and Proxmox when no CA file is configured"),
     Variable("CURL_CA_BUNDLE", "the same, under curl's name, when REQUESTS_CA_BUNDLE is unset"),
 )
