@@ -148,3 +148,28 @@ def test_a_host_without_an_iso_storage_is_refused(ocp: Cluster) -> None:
     bare = replace(node, spec=node.spec.model_copy(update={"iso_image": None}))
     with pytest.raises(UserInputError, match="ocp-node5: no iso_image"):
         add_nodes_view(ocp, [bare])
+
+
+def test_a_new_hosts_vm_made_by_vms_create_is_refused(ocp: Cluster) -> None:
+    from types import SimpleNamespace
+
+    from proxshift.clients.proxmox.cluster import Guest
+    from proxshift.engine.nodes_plan import refuse_drift
+    from proxshift.engine.vmspec import vm_spec
+    from tests.unit.test_vmspec import _as_pve_returns
+
+    node = ocp.node("ocp-node6")
+    made_by_vms_create = _as_pve_returns(vm_spec(node, ocp).params, 406)  # the install's ISO in its CD drive
+    prox = SimpleNamespace(
+        cluster=SimpleNamespace(guests=lambda: {406: Guest(406, "qemu", "pve4", node.fqdn, "stopped")}),
+        vms=SimpleNamespace(config=lambda pve_node, vmid: made_by_vms_create),
+    )
+    with pytest.raises(UserInputError) as raised:
+        refuse_drift(prox, add_nodes_view(ocp, [node]))  # type: ignore[arg-type]
+    assert (
+        "ocp-node6 (vmid 406): ide2: volume=your_nfs:iso/ocp-agent.x86_64.iso -> volume=your_nfs:iso/ocp-add-nodes"
+        in (raised.value.message)
+    )
+    assert raised.value.hint is not None and "does not recreate a VM" in raised.value.hint
+    made_by_vms_create["ide2"] = "none,media=cdrom"  # ejected: nothing differs
+    refuse_drift(prox, add_nodes_view(ocp, [node]))  # type: ignore[arg-type]

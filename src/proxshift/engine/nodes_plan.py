@@ -222,6 +222,21 @@ def plan_isos(prox: Proxmox, view: Cluster, install_dir: InstallDir) -> list[Iso
     return plans
 
 
+def refuse_drift(prox: Proxmox, view: Cluster) -> None:
+    """A VM of a new host that exists but differs (made by `vms create`, with the install's ISO in its
+    CD drive, say) is exit 2: nodes add does not recreate VMs."""
+    from proxshift.engine.vm_plan import plan_vms, specs_for
+
+    drifted = [p for p in plan_vms(prox, specs_for(view)) if p.action == "drift"]
+    if drifted:
+        lines = [f"{p.spec.host} (vmid {p.spec.vmid}): " + "; ".join(str(d) for d in p.drift) for p in drifted]
+        raise UserInputError(
+            "these hosts' VMs exist but are not what nodes add makes:\n  " + "\n  ".join(lines),
+            "nodes add does not recreate a VM: if that host never joined, remove its VM in Proxmox "
+            "(check it first), then run nodes add again",
+        )
+
+
 def plan_add_nodes(
     project: Project, name: str, named: Sequence[str], proxmox: Callable[[], Proxmox], notify: Notify
 ) -> AddNodesPlan:
@@ -242,6 +257,7 @@ def plan_add_nodes(
     prox = proxmox()
     plan.view = add_nodes_view(cluster, hosts)
     install_dir = project.paths.install_dir(name)
+    refuse_drift(prox, plan.view)
     plan.vms = check_before_create(prox, plan.view, force=False, iso_upload=True, iso_present=False)
     plan.isos = plan_isos(prox, plan.view, install_dir)
     try:
