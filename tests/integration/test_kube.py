@@ -137,7 +137,28 @@ def test_an_api_that_does_not_answer(api: KubeApiServer, kube: Kube) -> None:
     api.available = False
     with pytest.raises(KubeUnreachable) as caught:
         kube.get(*CM, "x", "default")
-    assert f"lab ({api.url}) is unreachable while API discovery" in caught.value.message
+    assert f"lab ({api.url}) is unreachable while API discovery (connection dropped)" in caught.value.message
+    assert caught.value.__cause__ is not None  # --debug shows urllib3's own account
+
+
+class DownFor:
+    """The emulator's `available`, False for the next `n` requests it is asked about: dropped connections."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __bool__(self) -> bool:
+        self.n -= 1
+        return self.n < 0
+
+
+def test_a_dropped_connection_on_a_read_is_retried(api: KubeApiServer, kube: Kube) -> None:
+    kube.apply(_config_map("settings"))
+    setattr(api, "available", DownFor(2))  # noqa: B010 - a stand-in for a bool, on purpose
+    assert kube.get(*CM, "settings", "default") is not None
+    setattr(api, "available", DownFor(1))  # noqa: B010
+    with pytest.raises(KubeUnreachable, match="connection dropped"):
+        kube.apply(_config_map("settings"))  # a write (server-side apply is a PATCH) is not tried twice
 
 
 def test_tls_is_verified_against_the_kubeconfig_ca_only(
@@ -152,8 +173,8 @@ def test_tls_is_verified_against_the_kubeconfig_ca_only(
 
     config["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(other.ca.read_bytes()).decode()
     with pytest.raises(KubeUnreachable) as caught:
-        Kube(json.dumps(config), "lab", timeout=5, retries=0).get("v1", "Namespace", "default")
-    assert "SSLError" in caught.value.message
+        Kube(json.dumps(config), "lab", timeout=5).get("v1", "Namespace", "default")
+    assert "(TLS: " in caught.value.message
 
 
 def test_kubeconfig_from_a_file_and_unreadable_ones(api: KubeApiServer, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from proxshift.clients.kube import Kube, KubeError, KubeUnreachable, condition_is, conditions
-from proxshift.clients.transport import Poller
+from proxshift.clients.transport import POLL_RETRY, Poller
 from proxshift.errors import ExitCode, OperationError
 
 PROGRESS = re.compile(r"(\d+) of (\d+) done \((\d+)% complete\)")
@@ -197,7 +197,7 @@ class InstallWatcher:
     @property
     def kube(self) -> Kube:
         if self._kube is None:
-            self._kube = Kube.from_file(self.settings.kubeconfig, "the cluster", timeout=KUBE_TIMEOUT, retries=0)
+            self._kube = Kube.from_file(self.settings.kubeconfig, "the cluster", timeout=KUBE_TIMEOUT, retry=POLL_RETRY)
         return self._kube
 
     def run(self) -> Installed:
