@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from proxshift.lab.serving import BackgroundServer
@@ -17,8 +18,18 @@ PREFIX = "/api/assisted-install/v2"
 
 
 class AssistedService:
-    def __init__(self, cluster_name: str, hosts: list[dict[str, str]], token: str | None = None) -> None:
+    """`clock` (Unix seconds) stamps stages and events: a test's fake clock makes a 30-minute bootstrap
+    take a second."""
+
+    def __init__(
+        self,
+        cluster_name: str,
+        hosts: list[dict[str, str]],
+        token: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.token = token
+        self.clock = clock
         self.lock = threading.RLock()
         self.requests: list[tuple[str, str, str | None]] = []
         self._name, self._hosts = cluster_name, hosts
@@ -46,7 +57,11 @@ class AssistedService:
                     "bootstrap": index == 0,
                     "status": "discovering",
                     "status_info": "Waiting for host to send hardware details",
-                    "progress": {"current_stage": "", "installation_percentage": 0, "stage_updated_at": _stamp()},
+                    "progress": {
+                        "current_stage": "",
+                        "installation_percentage": 0,
+                        "stage_updated_at": _stamp(self.clock()),
+                    },
                     "stage_timed_out": False,
                     "validations_info": "{}",
                 }
@@ -76,7 +91,7 @@ class AssistedService:
                     "name": "lab",
                     "severity": severity,
                     "message": message,
-                    "event_time": _stamp(),
+                    "event_time": _stamp(self.clock()),
                     "category": "user",
                 }
             )
@@ -99,7 +114,7 @@ class AssistedService:
         with self.lock:
             host = self.cluster["hosts"][index]
             if host["progress"]["current_stage"] != stage:
-                host["progress"]["stage_updated_at"] = _stamp()
+                host["progress"]["stage_updated_at"] = _stamp(self.clock())
             host.update(status=status, status_info=info or status)
             host["progress"].update(current_stage=stage, installation_percentage=percentage)
             if validations is not None:
@@ -155,5 +170,5 @@ class AssistedService:
             return web.json_response(list(self.events))
 
 
-def _stamp() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+def _stamp(now: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now))
