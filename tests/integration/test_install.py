@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import re
 import stat
+import struct
+import subprocess
+import sys
+import termios
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -99,7 +109,7 @@ def test_wait_follows_the_install_to_the_end(
         "validation failing on master-sno1: Host couldn't synchronize with any NTP server",
         "master-sno1 (master, bootstrap): installing-in-progress · Writing image to disk · 45%",
         "master-sno1 (master, bootstrap): installing-in-progress · Rebooting · 70%",
-        "bootstrap: the rendezvous host's API is gone; waiting for the cluster's API",
+        "bootstrap: the rendezvous host's API is gone (connection dropped); waiting for the cluster's API",
         "bootstrap complete",
         "cluster: [....................] 0% (0 of 890) · operators 3/8 available, 5 progressing, 0 degraded · "
         "nodes 0/1 Ready",
@@ -288,3 +298,73 @@ def test_live_host_rows_for_a_terminal(sno_root: Path, cli: CliRunner, install_l
     )
     assert snapshots[-1] == []  # cleared once bootstrap is complete
     assert not any("master-sno1 (master" in line for line in lines)  # rows went to the table, not the lines
+
+
+# -- on a terminal: cluster text is printed as it is ------------------------------------------------------
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
+
+
+def _pty_run(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Callable[[], str]]:
+    """Start a command with stdout and stderr on a pseudo-terminal (200 columns); returns it and a
+    function giving everything it wrote so far, escape codes removed."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(master)
+
+    threading.Thread(target=read, daemon=True).start()
+    return process, lambda: ANSI.sub("", b"".join(chunks).decode(errors="replace"))
+
+
+def test_wait_on_a_terminal_prints_cluster_text_literally(
+    sno_root: Path, cli: CliRunner, install_lab: InstallLab
+) -> None:
+    _iso_create(sno_root, cli)
+    install_lab.sim.installing(45)
+    install_lab.agent.event("Host master-sno1: writing image to [/dev/sda] [bold]not bold[/bold] [red]")
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200"}
+    argv = [sys.executable, "-c", "from proxshift.cli import main; main()", "--root", str(sno_root)]
+    process, output = _pty_run([*argv, "wait", "ocp-sno1", "--poll-interval", "0.05"], env)
+    try:
+        install_lab.wait_for(lambda: "[/dev/sda]" in output())
+        install_lab.sim.api_up()
+        install_lab.sim.bootstrap_complete()
+        install_lab.sim.cluster_progress(512)
+        install_lab.wait_for(lambda: "57% (512 of 890)" in output())
+        install_lab.sim.complete()
+        assert process.wait(30) == 0, output()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = output()
+    assert "event: Host master-sno1: writing image to [/dev/sda] [bold]not bold[/bold] [red]" in text
+    assert "cluster: [###########.........] 57% (512 of 890)" in text  # the bar is not read as markup either
+    assert "elapsed, waiting up to 120m, until " in text  # the live view's time line
+    assert "MarkupError" not in text and "Traceback" not in text
+    assert "ocp-sno1 is installed" in text
+
+
+def test_debug_shows_why_the_rendezvous_host_did_not_answer(
+    sno_root: Path, cli: CliRunner, install_lab: InstallLab
+) -> None:
+    _iso_create(sno_root, cli)
+    install_lab.agent.stop()  # nothing listens there any more: connection refused
+    result = cli("--root", sno_root, "--debug", "wait", "ocp-sno1", "--timeout", "1s", "--poll-interval", "0.1")
+    assert result.code == 5
+    assert "never answered (last: connection refused)" in result.err
+    assert "NO_PROXY covers 127.0.0.1" in result.err
+    assert "ConnectionRefusedError" in result.err  # the underlying exception, in the traceback --debug adds

@@ -70,8 +70,14 @@ POLL_RETRY = RetryPolicy(attempts=2, backoff=0.0, retry_after_cap=5.0)
 
 
 def _capped_retry(policy: RetryPolicy) -> Retry:
+    import logging
+
     from urllib3.exceptions import InvalidHeader
     from urllib3.util.retry import Retry
+
+    # urllib3 logs each retry as a WARNING, which logging's last-resort handler prints on stderr: a line
+    # per dropped connection. proxshift names the failure that matters in its own message.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
     class CappedRetry(Retry):
         """urllib3's Retry, with a server's Retry-After bounded (it would otherwise sleep for hours) and

@@ -40,6 +40,7 @@ class AssistedService:
         """Back to a freshly booted rendezvous host (the lab's VMs were recreated)."""
         cluster_name, hosts = self._name, self._hosts
         self.available = True
+        self.drop_next = 0  # drop this many of the next requests (a flaky network), then answer again
         self.cluster_id = str(uuid.uuid4())
         self.infra_env_id = str(uuid.uuid4())
         self.cluster: dict[str, Any] = {
@@ -127,7 +128,9 @@ class AssistedService:
 
         @web.middleware
         async def guard(request: Any, handler: Any) -> Any:
-            if not self.available:
+            dropped = self.drop_next > 0
+            self.drop_next -= dropped
+            if not self.available or dropped:
                 request.transport.close()
                 raise ConnectionResetError("assisted-service: gone")
             self.requests.append((request.method, request.path_qs, request.headers.get("Watcher-Authorization")))
