@@ -21,8 +21,8 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 
-from proxshift.clients import install_watch
-from proxshift.clients.install_watch import InstallWatcher, WatchSettings
+from proxshift.clients.install_watch import watcher as install_watch
+from proxshift.clients.install_watch.watcher import InstallWatcher, WatchSettings
 from proxshift.lab.assisted import AssistedService
 from proxshift.lab.cluster_sim import ClusterSimulation
 from proxshift.lab.kubeapi import KubeApiServer

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from proxshift.clients.install_watch import InstallFailed, InstallWatcher, WatchSettings
+from proxshift.clients.install_watch.watcher import InstallFailed, InstallWatcher, WatchSettings
 from proxshift.errors import ExitCode
 from tests.conftest import CliRunner
 from tests.integration.conftest import VaultFixture

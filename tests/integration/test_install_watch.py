@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from proxshift.clients.install_watch import InstallFailed, InstallWatcher, WatchSettings, deadline_text
+from proxshift.clients.install_watch.watcher import InstallFailed, InstallWatcher, WatchSettings, deadline_text
 from proxshift.lab.assisted import AssistedService
 from proxshift.lab.cluster_sim import ClusterSimulation
 from proxshift.lab.kubeapi import KubeApiServer

@@ -10,7 +10,7 @@ import typer
 from proxshift.cli.context import AppContext
 
 if TYPE_CHECKING:
-    from proxshift.clients.install_watch import Installed
+    from proxshift.clients.install_watch.watcher import Installed
     from proxshift.config.project import Project
 
 
@@ -80,7 +80,7 @@ def _wait_live(context: AppContext, project: Project, cluster: str, timeout: flo
     from rich.table import Table
     from rich.text import Text
 
-    from proxshift.clients.install_watch import deadline_text
+    from proxshift.clients.install_watch.watcher import deadline_text
     from proxshift.engine.install import wait_for_install
 
     began = time.monotonic()

@@ -7,26 +7,33 @@ interrupted and started again at any time.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, NoReturn
 
-from proxshift.clients.kube import Kube, KubeError, KubeUnreachable, condition_is, conditions
-from proxshift.clients.transport import POLL_RETRY, Poller, RetryPolicy, failure_kind
+from proxshift.clients.install_watch.agent import AgentApi, AgentUnreachable
+from proxshift.clients.install_watch.cluster import (
+    KUBE_TIMEOUT,
+    PROGRESS,
+    bootstrap_complete,
+    cluster_operators,
+    cluster_version,
+    console_url,
+    progress_bar,
+    ready_nodes,
+    unhealthy_operators,
+)
+from proxshift.clients.kube import Kube, condition_is, conditions
+from proxshift.clients.transport import POLL_RETRY, Poller
 from proxshift.errors import ExitCode, OperationError
 
-PROGRESS = re.compile(r"(\d+) of (\d+) done \((\d+)% complete\)")
 READY_STALL_SECONDS = 60
 FAILING_GRACE_SECONDS = 600
 RENDEZVOUS_PATIENCE_SECONDS = 600  # the ISO boots in a few minutes; after ten, something is wrong
 HEARTBEAT_SECONDS = 60  # at most one "still waiting" line a minute, and only when nothing else was said
 EVENTS_ON_START = 10  # a `wait` started mid-install shows the latest events, not the whole history
-KUBE_TIMEOUT = 5
-T = TypeVar("T")
 
 
 class InstallFailed(OperationError):
@@ -82,126 +89,6 @@ class _Seen:
         if key not in self.lines:
             self.lines[key] = text
             report(text)
-
-
-def _read(kube: Kube, read: Callable[[Kube], T]) -> T | None:
-    """A read of the new cluster's API; None whenever it is not answering yet (normal early on)."""
-    try:
-        return read(kube)
-    except KubeError as exc:
-        if exc.status in (401, 403):
-            raise OperationError(
-                f"the cluster's API at {kube.server} refused the kubeconfig (HTTP {exc.status})",
-                "the install directory's auth/kubeconfig belongs to another install",
-            ) from None
-        return None
-    except KubeUnreachable:
-        return None
-
-
-def bootstrap_complete(kube: Kube) -> bool | None:
-    config_map = _read(kube, lambda k: k.get("v1", "ConfigMap", "bootstrap", "kube-system"))
-    if config_map is None:
-        return None
-    return bool((config_map.get("data") or {}).get("status") == "complete")
-
-
-def cluster_version(kube: Kube) -> dict[str, Any] | None:
-    return _read(kube, lambda k: k.get("config.openshift.io/v1", "ClusterVersion", "version"))
-
-
-def cluster_operators(kube: Kube) -> list[dict[str, Any]]:
-    return _read(kube, lambda k: k.list("config.openshift.io/v1", "ClusterOperator")) or []
-
-
-def ready_nodes(kube: Kube) -> tuple[int, int] | None:
-    nodes = _read(kube, lambda k: k.list("v1", "Node"))
-    if nodes is None:
-        return None
-    return sum(1 for node in nodes if condition_is(node, "Ready")), len(nodes)
-
-
-def console_url(kube: Kube) -> str | None:
-    route = _read(kube, lambda k: k.get("route.openshift.io/v1", "Route", "console", "openshift-console"))
-    host = (route or {}).get("spec", {}).get("host")
-    return f"https://{host}" if host else None
-
-
-def unhealthy_operators(operators: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for operator in operators:
-        name = operator.get("metadata", {}).get("name", "?")
-        by_type = conditions(operator)
-        for kind, bad in (("Available", "False"), ("Degraded", "True"), ("Progressing", "True")):
-            if condition_is(operator, kind, bad) or (kind == "Available" and kind not in by_type):
-                message = by_type.get(kind, {}).get("message", "no status reported")
-                lines.append(f"{name}: {kind}={by_type.get(kind, {}).get('status', 'Unknown')}: {message}")
-    return lines
-
-
-class AgentUnreachable(OperationError):
-    """The rendezvous host's API did not answer (or not with JSON); `kind` says how, for the lines."""
-
-    def __init__(self, url: str, kind: str) -> None:
-        super().__init__(f"the assisted-service API at {url} did not answer ({kind})", rendezvous_hint(url))
-        self.kind = kind
-
-
-def rendezvous_hint(url: str) -> str:
-    """What to check when the rendezvous host does not answer."""
-    host = urlsplit(url).hostname or url
-    return (
-        "check the rendezvous host's VM console (did it boot the agent ISO?), its boot order (the ISO "
-        f"first on the first boot), the bridge and VLAN of its NIC, and, if a proxy is set, that NO_PROXY "
-        f"covers {host}"
-    )
-
-
-class AgentApi:
-    """The rendezvous host's assisted-service REST API (read-only calls the watcher may make).
-
-    Requests go through one session with the poller's retry policy: a dropped connection is asked
-    again at once, so that one lost answer is never taken for the host going away.
-    """
-
-    def __init__(self, url: str, token: str | None, retry: RetryPolicy = POLL_RETRY) -> None:
-        self.url = url.rstrip("/")
-        self.token = token
-        self.session = retry.session()
-
-    @property
-    def where(self) -> str:
-        return urlsplit(self.url).netloc or self.url
-
-    def _get(self, path: str) -> Any:
-        import requests
-
-        headers = {"Watcher-Authorization": self.token} if self.token else {}
-        try:
-            response = self.session.get(f"{self.url}{path}", headers=headers, timeout=KUBE_TIMEOUT)
-        except requests.RequestException as exc:
-            raise AgentUnreachable(self.url, failure_kind(exc)) from exc
-        if response.status_code == 401:
-            raise OperationError(
-                "the assisted-service API refused the watcher token",
-                "the install directory's .openshift_install_state.json belongs to another ISO",
-            )
-        if response.status_code >= 400:
-            raise AgentUnreachable(self.url, f"HTTP {response.status_code}")
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise AgentUnreachable(self.url, "an answer that is not JSON") from exc
-
-    def cluster(self) -> dict[str, Any] | None:
-        """The cluster the rendezvous host installs; None while it has registered none yet."""
-        clusters = self._get("/clusters")
-        if not clusters:
-            return None
-        return dict(self._get(f"/clusters/{clusters[0]['id']}"))
-
-    def events(self, cluster_id: str) -> list[dict[str, Any]]:
-        return list(self._get(f"/events?cluster_id={cluster_id}") or [])
 
 
 def duration(seconds: float) -> str:
@@ -458,7 +345,7 @@ class InstallWatcher:
         node_text = f"nodes {nodes[0]}/{self.settings.expected_nodes} Ready" if nodes else "nodes ?"
         self.seen.say(
             "cv",
-            f"cluster: {_bar(match)} {percent} · operators {available}/{len(operators)} available, "
+            f"cluster: {progress_bar(match)} {percent} · operators {available}/{len(operators)} available, "
             f"{progressing} progressing, {degraded} degraded · {node_text}",
             self.report,
         )
@@ -506,8 +393,3 @@ class InstallWatcher:
             self._operator_hint() + f"\n  resume with 'proxshift wait {self.settings.cluster}'",
             "install",
         )
-
-
-def _bar(match: re.Match[str] | None, width: int = 20) -> str:
-    filled = int(width * int(match.group(3)) / 100) if match else 0
-    return "[" + "#" * filled + "." * (width - filled) + "]"
