@@ -7,12 +7,14 @@ import json
 import os
 import pty
 import re
+import signal
 import stat
 import struct
 import subprocess
 import sys
 import termios
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -368,3 +370,83 @@ def test_debug_shows_why_the_rendezvous_host_did_not_answer(
     assert "never answered (last: connection refused)" in result.err
     assert "NO_PROXY covers 127.0.0.1" in result.err
     assert "ConnectionRefusedError" in result.err  # the underlying exception, in the traceback --debug adds
+
+
+# -- openshift-install that hangs: stopped on timeout, Ctrl-C and SIGTERM, never left behind ---------------
+
+HANGING_INSTALLER = """#!/bin/sh
+if [ "$1" = version ]; then echo "openshift-install 4.19.1"; exit 0; fi
+echo 'level=info msg="Extracting base ISO from release payload"'
+sleep 600 &
+echo $! > "{pids}/grandchild"
+echo $$ > "{pids}/leader"
+wait
+"""
+
+
+def _hanging_installer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An openshift-install first on PATH that prints a line and then hangs, with a child of its own."""
+    bin_dir, pids = tmp_path / "hang-bin", tmp_path / "pids"
+    bin_dir.mkdir()
+    pids.mkdir()
+    script = bin_dir / "openshift-install"
+    script.write_text(HANGING_INSTALLER.format(pids=pids))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return pids
+
+
+def _gone(pids: Path) -> list[str]:
+    """The hanging installer's processes still running (not zombies), by role."""
+    running = []
+    for role in ("leader", "grandchild"):
+        pid = int((pids / role).read_text())
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):
+            running.append(role)
+    return running
+
+
+def test_a_hanging_installer_is_stopped_at_the_timeout(
+    sno_root: Path, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pids = _hanging_installer(tmp_path, monkeypatch)
+    config = sno_root / "config" / "site-config.yaml"
+    config.write_text(config.read_text() + "\ninstaller_timeout: 1s\n")
+    assert cli("--root", sno_root, "manifests", "ocp-sno1").code == 0
+    result = cli("--root", sno_root, "iso", "create", "ocp-sno1")
+    assert result.code == 1
+    assert "openshift-install agent create image did not finish within 1 s; it was stopped" in result.err
+    assert "installer_timeout" in result.err
+    assert _gone(pids) == []
+    log = (sno_root / "ocp_install" / "ocp-sno1" / "proxshift.log").read_text()
+    assert "Extracting base ISO" in log and "stopped openshift-install after 1 s" in log
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_during_iso_create_stops_the_installer(
+    sno_root: Path, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: signal.Signals
+) -> None:
+    pids = _hanging_installer(tmp_path, monkeypatch)
+    assert cli("--root", sno_root, "manifests", "ocp-sno1").code == 0
+    argv = [sys.executable, "-c", "from proxshift.cli import main; main()", "--root", str(sno_root)]
+    process = subprocess.Popen([*argv, "iso", "create", "ocp-sno1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pids / "leader").is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signum)  # to proxshift alone, as `kill` or a terminal's Ctrl-C would
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err.decode() + out.decode()
+    assert "interrupted" in err.decode(), (out, err)
+    assert _gone(pids) == []
+    assert (
+        "interrupted; openshift-install was stopped"
+        in (sno_root / "ocp_install" / "ocp-sno1" / "proxshift.log").read_text()
+    )

@@ -22,8 +22,12 @@ def iso_create(ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="
     project = context.project(only=[cluster])
     from rich.text import Text
 
-    with context.ui.err.status("openshift-install agent create image") as spinner:
-        iso = create_iso(project, cluster, lambda line: spinner.update(Text(f"openshift-install: {line[:100]}")))
+    try:
+        with context.ui.err.status("openshift-install agent create image") as spinner:
+            iso = create_iso(project, cluster, lambda line: spinner.update(Text(f"openshift-install: {line[:100]}")))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the installer was stopped and reaped first
+        context.ui.info(f"interrupted; openshift-install was stopped. Run 'proxshift iso create {cluster}' again")
+        raise
     context.ui.success(f"created {project.paths.shown(iso)} ({iso.stat().st_size / 2**20:.0f} MiB)")
 
 

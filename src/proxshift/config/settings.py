@@ -122,8 +122,22 @@ class Settings(_Model):
     acm_addons: dict[str, bool] = Field(default_factory=dict)
     # Where a cluster's assisted-service API is reached when not on <rendezvousIP>:8090 (a tunnel, the lab).
     agent_api_urls: dict[str, str] = Field(default_factory=dict)
+    # How long `openshift-install agent create image` may run: seconds, or a duration (45m).
+    installer_timeout: float = Field(default=1800, gt=0)
     ignored_keys: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
+
+    @field_validator("installer_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        from proxshift.config.durations import parse_duration
+
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_duration(value)
+        except UserInputError as exc:
+            raise ValueError(f"{exc.message}: {exc.hint}") from None
 
 
 KNOWN_KEYS = frozenset(Settings.model_fields) - {

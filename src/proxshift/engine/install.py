@@ -20,7 +20,8 @@ def create_iso(project: Project, cluster_name: str, on_line: Callable[[str], Non
 
     cluster = project.cluster(cluster_name)
     installer = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
-    return create_image(installer.path, project.paths.install_dir(cluster_name), on_line)
+    install_dir = project.paths.install_dir(cluster_name)
+    return create_image(installer.path, install_dir, on_line, project.settings.installer_timeout)
 
 
 def watch_settings(project: Project, cluster_name: str, timeout: float, poll: float = 5.0) -> WatchSettings:
