@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from proxshift.clients.transport import RETRY, RetryPolicy, failure_kind
+from proxshift.config.paths import cache_root
 from proxshift.errors import OperationError, UserInputError
+from proxshift.files import scratch_dir
 
 FIELD_MANAGER = "proxshift"
 PATCH_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json"}
@@ -70,10 +72,13 @@ class Kube:
         self.label = label
         self.hint = hint
         configuration = client.Configuration()
+        # The client writes the kubeconfig's CA, certificate and key to files: into a private directory
+        # that goes when proxshift exits (or, after a kill -9, on the next run), never into /tmp.
+        scratch = scratch_dir(cache_root() / "tmp")
         try:
             data = yaml.safe_load(kubeconfig)
             config.load_kube_config_from_dict(  # type: ignore[no-untyped-call]
-                data, client_configuration=configuration, persist_config=False
+                data, client_configuration=configuration, persist_config=False, temp_file_path=str(scratch)
             )
         except Exception:
             raise UserInputError(f"the kubeconfig of {label} cannot be read", "check where it comes from") from None
@@ -88,7 +93,7 @@ class Kube:
 
         self.api.call_api = call_with_timeout  # type: ignore[method-assign]
         # A private discovery cache: the default one is shared by every user in /tmp.
-        self._cache = tempfile.mkdtemp(prefix="proxshift-discovery-")
+        self._cache = tempfile.mkdtemp(prefix="discovery-", dir=scratch)
         weakref.finalize(self, shutil.rmtree, self._cache, True)
         self._dynamic: Any = None
 
