@@ -104,6 +104,9 @@ class Script(http.server.BaseHTTPRequestHandler):
     def _act(self) -> None:
         self.server.seen.append((self.command, time.monotonic()))
         action = self.server.script.pop(0) if self.server.script else ("ok",)
+        if action[0] == "hang":
+            time.sleep(float(action[1]))
+            return
         if action[0] == "drop":
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
@@ -185,6 +188,16 @@ def test_a_status_is_not_retried_on_a_write(server: ScriptedServer) -> None:
     server.script = [("503",), ("ok",)]
     assert FAST.session().post(server.url, json={}, timeout=5).status_code == 503
     assert len(server.seen) == 1
+
+
+def test_a_read_timeout_is_retried_once_only(server: ScriptedServer) -> None:
+    server.script = [("hang", 0.6)] * 2 + [("ok",)]
+    with pytest.raises(requests.ConnectionError) as caught:
+        FAST.session().get(server.url, timeout=0.3)
+    assert failure_kind(caught.value) == "timed out"
+    assert len(server.seen) == 2  # a hung server costs two timeouts, not four
+    server.script, server.seen = [("hang", 0.6), ("ok",)], []
+    assert FAST.session().get(server.url, timeout=0.3).status_code == 200
 
 
 def test_a_refused_connection_is_retried_then_named(server: ScriptedServer) -> None:

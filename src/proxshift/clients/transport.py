@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from proxshift.errors import OperationError, ProxshiftError
 
@@ -29,7 +29,8 @@ class RetryPolicy:
     A request that never reached the server (refused, DNS, connect timeout) is tried again whatever its
     method; one that may have reached it (a dropped connection, a read timeout, an answer of 429, 502, 503
     or 504) only when it is a read (GET, HEAD, OPTIONS): a PVE POST, PUT or DELETE may start a task, and a
-    second one would report the first one's result as an error. A TLS failure is never retried (a
+    second one would report the first one's result as an error. A read that timed out is asked again only
+    once (a hung server costs two timeouts, not four). A TLS failure is never retried (a
     certificate does not fix itself). Pauses: the first retry at once, then `backoff` times 2, 4, ...;
     a server's Retry-After is honoured, up to `retry_after_cap` seconds. After the last attempt the
     last answer (a 503, say) goes back to the client, so its own error mapping names it.
@@ -72,7 +73,7 @@ POLL_RETRY = RetryPolicy(attempts=2, backoff=0.0, retry_after_cap=5.0)
 def _capped_retry(policy: RetryPolicy) -> Retry:
     import logging
 
-    from urllib3.exceptions import InvalidHeader
+    from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError
     from urllib3.util.retry import Retry
 
     # urllib3 logs each retry as a WARNING, which logging's last-resort handler prints on stderr: a line
@@ -92,6 +93,17 @@ def _capped_retry(policy: RetryPolicy) -> Retry:
                 return float(super().parse_retry_after(retry_after))
             except InvalidHeader:
                 return 0.0
+
+        def increment(self, *args: Any, **kwargs: Any) -> Self:
+            """A read that timed out is asked again once, not three times: a server that hangs should
+            cost two timeouts, not four."""
+            error = kwargs.get("error") or (args[3] if len(args) > 3 else None)
+            if isinstance(error, ReadTimeoutError) and any(
+                isinstance(attempt.error, ReadTimeoutError) for attempt in self.history
+            ):
+                url = kwargs.get("url") or (args[1] if len(args) > 1 else None)
+                raise MaxRetryError(kwargs.get("_pool"), url, error) from error  # type: ignore[arg-type] # as urllib3
+            return super().increment(*args, **kwargs)
 
         def get_retry_after(self, response: Any) -> float | None:
             value = super().get_retry_after(response)
