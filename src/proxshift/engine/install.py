@@ -105,9 +105,12 @@ def live_api(project: Project, cluster_name: str) -> str | None:
     """The API URL if the cluster answers with the credentials in Vault (a live cluster); else None."""
     from proxshift.clients.install_watch.cluster import KUBE_TIMEOUT, cluster_version
     from proxshift.clients.kube import Kube
+    from proxshift.clients.transport import POLL_RETRY
 
     try:
-        kube = Kube(read_credentials(project, cluster_name)["kubeconfig"].reveal(), cluster_name, timeout=KUBE_TIMEOUT)
+        kubeconfig = read_credentials(project, cluster_name)["kubeconfig"].reveal()
+        # A probe: asked again once at once, not with the one-shot backoff (a gone cluster is the usual answer).
+        kube = Kube(kubeconfig, cluster_name, timeout=KUBE_TIMEOUT, retry=POLL_RETRY)
         return kube.server if cluster_version(kube) is not None else None
     except (ProxshiftError, ValueError):  # ValueError: the client's own complaint about the server URL
         return None
