@@ -18,6 +18,7 @@ from proxshift.config.paths import cache_root as proxshift_cache
 from proxshift.errors import OperationError, UserInputError
 
 DEFAULT_MIRROR = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp"
+INSTALLER_TIMEOUT = 1800.0  # `agent create image` downloads the release's base ISO: minutes, not hours
 VERSION_LINE = re.compile(r"^openshift-install v?(\S+)", re.M)
 OC_VERSION_LINE = re.compile(r"^Client Version: v?(\S+)", re.M)
 OC_MINIMUM = (4, 17)
@@ -245,29 +246,49 @@ def _private(directory: Path) -> None:
         path.chmod(0o700 if path.is_dir() else 0o600)
 
 
-def create_image(binary: Path, install_dir: InstallDir, on_line: Callable[[str], None] | None = None) -> Path:
-    """`openshift-install agent create image --dir D`, its output streamed to D/proxshift.log."""
+def create_image(
+    binary: Path,
+    install_dir: InstallDir,
+    on_line: Callable[[str], None] | None = None,
+    timeout: float = INSTALLER_TIMEOUT,
+) -> Path:
+    """`openshift-install agent create image --dir D`, its output streamed to D/proxshift.log and `on_line`.
+
+    It runs in its own process group, is stopped (and reaped, its children too) after `timeout`
+    seconds, on Ctrl-C and on SIGTERM: it never outlives proxshift or the cluster's lock.
+    """
+    from proxshift.processes import ChildTimedOut, run_streaming
+
     for manifest in install_dir.manifests:
         if not manifest.is_file():
             raise UserInputError(f"{manifest} is missing", f"run 'proxshift manifests {install_dir.cluster}' first")
     log_path = install_dir.installer_log
     tail: list[str] = []
+    argv = [str(binary), "agent", "create", "image", "--dir", str(install_dir.path)]
     with log_path.open("a") as log:
         log_path.chmod(0o600)
-        process = subprocess.Popen(
-            [str(binary), "agent", "create", "image", "--dir", str(install_dir.path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert process.stdout is not None  # noqa: S101 - Popen with stdout=PIPE always has it
-        for line in process.stdout:
-            log.write(line)
-            tail = [*tail[-9:], line.rstrip()]
+
+        def line(text: str) -> None:
+            log.write(text + "\n")
+            log.flush()
+            tail[:] = [*tail[-9:], text]
             if on_line:
-                on_line(line.rstrip())
-        code = process.wait()
-    _private(install_dir.path)
+                on_line(text)
+
+        try:
+            code = run_streaming(argv, line, timeout)
+        except ChildTimedOut:
+            log.write(f"proxshift: stopped openshift-install after {timeout:.0f} s (installer_timeout)\n")
+            raise OperationError(
+                f"openshift-install agent create image did not finish within {_minutes(timeout)}; it was stopped",
+                f"see {log_path}; a slow download of the release image may need a longer installer_timeout "
+                "in the site config",
+            ) from None
+        except KeyboardInterrupt:
+            log.write("proxshift: interrupted; openshift-install was stopped\n")
+            raise
+        finally:
+            _private(install_dir.path)
     if code != 0:
         raise OperationError(
             f"openshift-install agent create image failed (exit {code}):\n  " + "\n  ".join(tail),
@@ -277,6 +298,10 @@ def create_image(binary: Path, install_dir: InstallDir, on_line: Callable[[str],
     if missing:
         raise OperationError(f"openshift-install finished but {', '.join(missing)} did not appear", f"see {log_path}")
     return install_dir.iso
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def watcher_token(install_dir: InstallDir) -> str | None:

@@ -17,7 +17,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from proxshift.clients.transport import RETRY, RetryPolicy, failure_kind
+from proxshift.config.paths import cache_root
 from proxshift.errors import OperationError, UserInputError
+from proxshift.files import scratch_dir
 
 FIELD_MANAGER = "proxshift"
 PATCH_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json"}
@@ -52,8 +55,8 @@ def condition_is(obj: Mapping[str, Any] | None, kind: str, status: str = "True")
 
 class Kube:
     """One cluster's API. `label` names it in messages ("hub ocp-sno1"); `hint` says what to check when
-    it refuses a request. Every request gives up after `timeout` seconds, retried `retries` times on
-    connection errors."""
+    it refuses a request. Every request gives up after `timeout` seconds; `retry` says when it is tried
+    again (transport.RETRY: reads on transient failures, anything that never reached the server)."""
 
     def __init__(
         self,
@@ -61,7 +64,7 @@ class Kube:
         label: str,
         *,
         timeout: float = 30.0,
-        retries: int = 1,
+        retry: RetryPolicy = RETRY,
         hint: str = "check the kubeconfig's permissions",
     ) -> None:
         import yaml
@@ -70,14 +73,17 @@ class Kube:
         self.label = label
         self.hint = hint
         configuration = client.Configuration()
+        # The client writes the kubeconfig's CA, certificate and key to files: into a private directory
+        # that goes when proxshift exits (or, after a kill -9, on the next run), never into /tmp.
+        scratch = scratch_dir(cache_root() / "tmp")
         try:
             data = yaml.safe_load(kubeconfig)
             config.load_kube_config_from_dict(  # type: ignore[no-untyped-call]
-                data, client_configuration=configuration, persist_config=False
+                data, client_configuration=configuration, persist_config=False, temp_file_path=str(scratch)
             )
         except Exception:
             raise UserInputError(f"the kubeconfig of {label} cannot be read", "check where it comes from") from None
-        configuration.retries = retries
+        configuration.retries = retry.urllib3()  # the pool manager takes urllib3's Retry as it is
         self.server = str(configuration.host)
         self.api = client.ApiClient(configuration)
         # The generated client waits forever unless each call says otherwise; discovery calls cannot.
@@ -88,7 +94,7 @@ class Kube:
 
         self.api.call_api = call_with_timeout  # type: ignore[method-assign]
         # A private discovery cache: the default one is shared by every user in /tmp.
-        self._cache = tempfile.mkdtemp(prefix="proxshift-discovery-")
+        self._cache = tempfile.mkdtemp(prefix="discovery-", dir=scratch)
         weakref.finalize(self, shutil.rmtree, self._cache, True)
         self._dynamic: Any = None
 
@@ -106,7 +112,7 @@ class Kube:
         """Run one API call; None when the object is not there (404), otherwise errors as above."""
         from kubernetes.client.exceptions import ApiException
         from kubernetes.dynamic.exceptions import DynamicApiError
-        from urllib3.exceptions import HTTPError, MaxRetryError
+        from urllib3.exceptions import HTTPError
 
         try:
             return function()
@@ -120,11 +126,10 @@ class Kube:
                 status,
             ) from None
         except (HTTPError, OSError) as exc:
-            cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
             raise KubeUnreachable(
-                f"{self.label} ({self.server}) is unreachable while {doing} ({type(cause).__name__})",
+                f"{self.label} ({self.server}) is unreachable while {doing} ({failure_kind(exc)})",
                 "check the API URL and that the cluster is up",
-            ) from None
+            ) from exc
 
     @property
     def dynamic(self) -> Any:

@@ -42,6 +42,12 @@ LIBRARIES: tuple[Variable, ...] = (
     ),
     Variable("REQUESTS_CA_BUNDLE", "requests' CA bundle for Vault and Proxmox when no CA file is configured"),
     Variable("CURL_CA_BUNDLE", "the same, under curl's name, when REQUESTS_CA_BUNDLE is unset"),
+    Variable("HTTPS_PROXY", "requests' proxy for https URLs (Proxmox, Vault)"),
+    Variable("HTTP_PROXY", "requests' proxy for http URLs (the rendezvous host's assisted-service API)"),
+    Variable("NO_PROXY", "hosts requests reaches directly: must cover the rendezvous IP when a proxy is set"),
+    Variable("https_proxy", "HTTPS_PROXY in the lowercase form, which requests reads too"),
+    Variable("http_proxy", "HTTP_PROXY in the lowercase form, which requests reads too"),
+    Variable("no_proxy", "NO_PROXY in the lowercase form, which requests reads too"),
 )
 
 # Read too, but every program needs them: tests point them somewhere instead of clearing them.

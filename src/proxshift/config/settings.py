@@ -124,6 +124,8 @@ class Settings(_Model):
     agent_api_urls: dict[str, str] = Field(default_factory=dict)
     # Where a host that `nodes add` boots serves its assisted-service API; {ip} and {host} are that host's.
     add_nodes_agent_url: str = "http://{ip}:8090/api/assisted-install/v2"
+    # How long `openshift-install agent create image` may run: seconds, or a duration (45m).
+    installer_timeout: float = Field(default=1800, gt=0)
     ignored_keys: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
 
@@ -137,6 +139,18 @@ class Settings(_Model):
         if not url.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @field_validator("installer_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        from proxshift.config.durations import parse_duration
+
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_duration(value)
+        except UserInputError as exc:
+            raise ValueError(f"{exc.message}: {exc.hint}") from None
 
 
 KNOWN_KEYS = frozenset(Settings.model_fields) - {

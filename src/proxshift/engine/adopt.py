@@ -187,7 +187,7 @@ def _server(kubeconfig: str) -> str | None:
 
 def installed(kubeconfig: Secret) -> tuple[bool, str]:
     """(the API answers with this kubeconfig and its ClusterVersion is Available, what was seen)."""
-    from proxshift.clients.install_watch import KUBE_TIMEOUT, cluster_version
+    from proxshift.clients.install_watch.cluster import KUBE_TIMEOUT, cluster_version
     from proxshift.clients.kube import Kube, condition_is
 
     try:

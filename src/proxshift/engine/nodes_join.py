@@ -165,11 +165,13 @@ class JoinWatcher:
             self.report(f"  {name}: {state}")
 
     def _agent_state(self, host: HostWatch) -> str:
-        from proxshift.clients.install_watch import AgentApi
+        from proxshift.clients.install_watch.agent import AgentApi, AgentUnreachable
 
         if not host.agent_done:
             try:
                 cluster = AgentApi(host.agent_url, self.token).cluster()
+            except AgentUnreachable:  # still booting, or already rebooted into the installed system
+                cluster = None
             except OperationError as exc:  # the token was refused: the API says nothing more to us
                 self.report(f"  {host.joining.name}: {exc.message}; following it through the cluster's API")
                 cluster, host.agent_done = None, True
