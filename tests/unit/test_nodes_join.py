@@ -85,7 +85,7 @@ def _watch(
         script.get(polls[0] + 1, lambda: None)()
 
     monkeypatch.setattr(
-        "proxshift.clients.install_watch.AgentApi.cluster", lambda self: agent(polls[0] + 1), raising=True
+        "proxshift.clients.install_watch.agent.AgentApi.cluster", lambda self: agent(polls[0] + 1), raising=True
     )
     script.get(1, lambda: None)()
     watcher = JoinWatcher(
