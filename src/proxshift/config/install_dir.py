@@ -11,7 +11,7 @@ ocp_install/<cluster>/
   proxshift.log                            the installer's output, as streamed
   state.json                               proxshift's phase records
   uploads.json                             the ISO volumes proxshift uploaded (what it may delete)
-  .lock                                    one run per cluster
+  .lock                                    one run per cluster (flock; names the holder's PID and command)
   add-nodes/<UTC stamp>/                   one `nodes add` run: nodes-config.yaml, node.x86_64.iso,
                                            report.json and oc.log (oc's), result.json (proxshift's)
   history/<UTC stamp>/                     what was replaced or archived, never deleted

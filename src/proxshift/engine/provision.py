@@ -58,7 +58,7 @@ class Provision:
     def run(self) -> Summary:
         started = time.monotonic()
         ctx = self.ctx
-        with cluster_lock(ctx.install_dir, self.name, ctx.notify), _sigterm_as_interrupt():
+        with cluster_lock(ctx.install_dir, f"proxshift provision {self.name}"), _sigterm_as_interrupt():
             live = self.live_api() if "preflight" in ctx.selected else None
             if live and not ctx.options.force:
                 raise UserInputError(
