@@ -67,3 +67,58 @@ def test_deprovision_while_provision_waits_is_refused_and_changes_nothing(
             provision.kill()
             provision.communicate()
     assert not (predecessor_root / "ocp_install" / "ocp-sno2" / ".lock").exists()
+
+
+# -- s04: the state file ----------------------------------------------------------------------------------
+
+BAD_STATES: list[tuple[str, str | bytes | None]] = [
+    ("truncated", None),  # the real file cut in half
+    ("garbage", b"\x00\xff{garbage"),
+    ("list", "[]"),
+    ("phases-list", '{"phases": []}'),
+    ("phase-string", '{"phases": {"vms": "done"}}'),
+    ("directory", None),
+]
+
+
+def _writes(lab: Lab) -> int:
+    return len([r for r in lab.pve.requests if r[0] != "GET"])
+
+
+def _sums(install_dir: Path) -> dict[str, bytes]:
+    names = ("agent.x86_64.iso", "auth/kubeconfig", "auth/kubeadmin-password", ".openshift_install_state.json")
+    return {name: (install_dir / name).read_bytes() for name in names}
+
+
+def test_an_unusable_state_file_is_refused_and_nothing_is_rebuilt(
+    predecessor_root: Path, lab: Lab, cli: CliRunner
+) -> None:
+    """s04: a truncated, garbage or wrong-shaped state.json gave 'unexpected AttributeError', or was taken as empty."""
+    built = cli("--root", predecessor_root, "provision", "ocp-sno2", "--skip", "wait", "--skip", "credentials")
+    assert built.code == 0, built.err  # the VM runs, the install is under way, nothing in Vault yet
+    install_dir = predecessor_root / "ocp_install" / "ocp-sno2"
+    state_file = install_dir / "state.json"
+    good = state_file.read_text()
+    before, writes = _sums(install_dir), _writes(lab)
+    for name, content in BAD_STATES:
+        state_file.unlink()
+        if name == "directory":
+            state_file.mkdir()
+        elif name == "truncated":
+            state_file.write_text(good[: len(good) // 2])
+        elif isinstance(content, bytes):
+            state_file.write_bytes(content)
+        else:
+            assert content is not None
+            state_file.write_text(content)
+        for argv in (("provision", "ocp-sno2"), ("provision", "ocp-sno2", "--dry-run")):
+            refused = cli("--root", predecessor_root, *argv, *FAST)
+            assert refused.code == 2, (name, refused.err)
+            assert f"error: cannot use the state file {state_file}: " in refused.err, name
+            assert f"mv {state_file} {state_file}.bad" in refused.err, name
+            assert "unexpected" not in refused.err
+        assert _writes(lab) == writes, name
+        assert _sums(install_dir) == before, name
+        if name == "directory":
+            state_file.rmdir()
+        state_file.write_text(good)
