@@ -1,4 +1,5 @@
-"""`provision` end to end in the lab: phases, resume, drift, live guard, lock, deprovision, dry run, JSON."""
+"""`provision` end to end in the lab: phases, resume, drift, lock, deprovision, dry run, JSON (live clusters:
+test_live_cluster.py; the fault matrix: test_faults.py)."""
 
 from __future__ import annotations
 
@@ -117,19 +118,6 @@ def test_drift_is_refused_before_anything_changes(predecessor_root: Path, lab: L
     assert iso.stat().st_mtime_ns == iso_before
     plan = cli("--root", predecessor_root, "provision", "ocp-sno3", "--dry-run")
     assert "drift      master-sno3 (vmid 303 on pve4)" in plan.out and "memory: 32768 -> 49152" in plan.out
-
-
-def test_live_cluster_is_refused_and_force_rebuilds(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
-    assert cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST).code == 0
-    generation = lab.pve.vm(301).config["vmgenid"]
-    again = cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST)
-    assert again.code == 2
-    assert "ocp-sno1 is a live cluster" in again.err and "--force" in again.err
-    assert lab.pve.vm(301).config["vmgenid"] == generation
-    forced = cli("--root", predecessor_root, "provision", "ocp-sno1", "--force", *FAST)
-    assert forced.code == 0, forced.err
-    assert lab.pve.vm(301).config["vmgenid"] != generation
-    assert list((predecessor_root / "ocp_install" / "ocp-sno1" / "history").iterdir())
 
 
 def test_a_lock_left_by_a_killed_run_is_no_obstacle(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:

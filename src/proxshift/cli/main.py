@@ -33,7 +33,7 @@ from proxshift.cli import (
 from proxshift.cli.console import UI
 from proxshift.cli.context import AppContext
 from proxshift.config.paths import discover_paths
-from proxshift.errors import ExitCode, InvalidInput, ProxshiftError
+from proxshift.errors import Aborted, ExitCode, InvalidInput, ProxshiftError
 
 if TYPE_CHECKING:
     from proxshift.config.project import Project
@@ -218,6 +218,9 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one retu
     except InvalidInput as exc:
         ui.problems(exc.problems)
         ui.error(exc)
+        return int(exc.exit_code)
+    except Aborted as exc:  # the user said no: not an error, just the fact
+        ui.info(exc.message)
         return int(exc.exit_code)
     except ProxshiftError as exc:
         if debug:

@@ -55,8 +55,8 @@ def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> 
     except OperationError as exc:
         raise OperationError(
             f"cannot get the ACM hub's kubeconfig: {exc.message}",
-            f"provision the hub {settings.hub_cluster} first, pass --hub-kubeconfig / PROXSHIFT_HUB_KUBECONFIG, "
-            "or skip ACM (--skip acm)",
+            f"provision the hub {settings.hub_cluster} first, or point --hub-kubeconfig (provision, acm import) "
+            "or PROXSHIFT_HUB_KUBECONFIG at its kubeconfig",
         ) from None
     return settings.hub_cluster, credentials["kubeconfig"], str(base.child(settings.hub_cluster))
 

@@ -45,14 +45,41 @@ class State:
         """Recorded done, whatever its inputs were then (the dry-run plan says so)."""
         return bool((self.data["phases"].get(phase) or {}).get("status") == "done")
 
-    def record(self, phase: str, inputs: str, seconds: float, **extra: Any) -> None:
-        self.data["phases"][phase] = {
+    def recorded(self, phase: str) -> bool:
+        """Whether the file has any record of the phase (a missing one: never run here, or the file was lost)."""
+        return phase in self.data["phases"]
+
+    def changed(self, phase: str, parts: dict[str, Any]) -> list[str]:
+        """The names of the inputs that differ from the phase's record (all of them for an older record)."""
+        recorded = (self.data["phases"].get(phase) or {}).get("parts")
+        if not isinstance(recorded, dict):
+            return list(parts)
+        return [name for name, value in parts.items() if recorded.get(name) != digest(value)]
+
+    def record(
+        self, phase: str, inputs: str, seconds: float, parts: dict[str, Any] | None = None, **extra: Any
+    ) -> None:
+        entry: dict[str, Any] = {
             "status": "done",
             "inputs": inputs,
             "seconds": round(seconds, 3),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             **extra,
         }
+        if parts is not None:
+            entry["parts"] = {name: digest(value) for name, value in parts.items()}
+        self.data["phases"][phase] = entry
+        self.data.pop("deprovisioned", None)
+        self.save()
+
+    @property
+    def deprovisioned(self) -> str | None:
+        """When `deprovision --keep-files` took the cluster down (its VMs are gone; the files stay), or None."""
+        value = self.data.get("deprovisioned")
+        return str(value) if value else None
+
+    def mark_deprovisioned(self) -> None:
+        self.data["deprovisioned"] = datetime.now(UTC).isoformat(timespec="seconds")
         self.save()
 
     def save(self) -> None:
