@@ -158,6 +158,8 @@ def test_vms_gone_after_deprovision_keep_files_are_built_again(
     down = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--yes", "--keep-files", "--keep-acm")
     assert down.code == 0, down.err + down.out
     assert lab.pve.vm(302) is None
+    creds = cli("--root", predecessor_root, "credentials", "ocp-sno2")
+    assert "ocp-sno2 was deprovisioned" in creds.err
     again = cli("--root", predecessor_root, "provision", "ocp-sno2", "--skip", "acm", *FAST)
     assert again.code == 0, again.err
     assert "recorded done, but your_nfs:iso/ocp-sno2-agent.x86_64.iso on pve3 is gone from its storage" in again.err
@@ -165,6 +167,7 @@ def test_vms_gone_after_deprovision_keep_files_are_built_again(
     for phase in ("upload", "vms", "start", "wait", "credentials"):
         assert f"✓ {phase}" in again.err, phase
     assert lab.pve.vm(302) is not None and lab.pve.vm(302).status == "running"
+    assert "ocp-sno2 was deprovisioned" not in cli("--root", predecessor_root, "credentials", "ocp-sno2").err
 
 
 def test_a_vm_removed_by_hand_is_created_again(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
