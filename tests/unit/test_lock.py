@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,18 +27,21 @@ with cluster_lock(InstallDir(Path(sys.argv[1])), "proxshift provision c"):
     sys.stdin.read()
 """
 
-# N of these start together (they wait for a go file), each tries once and holds for a moment if it got in.
+# N of these start together: each says it is ready, waits for the go file, tries once; the one that got in
+# holds the lock until the stop file appears, so a late starter can never get in after it.
 TRY = """
 import sys, time
 from pathlib import Path
 from proxshift.config.install_dir import InstallDir
 from proxshift.engine.lock import Locked, cluster_lock
-go = Path(sys.argv[2])
+directory, go, stop, ready = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+ready.touch()
 while not go.exists():
     time.sleep(0.001)
 try:
-    with cluster_lock(InstallDir(Path(sys.argv[1])), "proxshift provision c"):
-        time.sleep(0.4)
+    with cluster_lock(InstallDir(directory), "proxshift provision c"):
+        while not stop.exists():
+            time.sleep(0.01)
 except Locked:
     sys.exit(2)
 """
@@ -142,22 +145,38 @@ def test_nested_takes_in_one_thread_are_free_and_another_thread_is_refused(direc
 @pytest.mark.parametrize("stale", [False, True], ids=["no-file", "stale-file"])
 def test_simultaneous_starts_let_exactly_one_in(tmp_path: Path, stale: bool) -> None:
     for round_ in range(4):
-        directory = tmp_path / f"round{round_}" / "c"
-        directory.mkdir(parents=True)
-        if stale:
-            (directory / ".lock").write_text("999999 proxshift provision c\n")
-        go = tmp_path / f"go{round_}"
-        runs = [
-            subprocess.Popen([sys.executable, "-c", TRY, str(directory), str(go)], stderr=subprocess.PIPE)
-            for _ in range(5)
-        ]
-        time.sleep(0.3)  # every process is up and spinning on the go file
+        assert _race(tmp_path / f"round{round_}", stale) == [0, 2, 2, 2, 2], round_
+
+
+def _race(base: Path, stale: bool) -> list[int]:
+    """Five processes try at once; the exit codes, sorted (0: got in, 2: refused)."""
+    directory = base / "c"
+    directory.mkdir(parents=True)
+    if stale:
+        (directory / ".lock").write_text("999999 proxshift provision c\n")
+    go, stop = base / "go", base / "stop"
+    ready = [base / f"ready{i}" for i in range(5)]
+    runs = [
+        subprocess.Popen([sys.executable, "-c", TRY, str(directory), str(go), str(stop), str(flag)]) for flag in ready
+    ]
+    try:
+        _until(lambda: all(flag.exists() for flag in ready))
         go.touch()
-        codes = sorted(run.wait(30) for run in runs)
-        assert codes == [0, 2, 2, 2, 2], (round_, [run.stderr.read() for run in runs if run.stderr])
+        _until(lambda: sum(run.poll() is not None for run in runs) >= 4)  # the refused ones end at once
+        stop.touch()
+        return sorted(run.wait(30) for run in runs)
+    finally:
         for run in runs:
-            if run.stderr:
-                run.stderr.close()
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+
+
+def _until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_an_unwritable_install_dir_is_an_operation_error_naming_the_path(tmp_path: Path) -> None:
@@ -167,3 +186,13 @@ def test_an_unwritable_install_dir_is_an_operation_error_naming_the_path(tmp_pat
         pass
     assert f"cannot create {blocker / 'c'}" in str(failed.value)
     assert getattr(failed.value, "exit_code", None) == 1
+
+
+def test_a_run_that_wrote_nothing_leaves_no_empty_install_dir(tmp_path: Path) -> None:
+    install_dir = InstallDir(tmp_path / "ocp_install" / "c")
+    with cluster_lock(install_dir, "proxshift manifests c"):
+        assert install_dir.lock_file.exists()
+    assert not (tmp_path / "ocp_install").exists()  # both directories it made are gone again
+    with cluster_lock(install_dir, "proxshift provision c"):
+        install_dir.state_file.write_text("{}")
+    assert sorted(p.name for p in install_dir.path.iterdir()) == ["state.json"]

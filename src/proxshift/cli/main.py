@@ -74,10 +74,11 @@ def cluster_parameter(command: Callable[..., Any]) -> str | None:
 
 def holding_the_lock(command: Callable[..., None]) -> Callable[..., None]:
     """A command that changes a cluster holds its lock (engine/lock.py) from the moment its project is loaded
-    (the cluster is then known to exist) to its end. A dry run changes nothing, and `manifests --output-dir`
-    writes elsewhere: neither takes the lock."""
+    (the cluster is then known to exist) to its end; with a flag of WRITES_NOTHING_WITH (a dry run) it takes
+    none."""
     argument = cluster_parameter(command)
     assert argument is not None, command.__name__  # noqa: S101 - a wiring mistake, caught by tests/cli/test_lock.py
+    read_only = WRITES_NOTHING_WITH.get(command, ("dry_run",))
 
     @functools.wraps(command)
     def locked(*args: Any, **kwargs: Any) -> None:
@@ -86,7 +87,7 @@ def holding_the_lock(command: Callable[..., None]) -> Callable[..., None]:
         ctx: typer.Context = kwargs["ctx"]
         context: AppContext = ctx.obj
         cluster: str = kwargs[argument]
-        if kwargs.get("dry_run") or kwargs.get("output_dir"):
+        if any(kwargs.get(flag) for flag in read_only):
             command(*args, **kwargs)
             return
         with contextlib.ExitStack() as held:
@@ -120,6 +121,8 @@ CHANGES_A_CLUSTER: tuple[Callable[..., None], ...] = (
     acm_cmds.acm_detach,
     manifests_cmds.manifests,  # it writes the manifests into ocp_install/<cluster>/
     nodes_cmds.nodes_add,
+    adopt_cmds.adopt,
+    lab_cmds.lab_predecessor,  # builds the cluster's VMs in the lab and writes its install dir
 )
 READS_A_CLUSTER: tuple[Callable[..., None], ...] = (
     inventory_cmds.show,
@@ -128,6 +131,12 @@ READS_A_CLUSTER: tuple[Callable[..., None], ...] = (
     install_cmds.credentials,
     manifests_cmds.vault_check,
 )
+
+
+# The flags with which a command in CHANGES_A_CLUSTER changes nothing of the cluster (default: --dry-run).
+WRITES_NOTHING_WITH: dict[Callable[..., None], tuple[str, ...]] = {
+    manifests_cmds.manifests: ("dry_run", "no_vault", "output_dir"),  # --no-vault writes only to --output-dir
+}
 
 
 def _wired(command: Callable[..., None]) -> Callable[..., None]:
@@ -198,7 +207,7 @@ def build_app() -> typer.Typer:
         ("env", lab_cmds.lab_env),
         ("predecessor", lab_cmds.lab_predecessor),
     ):
-        lab.command(name)(command)
+        lab.command(name)(_wired(command))
     groups = {"vms": vms, "iso": iso, "installer": installer, "vault": vault, "acm": acm, "nodes": nodes}
     for name, group in groups.items():
         app.add_typer(group, name=name)

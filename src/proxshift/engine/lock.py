@@ -72,11 +72,13 @@ def cluster_lock(install_dir: InstallDir, command: str) -> Iterator[None]:
             with _guard:
                 _held[key] -= 1
         return
+    created = [d for d in (install_dir.path.parent, install_dir.path) if not d.exists()]
     try:
         fd = _acquire(install_dir, command)
     except BaseException:
         with _guard:
             del _held[key]
+        _remove_empty(created)
         raise
     try:
         yield
@@ -84,6 +86,7 @@ def cluster_lock(install_dir: InstallDir, command: str) -> Iterator[None]:
         with _guard:
             del _held[key]
         _release(install_dir.lock_file, fd)
+        _remove_empty(created)  # a run that wrote nothing leaves no empty ocp_install/<cluster> behind
 
 
 def holder_of(install_dir: InstallDir) -> Holder | None:
@@ -105,15 +108,17 @@ def holder_of(install_dir: InstallDir) -> Holder | None:
 
 def _acquire(install_dir: InstallDir, command: str) -> int:
     path = install_dir.lock_file
-    try:
-        install_dir.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as exc:
-        raise OperationError(
-            f"cannot create {install_dir.path}: {exc.strerror}", "check that its parent is a writable directory"
-        ) from None
     for _ in range(50):
         try:
+            install_dir.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise OperationError(
+                f"cannot create {install_dir.path}: {exc.strerror}", "check that its parent is a writable directory"
+            ) from None
+        try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            continue  # a run that just ended removed the directory it had made: make it again
         except OSError as exc:
             raise OperationError(
                 f"cannot open the lock file {path}: {exc.strerror}", f"check the permissions of {install_dir.path}"
@@ -149,6 +154,15 @@ def _read_holder(fd: int) -> Holder:
             return Holder.parse(text)
         time.sleep(0.02)
     return Holder(None, "")
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """The directories this process made for its lock, innermost first, if nothing else went into them."""
+    for directory in reversed(directories):
+        try:
+            directory.rmdir()
+        except OSError:
+            return  # not empty (or not ours to remove any more): it stays
 
 
 def _release(path: Path, fd: int) -> None:
