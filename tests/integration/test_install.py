@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import pty
 import re
@@ -161,7 +160,7 @@ def test_credentials_command(sno_root: Path, cli: CliRunner, install_lab: Instal
     assert install_lab.password not in shown.out
     assert "password: (hidden; --show-password prints it)" in shown.out
     assert stat.S_IMODE(out_file.stat().st_mode) == 0o600
-    assert json.loads(out_file.read_text())["clusters"][0]["cluster"]["server"] == install_lab.kube.url
+    assert yaml.safe_load(out_file.read_text())["clusters"][0]["cluster"]["server"] == install_lab.kube.url
     revealed = cli("--root", sno_root, "credentials", "ocp-sno1", "--show-password")
     assert f"password: {install_lab.password}" in revealed.out
 

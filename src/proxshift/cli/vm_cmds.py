@@ -79,24 +79,18 @@ def vms_create(
     """Create the cluster's VMs (one API call each, in parallel); leave matching ones alone."""
     from proxshift.cli.consent import asker
     from proxshift.engine.connections import proxmox_for
+    from proxshift.engine.teardown import RECREATE_QUESTION, recreate_items
     from proxshift.engine.vm_lifecycle import create_vms
     from proxshift.errors import Aborted
 
     context: AppContext = ctx.obj
     prox, cluster = proxmox_for(context.project(only=[name]), name, context.ui.warning)
-    plan = create_vms(prox, cluster, force=force, dry_run=True)  # refuses (foreign VMs, drift without --force)
-    recreate = [p for p in plan.plans if p.action == "recreate"]
     if dry_run:
-        _show(context, plan, dry_run)
+        _show(context, create_vms(prox, cluster, force=force, dry_run=True), dry_run)
         return
-    if recreate:
-        items = [
-            f"recreate   VM {p.spec.host} (vmid {p.spec.vmid} on {p.current_node or p.spec.node}, "
-            f"{p.status or 'stopped'}): " + "; ".join(str(d) for d in p.drift)
-            for p in recreate
-        ]
-        confirm = asker(context.ui, yes, f"vms create {name} --force")
-        if not confirm("--force recreates these VMs: each is destroyed, disks and all, and created anew:", items):
+    if force:  # the VMs it would recreate are listed, and asked about, before the first is destroyed
+        items = recreate_items(create_vms(prox, cluster, force=True, dry_run=True).plans)
+        if items and not asker(context.ui, yes, f"vms create {name} --force")(RECREATE_QUESTION, items):
             raise Aborted()
     _show(context, create_vms(prox, cluster, force=force, progress=_progress(context)), dry_run)
 

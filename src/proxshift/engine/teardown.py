@@ -7,9 +7,14 @@ put to `confirm`; no is `Aborted` (exit 1, nothing changed).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from proxshift.engine.events import Confirm, Log
 from proxshift.engine.phases.base import PhaseContext
 from proxshift.errors import Aborted, OperationError
+
+if TYPE_CHECKING:
+    from proxshift.engine.vmspec import VmPlan
 
 
 def consent_to_force(ctx: PhaseContext, live: str | None, confirm: Confirm) -> None:
@@ -35,14 +40,22 @@ def consent_to_force(ctx: PhaseContext, live: str | None, confirm: Confirm) -> N
         recreate = [p for p in plans if p.action == "recreate"]
         if not recreate:
             return
-        question = "--force recreates these VMs: each is destroyed, disks and all, and created anew:"
-        items = [
-            f"recreate   VM {p.spec.host} (vmid {p.spec.vmid} on {p.current_node or p.spec.node}, "
-            f"{p.status or 'stopped'}): " + "; ".join(str(d) for d in p.drift)
-            for p in recreate
-        ]
+        question, items = RECREATE_QUESTION, recreate_items(recreate)
     if not confirm(question, items):
         raise Aborted()
+
+
+RECREATE_QUESTION = "--force recreates these VMs: each is destroyed, disks and all, and created anew:"
+
+
+def recreate_items(plans: list[VmPlan]) -> list[str]:
+    """One line per VM --force would recreate: where it is, its power state, how it differs."""
+    return [
+        f"recreate   VM {p.spec.host} (vmid {p.spec.vmid} on {p.current_node or p.spec.node}, "
+        f"{p.status or 'stopped'}): " + "; ".join(str(d) for d in p.drift)
+        for p in plans
+        if p.action == "recreate"
+    ]
 
 
 def tear_down(ctx: PhaseContext) -> None:
