@@ -32,8 +32,6 @@ from proxshift.engine.phases.flow import PHASES, select
 from proxshift.engine.state import State
 from proxshift.errors import ExitCode, ProxshiftError, UserInputError
 
-_UNKNOWN = "?"  # the live check has not run yet
-
 
 class Interrupted(ProxshiftError):
     exit_code = ExitCode.INTERRUPTED
@@ -57,7 +55,6 @@ class Provision:
         self.name = cluster_name
         self.report = report
         self.confirm = confirm
-        self._live: str | None = _UNKNOWN
         self._ran: list[str] = []
 
     # -- plan --------------------------------------------------------------------------------------------
@@ -100,7 +97,7 @@ class Provision:
             consent_to_force(ctx, self.live_api() if rebuild else None, self.confirm)
         if rebuild:
             tear_down(ctx)
-            self._live = None
+            ctx.forget_live()
             return State(ctx.install_dir.state_file)  # the old one went to history with the rest
         return state
 
@@ -110,6 +107,8 @@ class Provision:
         made = install_dir.image_made_here
         if "iso" not in self.ctx.selected or state.recorded("iso") or not made:
             return
+        if self.live_api() is not None:
+            return  # a live cluster: the guard refuses every rebuild, iso included, and says so
         shown = self.ctx.project.paths.shown
         lost = "the state file is missing" if not state.found else "the state file has no record of the image"
         raise UserInputError(
@@ -218,15 +217,8 @@ class Provision:
         self.report(summary)
         return summary
 
-    # -- live cluster ------------------------------------------------------------------------------------
-
     def live_api(self) -> str | None:
-        """The API URL if the cluster answers with the credentials in Vault (checked once per run); else None."""
-        if self._live == _UNKNOWN:
-            from proxshift.engine.install import live_api
-
-            self._live = live_api(self.ctx.project, self.name)
-        return self._live
+        return self.ctx.live_api()
 
 
 def _after(phase: Phase, name: str, phases: Sequence[Phase]) -> bool:

@@ -56,6 +56,7 @@ class PhaseContext:
         self.results = Results()
         self._prox: Proxmox | None = None
         self._vm_plans: list[VmPlan] | None = None
+        self._live: tuple[str | None] | None = None
 
     def notify(self, message: str) -> None:
         """For clients and engine helpers that take a plain `Callable[[str], None]` for warnings."""
@@ -76,6 +77,18 @@ class PhaseContext:
 
             self._vm_plans = plan_vms(self.proxmox(), specs_for(self.cluster), force=self.options.force)
         return self._vm_plans
+
+    def live_api(self) -> str | None:
+        """The API URL if the cluster answers with the credentials in Vault (a live cluster), else None; asked
+        once per run (a teardown says it is gone with `forget_live`)."""
+        if self._live is None:
+            from proxshift.engine.install import live_api
+
+            self._live = (live_api(self.project, self.name),)
+        return self._live[0]
+
+    def forget_live(self) -> None:
+        self._live = (None,)
 
     def forget_vm_plans(self) -> None:
         """The VMs changed (a teardown, a create): the next `vm_plans()` reads Proxmox again."""

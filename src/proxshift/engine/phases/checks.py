@@ -29,7 +29,7 @@ class Preflight(Phase):
         )
         for plan in plans:
             self.log(ctx, f"{plan.spec.host} (vmid {plan.spec.vmid}): {plan.action}")
-        if "iso" in ctx.selected:
+        if "iso" in ctx.selected and ctx.live_api() is None:  # on a live cluster iso never runs
             from proxshift.clients.installer import find_installer
 
             found = find_installer(ctx.cluster.vars.ocp_version, ctx.project.settings.ocp_installer_path)
