@@ -128,6 +128,7 @@ def test_a_lock_left_by_a_killed_run_is_no_obstacle(predecessor_root: Path, lab:
         (install_dir / ".lock").write_text(f"{holder.pid} proxshift provision ocp-sno2\n")
         taken = cli("--root", predecessor_root, "provision", "ocp-sno2", "--only", "preflight")
         assert taken.code == 0, taken.err
+        assert "✓ ocp-sno2: preflight done in " in taken.err and "provisioned" not in taken.err  # says what it did
     finally:
         holder.kill()
         holder.wait()

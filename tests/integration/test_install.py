@@ -224,10 +224,18 @@ def test_timeout_in_the_cluster_stage_reports_unhealthy_operators(
     with pytest.raises(InstallFailed) as caught:
         _watcher(sno_root, install_lab, cli, [], timeout=600).run()
     assert caught.value.exit_code == ExitCode.INSTALL_FAILED
-    assert "did not complete within 10 min" in caught.value.message
+    assert "did not complete within 10m" in caught.value.message
     hint = caught.value.hint or ""
     assert "ingress: Degraded=True: ingress is degraded" in hint
     assert "network: Available=False: network is not available yet" in hint
+
+
+def test_a_sub_minute_timeout_says_its_seconds(sno_root: Path, cli: CliRunner, install_lab: InstallLab) -> None:
+    """Fault issue, item 9: `--timeout 45s` ended in "did not complete within 0 min"."""
+    install_lab.sim.installing(10)
+    with pytest.raises(InstallFailed) as caught:
+        _watcher(sno_root, install_lab, cli, [], timeout=45).run()
+    assert caught.value.message == "bootstrap did not complete within 45s"
 
 
 def test_failing_is_fatal_only_after_ten_minutes(sno_root: Path, cli: CliRunner, install_lab: InstallLab) -> None:
