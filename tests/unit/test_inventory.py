@@ -23,12 +23,15 @@ def test_predecessor_files_load_with_only_warnings() -> None:
     project = load_project(paths)
     assert list(project.inventory.clusters) == ["ocp", "ocp3", "ocp-sno1", "ocp-sno2", "ocp-sno3"]
     assert all(not p.is_error for p in project.warnings)
-    # What it really gets wrong: SNO disks below 120 GB, DNS servers that are ocp's own node IPs.
+    # What it really gets wrong: SNO disks below 120 GB, DNS servers that are ocp's own node IPs; and its
+    # local GitOps tree and backup directory, which post_install and Vault replace.
     assert {p.location for p in project.warnings} == {
         "clusters.ocp-sno2.hosts.master-sno2.disks.scsi0.size",
         "clusters.ocp-sno3.hosts.master-sno3.disks.scsi0.size",
         "network_defaults.dns_servers.0",
         "network_defaults.dns_servers.1",
+        "gitops_root",
+        "backup_dir",
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
@@ -82,6 +82,7 @@ class ClusterVars(_Spec):
     base_domain: str | None = None
     acm_labels: dict[str, str] = Field(default_factory=dict)
     clusterset: str = "default"
+    post_install: dict[str, Any] | None = None  # merged over the site config's, key by key
 
 
 HOST_KEYS = frozenset(NodeSpec.model_fields) | {"node"}

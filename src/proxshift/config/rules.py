@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from proxshift.config.inventory import Cluster, Inventory
 from proxshift.config.node_rules import DNS_LABEL, node_rules
+from proxshift.config.post_install import post_install_problems
 from proxshift.config.settings import NetworkDefaults, Settings
 from proxshift.errors import Problem
 
@@ -25,6 +26,7 @@ def validate(inventory: Inventory, settings: Settings, only: list[str] | None = 
     problems: list[Problem] = []
     for cluster in selected:
         problems += list(_cluster_rules(cluster, settings, file))
+        problems += post_install_problems(settings.post_install, cluster, file)
         for node in cluster.nodes:
             problems += list(node_rules(cluster, node, file))
     problems += list(_uniqueness_rules(list(inventory.clusters.values()), selected, file))

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from proxshift.config.model_errors import closest, problems_from_validation_error
 from proxshift.config.paths import Paths
+from proxshift.config.post_install import PLACEHOLDER, PostInstall
 from proxshift.config.references import resolve_references
 from proxshift.config.yamlio import load_yaml, parse_yaml
 from proxshift.errors import InvalidInput, Problem, UserInputError
@@ -24,12 +25,13 @@ PREDECESSOR_ONLY_KEYS = frozenset(
         "iso_boot_path",
         "ocp_iso_image",
         "cluster_marker",
-        "gitops_root",
-        "backup_secrets",
-        "backup_dir",
         "hub_cluster_api_url",  # the hub's API is read from its kubeconfig
     }
 )
+
+
+# Keys of the predecessor that post_install replaces: read (backup_secrets) or warned about.
+PREDECESSOR_REPLACED = frozenset({"gitops_root", "backup_secrets", "backup_dir"})
 
 
 class _Model(BaseModel):
@@ -126,6 +128,7 @@ class Settings(_Model):
     add_nodes_agent_url: str = "http://{ip}:8090/api/assisted-install/v2"
     # How long `openshift-install agent create image` may run: seconds, or a duration (45m).
     installer_timeout: float = Field(default=1800, gt=0)
+    post_install: PostInstall = PostInstall()
     ignored_keys: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
 
@@ -151,6 +154,11 @@ class Settings(_Model):
             return parse_duration(value)
         except UserInputError as exc:
             raise ValueError(f"{exc.message}: {exc.hint}") from None
+
+    @field_validator("post_install", mode="before")
+    @classmethod
+    def _empty_post_install(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
 KNOWN_KEYS = frozenset(Settings.model_fields) - {
@@ -187,22 +195,12 @@ def load_settings(paths: Paths) -> Settings:
     if not isinstance(raw, dict):
         raise UserInputError(f"{shown}: must be a mapping of keys to values", "see docs/configuration.md")
     runtime = {"ansible_user_dir": str(Path.home())}
-    resolved, problems = resolve_references(raw, runtime, shown, [k for k in raw if k in KNOWN_KEYS])
-    warnings: list[Problem] = []
-    ignored: list[str] = []
-    values: dict[str, Any] = {}
-    for key in raw:
-        if key in KNOWN_KEYS:
-            if key in resolved:
-                values[key] = resolved[key]
-        elif key in PREDECESSOR_ONLY_KEYS:
-            ignored.append(key)
-        else:
-            guess = closest(key, KNOWN_KEYS)
-            fix = f"did you mean '{guess}'?" if guess else "remove it; proxshift does not use it"
-            warnings.append(
-                Problem(shown, key, "is not a known key and is ignored", fix, "warning", _line_lookup(lines, key))
-            )
+    resolved, problems = _resolve_known(raw, runtime, shown)
+    values, ignored, warnings = _sort_keys(raw, resolved, shown, lines)
+    for key in sorted(PREDECESSOR_REPLACED & set(raw)):
+        found, warning = _predecessor_key(key, raw, runtime, values, shown)
+        problems += found
+        warnings += [Problem(w.file, key, w.message, w.fix, w.severity, _line_lookup(lines, key)) for w in warning]
     try:
         settings = Settings(source=paths.config, source_label=shown, **values)
     except ValidationError as exc:
@@ -218,6 +216,68 @@ def load_settings(paths: Paths) -> Settings:
     credentials = _credentials_location(settings, shown)
     warnings += credentials.pop("warnings")
     return settings.model_copy(update={**credentials, "ignored_keys": tuple(ignored), "warnings": tuple(warnings)})
+
+
+def _resolve_known(raw: dict[str, Any], runtime: dict[str, str], shown: str) -> tuple[dict[str, Any], list[Problem]]:
+    """The known keys with their references resolved; post_install's {{ cluster_name }} stays as written."""
+    resolved, problems = resolve_references(
+        raw, runtime, shown, [k for k in raw if k in KNOWN_KEYS and k != "post_install"]
+    )
+    if "post_install" in raw:
+        resolved_post, post_problems = resolve_references(
+            raw, {**runtime, "cluster_name": PLACEHOLDER}, shown, ["post_install"]
+        )
+        resolved.update(resolved_post)
+        problems += post_problems
+    return resolved, problems
+
+
+def _sort_keys(
+    raw: dict[str, Any], resolved: dict[str, Any], shown: str, lines: dict[tuple[str, ...], int]
+) -> tuple[dict[str, Any], list[str], list[Problem]]:
+    """(values of the known keys, the predecessor's keys ignored, warnings about unknown keys)."""
+    values: dict[str, Any] = {}
+    ignored: list[str] = []
+    warnings: list[Problem] = []
+    for key in raw:
+        if key in KNOWN_KEYS:
+            if key in resolved:
+                values[key] = resolved[key]
+        elif key in PREDECESSOR_ONLY_KEYS:
+            ignored.append(key)
+        elif key not in PREDECESSOR_REPLACED:  # those: _predecessor_key, once post_install is known
+            guess = closest(key, KNOWN_KEYS)
+            fix = f"did you mean '{guess}'?" if guess else "remove it; proxshift does not use it"
+            warnings.append(
+                Problem(shown, key, "is not a known key and is ignored", fix, "warning", _line_lookup(lines, key))
+            )
+    return values, ignored, warnings
+
+
+def _predecessor_key(
+    key: str, raw: dict[str, Any], runtime: dict[str, str], values: dict[str, Any], shown: str
+) -> tuple[list[Problem], list[Problem]]:
+    """(problems, warnings): the predecessor's backup_secrets is post_install.backup.secrets when that is
+    absent; its local GitOps tree and backup directory have no use any more: a warning says what replaces them."""
+    if key == "backup_secrets":
+        resolved, problems = resolve_references(raw, runtime, shown, [key])
+        current = values.get("post_install")
+        post = dict(current) if isinstance(current, dict) else {}
+        backup = post.get("backup")
+        given = isinstance(backup, dict) and "secrets" in backup
+        if key in resolved and (current is None or isinstance(current, dict)) and not given:
+            post["backup"] = {**(backup if isinstance(backup, dict) else {}), "secrets": resolved[key]}
+            values["post_install"] = post
+        return problems, []
+    if key == "gitops_root":
+        message = "is the predecessor's local kustomize/helm tree; proxshift does not apply it"
+        fix = "install GitOps with post_install.gitops (repo_url for the root Application), see docs/gitops.md"
+    else:
+        resolved, _ = resolve_references(raw, runtime, shown, [key])
+        where = f" ({resolved[key]})" if isinstance(resolved.get(key), str) else ""
+        message = "is not used: proxshift keeps backups in Vault, at <vault_path>/backups/<cluster>/"
+        fix = f"restore the predecessor's files{where} once with 'proxshift restore <cluster> --from-dir DIR'"
+    return [], [Problem(shown, key, message, fix, "warning")]
 
 
 def _credentials_location(settings: Settings, shown: str) -> dict[str, Any]:
