@@ -50,7 +50,7 @@ def acm_lab(predecessor_root: Path, vault: VaultFixture, tmp_path: Path) -> Iter
         text[:start]
         + text[start:].replace(
             "            cluster_type: sno\n",
-            "            cluster_type: sno\n            acm_labels: {apply-certs: 'true', cluster-name: ocp-sno2}\n",
+            "            cluster_type: sno\n            acm_labels: {apply-certs: null, owner: platform}\n",
             1,
         )
     )
@@ -76,8 +76,10 @@ def test_auto_import_touches_only_the_hub(acm_lab: AcmLab, cli: CliRunner) -> No
         "cloud": "auto-detect",
         "vendor": "auto-detect",
         "cluster.open-cluster-management.io/clusterset": "default",
-        "apply-certs": "true",
+        # The predecessor's labels are proxshift's defaults; the inventory adds one and removes one (null).
         "cluster-name": "ocp-sno2",
+        "apply-gitops": "true",
+        "owner": "platform",
     }
     addon_config = hub.find("agent.open-cluster-management.io/v1", "KlusterletAddonConfig", "ocp-sno2", "ocp-sno2")
     assert addon_config is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,14 +41,20 @@ class ImportPlan:
     redacted: list[dict[str, Any]]
 
 
-def labels_for(cluster: str, clusterset: str, extra: dict[str, str]) -> dict[str, str]:
-    return {
+def labels_for(cluster: str, clusterset: str, extra: Mapping[str, str | None]) -> dict[str, str]:
+    """ACM's own labels, then the ones the predecessor always set (its users' hub Placements select on
+    them), then the inventory's `acm_labels`: they add or override, and null removes one."""
+    labels: dict[str, str | None] = {
         "name": cluster,
         "cloud": "auto-detect",
         "vendor": "auto-detect",
         "cluster.open-cluster-management.io/clusterset": clusterset,
+        "cluster-name": cluster,
+        "apply-gitops": "true",
+        "apply-certs": "true",
         **extra,
     }
+    return {key: value for key, value in labels.items() if value is not None}
 
 
 def render_plan(

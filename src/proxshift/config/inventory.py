@@ -80,7 +80,7 @@ class ClusterVars(_Spec):
     api_vip: ipaddress.IPv4Address | None = None
     ingress_vip: ipaddress.IPv4Address | None = None
     base_domain: str | None = None
-    acm_labels: dict[str, str] = Field(default_factory=dict)
+    acm_labels: dict[str, str | None] = Field(default_factory=dict)  # null removes one of proxshift's defaults
     clusterset: str = "default"
     post_install: dict[str, Any] | None = None  # merged over the site config's, key by key
 

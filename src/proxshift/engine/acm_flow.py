@@ -103,7 +103,7 @@ def acm_context(
 
             local = project.paths.install_dir(cluster_name).kubeconfig
             kubeconfig = Secret("", f"the kubeconfig {project.paths.shown(local)} will hold")
-    labels = labels_for(cluster_name, cluster.vars.clusterset, dict(cluster.vars.acm_labels))
+    labels = labels_for(cluster_name, cluster.vars.clusterset, cluster.vars.acm_labels)
     addons = AddOns(**{k: bool(v) for k, v in settings.acm_addons.items() if k in AddOns.__dataclass_fields__})
     plan = render_plan(cluster_name, labels, addons, kubeconfig, project.paths.root / "templates", mode)
     hub = Kube(hub_kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT) if connect else None
