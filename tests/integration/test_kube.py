@@ -300,3 +300,23 @@ def test_the_private_directory_goes_at_exit_and_after_a_kill_on_the_next_run(
     assert any(p.is_file() for p in left.rglob("*"))
     run("exit")
     assert list(base.iterdir()) == []  # the next run removed the dead process's directory
+
+
+def test_ensure_says_created_unchanged_or_configured_and_sends_nothing_when_unchanged(
+    api: KubeApiServer, kube: Kube
+) -> None:
+    assert kube.ensure(_config_map("ensured", team="a")) == "created"
+    writes = len([r for r in api.requests if r[0] != "GET"])
+    assert kube.ensure(_config_map("ensured", team="a")) == "unchanged"
+    assert len([r for r in api.requests if r[0] != "GET"]) == writes
+    assert kube.ensure(_config_map("ensured", team="b")) == "configured"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "token", "namespace": "default"},
+        "type": "Opaque",
+        "stringData": {"token": "abc"},
+    }
+    assert kube.ensure(secret) == "created"
+    assert kube.ensure(secret) == "unchanged"  # stringData compared with the base64 data the API keeps
+    assert kube.ensure({**secret, "stringData": {"token": "abd"}}) == "configured"

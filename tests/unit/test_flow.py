@@ -28,18 +28,21 @@ def test_the_list_is_the_flow() -> None:
         "wait",
         "credentials",
         "acm",
+        "gitops",
+        "eso",
+        "apps",
     ]
     assert len(set(names())) == len(PHASES)
     assert [p.name for p in PHASES if p.always] == ["preflight", "secrets"]
-    assert after("credentials") == (PHASES[-1],)
-    assert after("acm") == ()  # the post-install phases will be these
+    assert names(after("credentials"))[0] == "acm"
+    assert names(after("acm")) == ["gitops", "eso", "apps"]  # the post-install phases
     for phase in PHASES:
         assert phase.description and "\n" not in phase.description, phase.name
 
 
 def test_phase_selection() -> None:
     assert _selected(Options()) == names(PHASES)
-    assert _selected(Options(start_from="vms")) == ["vms", "start", "wait", "credentials", "acm"]
+    assert _selected(Options(start_from="vms")) == ["vms", "start", "wait", "credentials", "acm", *names(after("acm"))]
     assert _selected(Options(only="iso")) == ["iso"]
     assert _selected(Options(skip=("acm", "wait"))) == [p for p in names() if p not in ("acm", "wait")]
     assert _selected(Options(start_from="iso", skip=("upload",))) == ["iso", *names()[5:]]
@@ -49,7 +52,7 @@ def test_phase_selection() -> None:
 
 
 def test_selection_works_on_any_list_of_phases() -> None:
-    post = after("start")
+    post = after("start")[:3]
     assert names(select(Options(), post)) == ["wait", "credentials", "acm"]
     assert names(select(Options(skip=("wait",)), post)) == ["credentials", "acm"]
     with pytest.raises(UserInputError, match="unknown phase 'vms'") as raised:

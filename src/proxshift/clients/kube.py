@@ -9,19 +9,21 @@ in progress expects both).
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import tempfile
 import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from proxshift.clients.transport import RETRY, RetryPolicy, failure_kind
 from proxshift.config.paths import cache_root
 from proxshift.errors import OperationError, UserInputError
 from proxshift.files import scratch_dir
 
+T = TypeVar("T")
 FIELD_MANAGER = "proxshift"
 PATCH_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json"}
 
@@ -51,6 +53,42 @@ def conditions(obj: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
 def condition_is(obj: Mapping[str, Any] | None, kind: str, status: str = "True") -> bool:
     """Whether the object's condition `kind` has this status ("True", "False" or "Unknown")."""
     return conditions(obj).get(kind, {}).get("status") == status
+
+
+def contains(current: Any, wanted: Any) -> bool:
+    """Whether `current` already holds every field of `wanted` with the same value (lists: item by item)."""
+    if isinstance(wanted, Mapping):
+        return isinstance(current, Mapping) and all(contains(current.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(current, list) and len(current) == len(wanted) and all(map(contains, current, wanted))
+    return bool(current == wanted)
+
+
+def _as_stored(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A Secret's stringData as the API stores it (base64 in data), to compare with what is there."""
+    if document.get("kind") != "Secret" or not document.get("stringData"):
+        return document
+    data = dict(document.get("data") or {})
+    data.update({k: base64.b64encode(str(v).encode()).decode() for k, v in document["stringData"].items()})
+    return {**{k: v for k, v in document.items() if k != "stringData"}, "data": data}
+
+
+def until(
+    what: str,
+    check: Callable[[], T | None],
+    timeout: float,
+    poll: float,
+    hint: str,
+    on_miss: Callable[[], None] | None = None,
+) -> T:
+    """`check`'s first truthy answer, polled (short pauses first, then every `poll` s); an OperationError
+    naming `what` once `timeout` seconds passed without one. `check` may raise to stop early."""
+    from proxshift.clients.transport import Poller
+
+    answer = Poller(timeout, cap=poll).until(check, on_miss)
+    if not answer:
+        raise OperationError(f"timed out after {timeout:.0f} s waiting for {what}", hint)
+    return answer
 
 
 class Kube:
@@ -206,6 +244,16 @@ class Kube:
                     ),
                 )
         return dict(result.to_dict()) if result is not None else {}
+
+    def ensure(self, document: dict[str, Any]) -> Literal["created", "configured", "unchanged"]:
+        """Server-side apply unless the object already holds every field given (then nothing is sent):
+        idempotent, and says which of the three it was."""
+        metadata = document.get("metadata") or {}
+        current = self.get(document["apiVersion"], document["kind"], metadata["name"], metadata.get("namespace"))
+        if current is not None and contains(current, _as_stored(document)):
+            return "unchanged"
+        self.apply(document)
+        return "created" if current is None else "configured"
 
     def patch(
         self,

@@ -334,6 +334,10 @@ class Vault:
         data: dict[str, Any] = response["data"]
         return data
 
+    def is_own_token(self, value: str) -> bool:
+        """Whether `value` is the token this connection uses: what another component gets must never be it."""
+        return bool(value) and value == self.client().token
+
     def capabilities(self, paths: list[str]) -> dict[str, list[str]]:
         client = self.client()
         with self._errors("reading the token's capabilities"):

@@ -20,6 +20,7 @@ from proxshift.engine.events import Log, Notice, Reporter
 from proxshift.engine.state import cluster_fingerprint, digest
 
 if TYPE_CHECKING:
+    from proxshift.clients.kube import Kube
     from proxshift.clients.proxmox.client import Proxmox
     from proxshift.config.project import Project
     from proxshift.engine.vmspec import VmPlan
@@ -38,6 +39,7 @@ class Options:
     acm_mode: str = "auto"
     acm_timeout: float = 15 * 60
     hub_kubeconfig: Path | None = None  # else PROXSHIFT_HUB_KUBECONFIG, else the hub's credentials in Vault
+    post_timeout: float = 20 * 60  # each wait of the post-install phases (an operator, Argo CD, a store)
 
 
 class PhaseContext:
@@ -55,6 +57,7 @@ class PhaseContext:
         self.install_dir = project.paths.install_dir(cluster_name)
         self.results = Results()
         self._prox: Proxmox | None = None
+        self._kube: Kube | None = None
         self._vm_plans: list[VmPlan] | None = None
         self._live: tuple[str | None] | None = None
 
@@ -69,6 +72,14 @@ class PhaseContext:
 
             self._prox = proxmox_for(self.project, self.name, self.notify)[0]
         return self._prox
+
+    def cluster_api(self) -> Kube:
+        """The installed cluster's API (kubeconfig from Vault, else the install directory), made once."""
+        if self._kube is None:
+            from proxshift.engine.post_install import cluster_api
+
+            self._kube = cluster_api(self.project, self.name, self.notify)
+        return self._kube
 
     def vm_plans(self) -> list[VmPlan]:
         """What would happen to each VM (read-only; the plans of several phases share it)."""

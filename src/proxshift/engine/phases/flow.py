@@ -13,6 +13,7 @@ from proxshift.engine.phases.acm import Acm
 from proxshift.engine.phases.base import Options, Phase
 from proxshift.engine.phases.build import Iso, Manifests, Upload
 from proxshift.engine.phases.checks import Preflight, Secrets
+from proxshift.engine.phases.gitops import Apps, Eso, Gitops
 from proxshift.engine.phases.install import Credentials, Wait
 from proxshift.engine.phases.machines import Start, Vms
 from proxshift.errors import UserInputError
@@ -28,6 +29,9 @@ PHASES: tuple[Phase, ...] = (
     Wait(),
     Credentials(),
     Acm(),
+    Gitops(),
+    Eso(),
+    Apps(),
 )
 
 

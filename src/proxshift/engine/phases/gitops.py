@@ -1,0 +1,106 @@
+"""The GitOps phases after `acm`: the OpenShift GitOps operator, External Secrets on Vault, the root Application."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from proxshift.engine.phases.base import Phase, PhaseContext
+
+if TYPE_CHECKING:
+    from proxshift.config.post_install import PostInstall
+
+
+def _settings(ctx: PhaseContext) -> PostInstall:
+    from proxshift.engine.post_install import settings_for
+
+    return settings_for(ctx.project, ctx.name)
+
+
+class Gitops(Phase):
+    name = "gitops"
+    description = (
+        "OpenShift GitOps: the operator (OLM's failures fail fast), its CRDs, Argo CD Available (docs/gitops.md)"
+    )
+
+    def not_configured(self, ctx: PhaseContext) -> str | None:
+        return None if _settings(ctx).gitops else "no post_install.gitops"
+
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        from proxshift.engine.gitops_flow import gitops_plan
+
+        config = _settings(ctx).gitops
+        assert config is not None  # noqa: S101 - not_configured said so
+        return gitops_plan(config)
+
+    def run(self, ctx: PhaseContext) -> None:
+        from proxshift.engine.gitops_flow import install_gitops
+
+        config = _settings(ctx).gitops
+        assert config is not None  # noqa: S101 - not_configured said so
+        options = ctx.options
+        install_gitops(ctx.cluster_api(), config, options.post_timeout, options.wait_poll, lambda m: self.log(ctx, m))
+
+
+class Eso(Phase):
+    name = "eso"
+    description = "External Secrets: the operator, a ClusterSecretStore on Vault with a dedicated token, Ready"
+
+    def not_configured(self, ctx: PhaseContext) -> str | None:
+        return None if _settings(ctx).eso else "no post_install.eso"
+
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        from proxshift.engine.eso_flow import eso_plan
+
+        config = _settings(ctx).eso
+        assert config is not None  # noqa: S101 - not_configured said so
+        return eso_plan(ctx.project, ctx.name, config)
+
+    def run(self, ctx: PhaseContext) -> None:
+        from proxshift.engine.eso_flow import install_eso
+
+        config = _settings(ctx).eso
+        assert config is not None  # noqa: S101 - not_configured said so
+        options = ctx.options
+        install_eso(
+            ctx.project,
+            ctx.name,
+            ctx.cluster_api(),
+            config,
+            options.post_timeout,
+            options.wait_poll,
+            lambda m: self.log(ctx, m),
+            ctx.notify,
+        )
+
+
+class Apps(Phase):
+    name = "apps"
+    description = (
+        "the root Application from post_install.gitops.repo_url, with its repository Secret; Synced and Healthy"
+    )
+
+    def not_configured(self, ctx: PhaseContext) -> str | None:
+        config = _settings(ctx).gitops
+        return None if config and config.repo_url else "no post_install.gitops.repo_url"
+
+    def plan(self, ctx: PhaseContext) -> dict[str, Any]:
+        from proxshift.engine.gitops_flow import apps_plan
+
+        config = _settings(ctx).gitops
+        assert config is not None  # noqa: S101 - not_configured said so
+        return apps_plan(ctx.project, ctx.name, config)
+
+    def run(self, ctx: PhaseContext) -> None:
+        from proxshift.engine.gitops_flow import bootstrap_apps
+
+        config = _settings(ctx).gitops
+        assert config is not None  # noqa: S101 - not_configured said so
+        bootstrap_apps(
+            ctx.project,
+            ctx.name,
+            ctx.cluster_api(),
+            config,
+            ctx.options.wait_poll,
+            lambda m: self.log(ctx, m),
+            ctx.notify,
+        )

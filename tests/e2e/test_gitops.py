@@ -1,0 +1,69 @@
+"""The GitOps phases in the lab: `provision --from gitops` on the hub, which is up from the start."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import hvac
+
+from proxshift.lab.lab import Lab
+from tests.conftest import CliRunner
+
+FAST = ("--poll-interval", "0.1")
+REPO = "https://git.example.com/fleet.git"
+POST_INSTALL = f"""
+post_install:
+  gitops:
+    repo_url: {REPO}
+    repo_credentials: secrets/data/openshift/gitops-repo
+    wait_healthy: 1m
+  eso: {{}}
+"""
+
+
+def _vault(lab: Lab) -> hvac.Client:
+    assert lab.bao is not None
+    return hvac.Client(url=lab.bao.addr, token=lab.bao.root_token)
+
+
+def _gitops_lab(lab: Lab) -> str:
+    """post_install in the lab's site config; the repo's credentials and ESO's own read-only token in Vault."""
+    with (lab.directory / "site-config.yaml").open("a") as config:
+        config.write(POST_INSTALL)
+    vault = _vault(lab)
+    policy = f"eso-read-{uuid.uuid4().hex[:6]}"
+    vault.sys.create_or_update_policy(name=policy, policy='path "secrets/data/apps/*" { capabilities = ["read"] }')
+    token = str(vault.auth.token.create(policies=[policy], ttl="1h")["auth"]["client_token"])
+    put = vault.secrets.kv.v2.create_or_update_secret
+    put(path="openshift/eso/ocp-sno1", mount_point="secrets", secret={"token": token})
+    put(path="openshift/gitops-repo", mount_point="secrets", secret={"username": "fleet", "password": "pa55-e2e"})
+    lab.clusters["ocp-sno1"].argocd.private_repo(REPO, username="fleet", password="pa55-e2e")
+    return token
+
+
+def test_provision_from_gitops_on_the_hub(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    token = _gitops_lab(lab)
+    plan = cli("--root", predecessor_root, "provision", "ocp-sno1", "--from", "gitops", "--dry-run")
+    assert plan.code == 0, plan.err
+    assert "== gitops" in plan.out and "== eso" in plan.out and "== apps" in plan.out
+    assert "pa55-e2e" not in plan.out + plan.err and token not in plan.out + plan.err
+
+    result = cli("--root", predecessor_root, "provision", "ocp-sno1", "--from", "gitops", *FAST)
+    assert result.code == 0, result.err
+    for phase in ("gitops", "eso", "apps"):
+        assert re.search(rf"✓ {phase}\s+done", result.err), phase
+    store = lab.clusters["ocp-sno1"].kube.store
+    app = store.find("argoproj.io/v1alpha1", "Application", "root-ocp-sno1", "openshift-gitops")
+    assert app is not None and app["status"]["health"]["status"] == "Healthy"
+    assert app["spec"]["source"]["path"] == "clusters/ocp-sno1"
+    ready = store.find("external-secrets.io/v1", "ClusterSecretStore", "vault-backend")
+    assert ready is not None and {c["type"]: c["status"] for c in ready["status"]["conditions"]}["Ready"] == "True"
+    everything = result.out + result.err
+    assert "pa55-e2e" not in everything and token not in everything and lab.bao is not None
+    assert lab.bao.root_token not in everything
+
+    again = cli("--root", predecessor_root, "provision", "ocp-sno1", "--only", "eso", *FAST)
+    assert again.code == 0, again.err
+    assert "ClusterSecretStore vault-backend: unchanged" in again.err
