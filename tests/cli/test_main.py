@@ -12,7 +12,7 @@ from tests.conftest import CliRunner
 
 EXPECTED_COMMANDS = {
     "provision", "manifests", "clusters", "show", "validate", "doctor",
-    "start", "stop", "status", "deprovision", "adopt", "wait", "credentials",
+    "start", "stop", "status", "deprovision", "adopt", "wait", "credentials", "backup", "restore",
 }  # fmt: skip
 EXPECTED_GROUPS = {"vms": {"create"}, "iso": {"create", "upload"}, "installer": {"fetch"}, "vault": {"check"},
                    "acm": {"import", "detach"}, "nodes": {"add"},

@@ -67,3 +67,55 @@ def test_provision_from_gitops_on_the_hub(predecessor_root: Path, lab: Lab, cli:
     again = cli("--root", predecessor_root, "provision", "ocp-sno1", "--only", "eso", *FAST)
     assert again.code == 0, again.err
     assert "ClusterSecretStore vault-backend: unchanged" in again.err
+
+
+BACKUP = """
+post_install:
+  backup:
+    secrets: [{name: wildcard-tls, namespace: openshift-ingress}]
+    cluster_certs: true
+"""
+
+
+def test_certificates_survive_a_rebuild(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    with (lab.directory / "site-config.yaml").open("a") as config:
+        config.write(BACKUP)
+    first = cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST)
+    assert first.code == 0, first.err
+    assert "nothing to restore: no backups of ocp-sno2 in secrets/data/openshift/backups/ocp-sno2" in first.err
+    store = lab.clusters["ocp-sno2"].kube.store
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "wildcard-tls", "namespace": "openshift-ingress"},
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5LW5vdC1zaG93bg=="},
+    }
+    store.apply(secret)
+    store.apply(
+        {
+            "apiVersion": "operator.openshift.io/v1",
+            "kind": "IngressController",
+            "metadata": {"name": "default", "namespace": "openshift-ingress-operator"},
+            "spec": {"defaultCertificate": {"name": "wildcard-tls"}},
+        }
+    )
+    old_uid = store.find("v1", "Secret", "wildcard-tls", "openshift-ingress")["metadata"]["uid"]
+
+    gone = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--yes")
+    assert gone.code == 0, gone.err
+    assert "Secret openshift-ingress/wildcard-tls (ingress) -> secrets/data/openshift/backups/ocp-sno2/" in gone.err
+    assert "written (version 1)" in gone.err and "a2V5LW5vdC1zaG93bg" not in gone.out + gone.err
+
+    again = cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST)
+    assert again.code == 0, again.err
+    store = lab.clusters["ocp-sno2"].kube.store  # a new cluster: a fresh API
+    restored = store.find("v1", "Secret", "wildcard-tls", "openshift-ingress")
+    assert restored is not None and restored["data"] == secret["data"] and restored["metadata"]["uid"] != old_uid
+    ingress = store.find("operator.openshift.io/v1", "IngressController", "default", "openshift-ingress-operator")
+    assert ingress["spec"]["defaultCertificate"] == {"name": "wildcard-tls"}
+    assert "IngressController default: serves openshift-ingress/wildcard-tls" in again.err
+
+    kept = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--yes", "--no-backup", "--dry-run")
+    assert kept.code == 0, kept.err
+    assert "wildcard-tls" not in kept.err + kept.out

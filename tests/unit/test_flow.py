@@ -28,6 +28,7 @@ def test_the_list_is_the_flow() -> None:
         "wait",
         "credentials",
         "acm",
+        "restore",
         "gitops",
         "eso",
         "apps",
@@ -35,7 +36,7 @@ def test_the_list_is_the_flow() -> None:
     assert len(set(names())) == len(PHASES)
     assert [p.name for p in PHASES if p.always] == ["preflight", "secrets"]
     assert names(after("credentials"))[0] == "acm"
-    assert names(after("acm")) == ["gitops", "eso", "apps"]  # the post-install phases
+    assert names(after("acm")) == ["restore", "gitops", "eso", "apps"]  # the post-install phases
     for phase in PHASES:
         assert phase.description and "\n" not in phase.description, phase.name
 

@@ -21,6 +21,7 @@ from proxshift import __version__
 from proxshift.cli import (
     acm_cmds,
     adopt_cmds,
+    backup_cmds,
     doctor_cmds,
     install_cmds,
     inventory_cmds,
@@ -123,6 +124,8 @@ CHANGES_A_CLUSTER: tuple[Callable[..., None], ...] = (
     nodes_cmds.nodes_add,
     adopt_cmds.adopt,
     lab_cmds.lab_predecessor,  # builds the cluster's VMs in the lab and writes its install dir
+    backup_cmds.backup,  # writes the cluster's backups into Vault
+    backup_cmds.restore,
 )
 READS_A_CLUSTER: tuple[Callable[..., None], ...] = (
     inventory_cmds.show,
@@ -181,6 +184,8 @@ def build_app() -> typer.Typer:
         adopt_cmds.adopt,
         install_cmds.wait,
         install_cmds.credentials,
+        backup_cmds.backup,
+        backup_cmds.restore,
     )
     for command in top_level:
         app.command()(_wired(command))

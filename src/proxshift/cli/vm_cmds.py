@@ -134,9 +134,13 @@ def deprovision(
     keep_iso: Annotated[bool, typer.Option(help="Keep the ISO proxshift uploaded.")] = False,
     keep_acm: Annotated[bool, typer.Option(help="Do not detach the cluster from the ACM hub.")] = False,
     keep_files: Annotated[bool, typer.Option(help="Keep ocp_install/<cluster> where it is.")] = False,
+    no_backup: Annotated[
+        bool, typer.Option("--no-backup", help="Do not back the cluster's Secrets up first (post_install.backup).")
+    ] = False,
     dry_run: DryRun = False,
 ) -> None:
-    """Detach from ACM, stop and destroy the VMs proxshift created, remove its ISO, archive the install dir."""
+    """Back up its Secrets (when configured), detach from ACM, destroy the VMs proxshift created, remove its ISO,
+    archive the install dir."""
     from functools import partial
 
     from proxshift.cli.consent import asker
@@ -148,7 +152,16 @@ def deprovision(
     ui = context.ui
     project = context.project(only=[cluster])
     prox = proxmox_for(project, cluster, ui.warning)[0]
-    take = partial(take_down, project, cluster, keep_iso=keep_iso, keep_acm=keep_acm, keep_files=keep_files, prox=prox)
+    take = partial(
+        take_down,
+        project,
+        cluster,
+        keep_iso=keep_iso,
+        keep_acm=keep_acm,
+        keep_files=keep_files,
+        backup=not no_backup,
+        prox=prox,
+    )
     plan = take(dry_run=True, notify=ui.warning)  # the refusals (a foreign VM, an unwritable dir) come first
     if dry_run:
         for item in plan.items(project.paths.shown):

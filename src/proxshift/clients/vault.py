@@ -280,7 +280,6 @@ class Vault:
     def write_credentials(self, base: KvPath, cluster: str, values: Mapping[str, Secret]) -> int:
         """Write api/kubeconfig/kubeadmin; refuse to replace a secret proxshift cannot show is its own."""
         location = base.child(cluster)
-        client = self.client()
         existing = self._metadata(location)
         if existing is not None:
             current = self.read(location)
@@ -293,16 +292,7 @@ class Vault:
                 )
             if current.value == {k: v.reveal() for k, v in values.items()}:
                 return current.version
-        with self._errors(f"writing {location}", str(location), "create/update"):
-            response = client.secrets.kv.v2.create_or_update_secret(
-                path=location.path, mount_point=location.mount, secret={k: v.reveal() for k, v in values.items()}
-            )
-        metadata_path = f"{location.mount}/metadata/{location.path}"
-        with self._errors(f"marking {location} as proxshift's", metadata_path, "update"):
-            client.secrets.kv.v2.update_metadata(
-                path=location.path, mount_point=location.mount, custom_metadata={**MANAGED_BY, "cluster": cluster}
-            )
-        return int(response["data"]["version"])
+        return self.write(location, {k: v.reveal() for k, v in values.items()}, {"cluster": cluster})
 
     def read_credentials(self, base: KvPath, cluster: str) -> dict[str, Secret]:
         location = base.child(cluster)
@@ -333,6 +323,37 @@ class Vault:
                 return None
         data: dict[str, Any] = response["data"]
         return data
+
+    def write(self, location: KvPath, values: Mapping[str, Any], tags: Mapping[str, str]) -> int:
+        """Write a secret of proxshift's (custom metadata managed-by plus `tags`: names, never values); its version."""
+        client = self.client()
+        with self._errors(f"writing {location}", str(location), "create/update"):
+            response = client.secrets.kv.v2.create_or_update_secret(
+                path=location.path, mount_point=location.mount, secret=dict(values)
+            )
+        metadata_path = f"{location.mount}/metadata/{location.path}"
+        with self._errors(f"marking {location} as proxshift's", metadata_path, "update"):
+            client.secrets.kv.v2.update_metadata(
+                path=location.path, mount_point=location.mount, custom_metadata={**MANAGED_BY, **tags}
+            )
+        return int(response["data"]["version"])
+
+    def list_keys(self, location: KvPath) -> list[str]:
+        """The names under a KV folder (folders end in '/'); [] when there is nothing there."""
+        import hvac.exceptions as hx
+
+        metadata_path = f"{location.mount}/metadata/{location.path}"
+        with self._errors(f"listing {metadata_path}", metadata_path, "list"):
+            try:
+                response = self.client().secrets.kv.v2.list_secrets(path=location.path, mount_point=location.mount)
+            except hx.InvalidPath:
+                return []
+        return [str(key) for key in response["data"]["keys"]]
+
+    def tags(self, location: KvPath) -> dict[str, str] | None:
+        """A secret's custom metadata; None when nothing is stored there."""
+        metadata = self._metadata(location)
+        return None if metadata is None else dict(metadata.get("custom_metadata") or {})
 
     def is_own_token(self, value: str) -> bool:
         """Whether `value` is the token this connection uses: what another component gets must never be it."""

@@ -33,10 +33,14 @@ class Teardown:
     acm_skipped: str | None = None  # why nothing was done on the hub
     archive: Path | None = None  # dry run: the install dir that would be archived; else where it went
     credentials: str | None = None  # where in Vault the cluster's credentials stay
+    backup: str | None = None  # dry run: where in Vault the configured backups go first
 
     def items(self, shown: Callable[[Path], str]) -> list[str]:
         """What goes (and what stays), one line each: what the user is asked to consent to."""
-        lines = [
+        first = (
+            [f"backup     the Secrets of post_install.backup to Vault at {self.backup}/ first"] if self.backup else []
+        )
+        lines = first + [
             f"destroy    VM {p.spec.host} (vmid {p.spec.vmid} on {p.current_node or p.spec.node}, "
             f"{p.status or 'stopped'})"
             for p in self.run.plans
@@ -62,6 +66,7 @@ def deprovision(
     keep_acm: bool = False,
     keep_files: bool = False,
     dry_run: bool = False,
+    backup: bool = True,
     acm_timeout: float = 600,
     hub_file: Path | None = None,
     prox: Proxmox | None = None,
@@ -70,6 +75,7 @@ def deprovision(
     progress: Callable[[str, str], None] = _ignore_progress,
 ) -> Teardown:
     from proxshift.clients.vault import KvPath
+    from proxshift.engine.backup import backups_root, configured
     from proxshift.engine.vm_lifecycle import deprovision_vms
 
     cluster = project.cluster(cluster_name)
@@ -80,10 +86,14 @@ def deprovision(
     if not keep_files:
         _refuse_unarchivable(project, install_dir)
     credentials = str(KvPath.parse(project.settings.credentials_path).child(cluster_name))
+    backing_up = backup and configured(project, cluster_name)
     if dry_run:
         acm, skipped = (None, None) if keep_acm else _detach(project, cluster_name, True, acm_timeout, hub_file, notify)
         would_archive = install_dir.path if not keep_files and install_dir.path.exists() else None
-        return Teardown(cluster_name, plan, acm, skipped, would_archive, credentials)
+        backs_up = str(backups_root(project, cluster_name)) if backing_up else None
+        return Teardown(cluster_name, plan, acm, skipped, would_archive, credentials, backs_up)
+    if backing_up:
+        _backup_first(project, cluster_name, notify, report)
     acm, skipped = (
         (None, None) if keep_acm else _detach(project, cluster_name, False, acm_timeout, hub_file, notify, report)
     )
@@ -112,6 +122,30 @@ def _mark_deprovisioned(install_dir: InstallDir) -> None:
         return
     with contextlib.suppress(ProxshiftError, OSError):  # an unusable state file is refused by the next provision
         State(install_dir.state_file).mark_deprovisioned()
+
+
+def _backup_first(project: Project, cluster_name: str, notify: Notify, report: Callable[[str], None]) -> None:
+    """`backup` before anything goes. A cluster whose API cannot be reached (no kubeconfig, no Vault to read
+    it from, no answer) has nothing to read: a notice, and its earlier backups stay in Vault. A failure once
+    the cluster answers stops the teardown, before anything changed."""
+    from proxshift.clients.kube import KubeUnreachable
+    from proxshift.engine.backup import backup
+    from proxshift.engine.post_install import cluster_api
+    from proxshift.errors import OperationError
+
+    try:
+        kube = cluster_api(project, cluster_name, notify)
+    except ProxshiftError as exc:
+        notify(f"backup skipped: {exc.message}")
+        return
+    try:
+        backup(project, cluster_name, kube=kube, notify=notify, report=report)
+    except KubeUnreachable as exc:
+        notify(f"backup skipped: {exc.message}; earlier backups in Vault stay")
+    except ProxshiftError as exc:
+        raise OperationError(
+            f"backup before deprovision failed: {exc.message}", f"{exc.hint}; or skip it with --no-backup"
+        ) from None
 
 
 def _detach(

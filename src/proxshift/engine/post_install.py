@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from proxshift.clients.vault import Vault
     from proxshift.secret import Secret
 
+
+class NoKubeconfig(OperationError):
+    """Neither Vault nor the install directory holds the cluster's kubeconfig: it was never installed here."""
+
+
 REFUSED_HINT = "the kubeconfig proxshift stored is cluster-admin's; was the cluster rebuilt since?"
 
 
@@ -35,7 +40,7 @@ def kubeconfig_for(project: Project, cluster_name: str, notify: Notify = ignore)
         local = project.paths.install_dir(cluster_name).kubeconfig
         if local.is_file():
             return Secret(local.read_text(), str(local))
-        raise OperationError(
+        raise NoKubeconfig(
             f"no kubeconfig for {cluster_name}: {exc.message}, and {project.paths.shown(local)} does not exist",
             f"provision {cluster_name} first, or run 'proxshift credentials {cluster_name}'",
         ) from None

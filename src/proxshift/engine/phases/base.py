@@ -81,6 +81,10 @@ class PhaseContext:
             self._kube = cluster_api(self.project, self.name, self.notify)
         return self._kube
 
+    def reconnect_cluster_api(self) -> None:
+        """The next `cluster_api()` reads the kubeconfig again (restore added a CA to it)."""
+        self._kube = None
+
     def vm_plans(self) -> list[VmPlan]:
         """What would happen to each VM (read-only; the plans of several phases share it)."""
         if self._vm_plans is None:

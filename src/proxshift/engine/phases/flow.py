@@ -16,6 +16,7 @@ from proxshift.engine.phases.checks import Preflight, Secrets
 from proxshift.engine.phases.gitops import Apps, Eso, Gitops
 from proxshift.engine.phases.install import Credentials, Wait
 from proxshift.engine.phases.machines import Start, Vms
+from proxshift.engine.phases.restore import Restore
 from proxshift.errors import UserInputError
 
 PHASES: tuple[Phase, ...] = (
@@ -29,6 +30,7 @@ PHASES: tuple[Phase, ...] = (
     Wait(),
     Credentials(),
     Acm(),
+    Restore(),
     Gitops(),
     Eso(),
     Apps(),
