@@ -222,3 +222,13 @@ def test_the_newest_served_version_comes_first() -> None:
         "v1beta1",
         "v1alpha1",
     ]
+
+
+def test_a_token_item_without_the_key_names_the_keys_there(
+    post_install: PostInstallLab, vault: VaultFixture, project: ProjectFiles
+) -> None:
+    vault.put("openshift/eso/sno", {"value": "s.not-shown"})
+    loaded = gitops_project(project, vault, {"eso": {}})
+    with pytest.raises(OperationError) as failed:
+        _install(post_install, loaded)
+    assert failed.value.message == f"{vault.mount}/data/openshift/eso/sno holds no token (keys there: value)"

@@ -191,7 +191,7 @@ def test_repo_credentials_without_the_keys_name_the_keys_only(
     with pytest.raises(OperationError) as failed:
         bootstrap_apps(loaded, "sno", cluster_kube(post_install), settings, POLL, Lines(), Lines())
     assert failed.value.message == (
-        f"{vault.mount}/data/openshift/gitops-repo holds neither username + password or ssh_private_key "
+        f"{vault.mount}/data/openshift/gitops-repo holds neither username + password nor ssh_private_key "
         "(keys there: token, user)"
     )
     assert post_install.kube.store.find(*APP, "root-sno", "openshift-gitops") is None  # nothing was applied

@@ -74,8 +74,9 @@ def needs(values: Mapping[str, Secret], where: str, *choices: tuple[str, ...]) -
     for keys in choices:
         if all(k in values for k in keys):
             return {k: values[k] for k in keys}
-    wanted = " or ".join(" + ".join(keys) for keys in choices)
+    wanted = " nor ".join(" + ".join(keys) for keys in choices)
     raise OperationError(
-        f"{where} holds neither {wanted} (keys there: {', '.join(sorted(values)) or 'none'})",
+        f"{where} holds {'neither ' if len(choices) > 1 else 'no '}{wanted} "
+        f"(keys there: {', '.join(sorted(values)) or 'none'})",
         "write the keys there (see docs/gitops.md)",
     )
