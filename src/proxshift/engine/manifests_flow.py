@@ -40,7 +40,7 @@ def generate_manifests(
     notify: Notify = ignore,
 ) -> ManifestsResult:
     """Read the secrets, render, check, and (unless dry-run / no-vault) write both manifests."""
-    from proxshift.clients.vault import item_sources
+    from proxshift.config.vault_paths import item_sources
 
     cluster = project.cluster(cluster_name)
     settings = project.settings
