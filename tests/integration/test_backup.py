@@ -173,6 +173,9 @@ def test_backup_then_rebuild_then_restore_round_trips(cert_lab: CertLab) -> None
     assert [s.result for s in again] == ["unchanged (version 1)"] * 3
 
     lab.rebuild()
+    local = lab.root / "ocp_install" / "sno" / "auth" / "kubeconfig"
+    local.parent.mkdir(parents=True)
+    local.write_text(lab.lab.kube.kubeconfig("sno"))
     lines = Lines()
     restore(lab.project, "sno", timeout=10, poll=POLL, kube=lab.kube(), report=lines)
     for (namespace, name), original in originals.items():
@@ -192,13 +195,15 @@ def test_backup_then_rebuild_then_restore_round_trips(cert_lab: CertLab) -> None
         "Secret openshift-config/api-cert: created",
         "IngressController default: serves openshift-ingress/wildcard-tls",
         "ClusterOperator ingress: Available",
-        "kubeconfig in Vault: now trusts the CA of the API's certificate",
+        "the stored kubeconfig now trusts the CA of the API's certificate",
         f"APIServer cluster: serves openshift-config/api-cert for {API_HOST}",
         "ClusterOperator kube-apiserver: Available",
     ]
     stored = yaml.safe_load(vault.get("openshift/sno")["kubeconfig"])
     bundle = base64.b64decode(stored["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
     assert bundle.startswith(lab.lab.kube.tls.ca.read_text().strip()) and bundle.endswith(lab.api_ca)
+    assert yaml.safe_load(local.read_text()) == stored  # the install directory's copy too, 0600
+    assert local.stat().st_mode & 0o777 == 0o600
     assert all("t0ken" not in line and "wildcard-key" not in line for line in lines + notices)
 
     rerun = Lines()

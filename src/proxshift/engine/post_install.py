@@ -29,21 +29,23 @@ def settings_for(project: Project, cluster_name: str) -> PostInstall:
 
 
 def kubeconfig_for(project: Project, cluster_name: str, notify: Notify = ignore) -> Secret:
-    """The kubeconfig stored in Vault (the one `restore` keeps up to date), else the install directory's."""
+    """The kubeconfig stored in Vault (the one `restore` keeps up to date); the install directory's only
+    when Vault holds nothing for the cluster. A failing Vault is an error."""
     from proxshift.clients.vault import KvPath
     from proxshift.secret import Secret
 
     base = KvPath.parse(project.settings.credentials_path)
-    try:
-        return vault_for(project, notify).read_credentials(base, cluster_name)["kubeconfig"]
-    except OperationError as exc:
-        local = project.paths.install_dir(cluster_name).kubeconfig
-        if local.is_file():
-            return Secret(local.read_text(), str(local))
-        raise NoKubeconfig(
-            f"no kubeconfig for {cluster_name}: {exc.message}, and {project.paths.shown(local)} does not exist",
-            f"provision {cluster_name} first, or run 'proxshift credentials {cluster_name}'",
-        ) from None
+    stored = vault_for(project, notify).find_credentials(base, cluster_name)
+    if stored is not None:
+        return stored["kubeconfig"]
+    local = project.paths.install_dir(cluster_name).kubeconfig
+    if local.is_file():
+        return Secret(local.read_text(), str(local))
+    raise NoKubeconfig(
+        f"no kubeconfig for {cluster_name}: nothing at {base.child(cluster_name)}, and "
+        f"{project.paths.shown(local)} does not exist",
+        f"provision {cluster_name} first, or run 'proxshift credentials {cluster_name}'",
+    )
 
 
 def cluster_api(project: Project, cluster_name: str, notify: Notify = ignore) -> Kube:

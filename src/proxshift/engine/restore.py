@@ -143,7 +143,7 @@ def _certificates(
         return kube
     ca = certs.ca_certificates(api)
     if ca and trust_ca(project, cluster_name, ca, notify):
-        say("kubeconfig in Vault: now trusts the CA of the API's certificate")
+        say("the stored kubeconfig now trusts the CA of the API's certificate")
         kube = cluster_api(project, cluster_name, notify)
     host = api_host(project, cluster_name)
     if certs.point_api(kube, api.ref.name, host):
@@ -156,23 +156,28 @@ def _certificates(
 
 
 def trust_ca(project: Project, cluster_name: str, ca_pem: str, notify: Notify = ignore) -> bool:
-    """Add the CA to every cluster entry of the stored kubeconfig (Vault, and the install directory's when
-    it has one); False when it was there already."""
+    """Add the CA to every cluster entry of the stored kubeconfig (Vault's, and the install directory's when
+    there is one); False when each already had it."""
     from proxshift.clients.vault import KvPath
     from proxshift.files import write_private
     from proxshift.secret import Secret
 
     vault = vault_for(project, notify)
     base = KvPath.parse(project.settings.credentials_path)
-    stored = vault.read_credentials(base, cluster_name)
-    updated = _with_ca(stored["kubeconfig"].reveal(), ca_pem)
-    if updated is None:
-        return False
-    vault.write_credentials(base, cluster_name, {**stored, "kubeconfig": Secret(updated, "kubeconfig")})
+    stored = vault.find_credentials(base, cluster_name)
+    changed = False
+    if stored is not None:
+        updated = _with_ca(stored["kubeconfig"].reveal(), ca_pem)
+        if updated is not None:
+            vault.write_credentials(base, cluster_name, {**stored, "kubeconfig": Secret(updated, "kubeconfig")})
+            changed = True
     local = project.paths.install_dir(cluster_name).kubeconfig
     if local.is_file():
-        write_private(local, updated)
-    return True
+        updated = _with_ca(local.read_text(), ca_pem)
+        if updated is not None:
+            write_private(local, updated)
+            changed = True
+    return changed
 
 
 def _with_ca(kubeconfig: str, ca_pem: str) -> str | None:
