@@ -116,6 +116,9 @@ def test_certificates_survive_a_rebuild(predecessor_root: Path, lab: Lab, cli: C
     assert ingress["spec"]["defaultCertificate"] == {"name": "wildcard-tls"}
     assert "IngressController default: serves openshift-ingress/wildcard-tls" in again.err
 
-    kept = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--yes", "--no-backup", "--dry-run")
+    plan = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--dry-run")
+    assert plan.code == 0, plan.err
+    assert plan.out.startswith("backup     the configured Secrets, first, to Vault at secrets/data/openshift/backups/")
+    kept = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--no-backup", "--dry-run")
     assert kept.code == 0, kept.err
-    assert "wildcard-tls" not in kept.err + kept.out
+    assert "backup" not in kept.out and "wildcard-tls" not in kept.err + kept.out

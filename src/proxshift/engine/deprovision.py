@@ -37,10 +37,8 @@ class Teardown:
 
     def items(self, shown: Callable[[Path], str]) -> list[str]:
         """What goes (and what stays), one line each: what the user is asked to consent to."""
-        first = (
-            [f"backup     the Secrets of post_install.backup to Vault at {self.backup}/ first"] if self.backup else []
-        )
-        lines = first + [
+        lines = [f"backup     the configured Secrets, first, to Vault at {self.backup}/"] if self.backup else []
+        lines += [
             f"destroy    VM {p.spec.host} (vmid {p.spec.vmid} on {p.current_node or p.spec.node}, "
             f"{p.status or 'stopped'})"
             for p in self.run.plans
