@@ -15,7 +15,7 @@ from proxshift.lab.lab import Lab
 @pytest.fixture
 def lab(predecessor_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
     project = load_project(discover_paths(predecessor_root))
-    started = Lab(project, predecessor_root / ".lab", time_scale=0.0, install_seconds=1.5).start()
+    started = Lab(project, predecessor_root / ".lab", time_scale=0.0, install_seconds=1.5, operator_seconds=0.3).start()
     for key, value in started.env().items():
         monkeypatch.setenv(key, value)
     try:

@@ -53,3 +53,75 @@ def test_lab_commands_without_a_lab(predecessor_root: Path, command: str) -> Non
     result = _proxshift(predecessor_root, "lab", command)
     assert result.returncode == 1
     assert "the lab is not up" in result.stderr
+
+
+def _env(root: Path) -> dict[str, str]:
+    found = {}
+    for line in (root / ".lab" / "env").read_text().splitlines():
+        if line.startswith("export ") and "PATH=" not in line:
+            key, _, value = line.removeprefix("export ").partition("=")
+            found[key] = value.strip("'")
+    return found
+
+
+def test_lab_up_plays_faults_and_keeps_the_root_token_off_the_command_line(predecessor_root: Path) -> None:
+    import requests
+
+    up = _proxshift(
+        predecessor_root,
+        "lab",
+        "up",
+        "--install-seconds",
+        "2",
+        "--time-scale",
+        "0",
+        "--pve-node-offline",
+        "pve4",
+        "--pve-fail",
+        "POST /nodes/pve1/qemu 500 unable to create VM - got timeout",
+        "--pve-storage-avail",
+        "your_nfs=1G",
+    )
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "installs take 2 s, operators 3 s; fakepve time scale 0" in up.stderr
+        assert "fault: node pve4 offline" in up.stderr
+        assert "fault: storage your_nfs: 1073741824 bytes available" in up.stderr
+        state = json.loads((predecessor_root / ".lab" / "state.json").read_text())
+        assert state["knobs"]["install_seconds"] == 2
+        env = _env(predecessor_root)
+        port = state["services"]["proxmox (fakepve)"].rsplit(":", 1)[1]
+        headers = {"Authorization": f"PVEAPIToken=root@pam!lab={env['PROXSHIFT_PROXMOX_TOKEN_SECRET']}"}
+        ca = str(predecessor_root / ".lab" / "pki" / "ca.pem")
+        base = f"https://127.0.0.1:{port}/api2/json"
+        assert requests.get(f"{base}/nodes/pve4/qemu", headers=headers, verify=ca, timeout=10).status_code == 595
+        created = requests.post(f"{base}/nodes/pve1/qemu", data={"vmid": 999}, headers=headers, verify=ca, timeout=10)
+        assert created.status_code == 500 and "got timeout" in created.text
+        argv = Path(f"/proc/{state['bao_pid']}/cmdline").read_bytes()
+        assert env["VAULT_TOKEN"].encode() not in argv
+        assert not list(Path("/tmp").glob(f"proxshift-bao-{state['pid']}-*"))
+        assert list((predecessor_root / ".lab" / "tmp").glob(f"proxshift-bao-{state['pid']}-*"))
+        status = _proxshift(predecessor_root, "lab", "status")
+        assert "fault: request fails: POST /nodes/pve1/qemu 500 unable to create VM - got timeout" in status.stderr
+    finally:
+        down = _proxshift(predecessor_root, "lab", "down")
+    assert down.returncode == 0, down.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--pve-fail", "POST /nodes/pve1/qemu/301/status/start bogus", "no PVE error 'bogus'; known:"),
+        ("--pve-fail", "POST /nodes/pve1/qemu", "expected 'METHOD PATH"),
+        ("--pve-node-offline", "pve9", "node pve9 is not in the lab"),
+        ("--pve-storage-avail", "nas=1G", "storage nas is not in the lab"),
+        ("--pve-storage-avail", "your_nfs", "expected STORAGE=SIZE"),
+    ],
+)
+def test_lab_up_refuses_bad_knobs_before_starting(
+    predecessor_root: Path, option: str, value: str, message: str
+) -> None:
+    result = _proxshift(predecessor_root, "lab", "up", option, value)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not (predecessor_root / ".lab" / "state.json").exists()

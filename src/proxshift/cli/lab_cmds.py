@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from proxshift.cli.context import AppContext
-from proxshift.errors import OperationError
+from proxshift.errors import OperationError, UserInputError
+from proxshift.lab.faults import INSTALL_SECONDS, OPERATOR_SECONDS, TIME_SCALE
 
 UP_TIMEOUT = 90
 
@@ -47,10 +48,88 @@ def _answers(url: str) -> bool:
         return False
 
 
-def lab_up(ctx: typer.Context) -> None:
-    """Start the stand-ins in the background; write .lab/site-config.yaml and .lab/env."""
+def _faults(
+    context: AppContext,
+    fail: list[str],
+    storage_avail: list[str],
+    drop_rate: float,
+    hang_rate: float,
+    hang_seconds: float,
+    latency: float,
+    node_offline: list[str],
+    seed: int | None,
+) -> Any:
+    """The fault options as LabFaults, checked against the nodes and storages the lab will have (exit 2)."""
+    from proxshift.lab.faults import LabFaults, PveFailure, parse_size
+    from proxshift.lab.lab import lab_nodes, lab_storages
+
+    try:
+        avail = {}
+        for item in storage_avail:
+            storage, sep, size = item.partition("=")
+            if not sep or not storage:
+                raise ValueError(f"{item!r}: expected STORAGE=SIZE, e.g. local-lvm=400G")
+            avail[storage.strip()] = parse_size(size)
+        faults = LabFaults(
+            pve_failures=tuple(PveFailure.parse(text) for text in fail),
+            storage_avail=avail,
+            drop_rate=drop_rate,
+            hang_rate=hang_rate,
+            hang_secs=hang_seconds,
+            latency=latency,
+            offline_nodes=tuple(node_offline),
+            seed=seed,
+        )
+        project = context.project(quiet=True)  # the lab is sized from the inventory: check it first
+        faults.check(lab_nodes(project), lab_storages(project))
+    except ValueError as exc:
+        raise UserInputError(f"lab up: {exc}", "see 'proxshift lab up --help' and docs/lab.md") from None
+    return faults
+
+
+def lab_up(
+    ctx: typer.Context,
+    install_seconds: Annotated[
+        float, typer.Option(min=0, help="How long a simulated install takes once a cluster's VMs run.")
+    ] = INSTALL_SECONDS,
+    operator_seconds: Annotated[
+        float,
+        typer.Option(min=0, help="How long an operator install, an Argo CD sync or ESO's start take in the clusters."),
+    ] = OPERATOR_SECONDS,
+    time_scale: Annotated[
+        float, typer.Option(min=0, help="fakepve's real seconds per PVE second (0: tasks end at once).")
+    ] = TIME_SCALE,
+    pve_fail: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="'METHOD PATH [times=N] ERROR|STATUS MESSAGE'",
+            help="Proxmox requests whose path ends with PATH fail with a PVE error name or a status and message.",
+        ),
+    ] = None,
+    pve_storage_avail: Annotated[
+        list[str] | None,
+        typer.Option(metavar="STORAGE=SIZE", help="Space left on a Proxmox storage, e.g. your_nfs=1G."),
+    ] = None,
+    pve_drop_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of Proxmox requests dropped (connection reset).")
+    ] = 0.0,
+    pve_hang_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of Proxmox requests that hang.")] = 0.0,
+    pve_hang_seconds: Annotated[float, typer.Option(min=0, help="How long a hanging request hangs.")] = 120.0,
+    pve_latency: Annotated[float, typer.Option(min=0, help="Delay of every Proxmox answer, in PVE seconds.")] = 0.0,
+    pve_node_offline: Annotated[
+        list[str] | None, typer.Option(metavar="NODE", help="A Proxmox node that is offline (595).")
+    ] = None,
+    pve_seed: Annotated[int | None, typer.Option(help="Seed for the dropped and hanging requests.")] = None,
+) -> None:
+    """Start the stand-ins in the background; write .lab/site-config.yaml and .lab/env.
+
+    The --pve-* options play fakepve's faults from the start (see docs/lab.md).
+    """
+    import json
     import subprocess
     import sys
+
+    from proxshift.files import write_private
 
     context: AppContext = ctx.obj
     paths = context.paths
@@ -59,9 +138,25 @@ def lab_up(ctx: typer.Context) -> None:
     if state and _alive(state.get("pid")):
         context.ui.info(f"the lab is already up (PID {state['pid']}); 'proxshift lab status' shows it")
         return
-    context.project(quiet=True)  # the lab is sized from the inventory: check it first
+    faults = _faults(
+        context,
+        pve_fail or [],
+        pve_storage_avail or [],
+        pve_drop_rate,
+        pve_hang_rate,
+        pve_hang_seconds,
+        pve_latency,
+        pve_node_offline or [],
+        pve_seed,
+    )
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (directory / "state.json").unlink(missing_ok=True)
+    options = {
+        "install_seconds": install_seconds,
+        "operator_seconds": operator_seconds,
+        "time_scale": time_scale,
+        "faults": faults.to_dict(),
+    }
+    write_private(directory / "options.json", json.dumps(options, indent=2))
     command = [
         sys.executable,
         "-m",
@@ -70,6 +165,8 @@ def lab_up(ctx: typer.Context) -> None:
         str(paths.root),
         "--inventory",
         str(paths.inventory),
+        "--options",
+        str(directory / "options.json"),
     ]
     if paths.config:
         command += ["--config", str(paths.config)]
@@ -79,7 +176,13 @@ def lab_up(ctx: typer.Context) -> None:
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
         )
     deadline = time.monotonic() + UP_TIMEOUT
-    while not (_state(directory) or {}).get("ready"):
+
+    def started() -> bool:
+        # A dead lab's state file may still be there until the new one replaces it.
+        current = _state(directory) or {}
+        return bool(current.get("ready")) and current.get("pid") == process.pid
+
+    while not started():
         if process.poll() is not None or time.monotonic() > deadline:
             raise OperationError("the lab did not start", f"see {directory / 'lab.log'}")
         time.sleep(0.1)
@@ -87,7 +190,19 @@ def lab_up(ctx: typer.Context) -> None:
     context.ui.success(f"lab up (PID {state['pid']}): it SIMULATES Proxmox, Vault and OpenShift")
     for name, url in state["services"].items():
         context.ui.info(f"  {name:<42} {url}")
+    _show_knobs(context, state)
     context.ui.info(f'next: . {paths.shown(directory / "env")}  (or: eval "$(proxshift lab env)")')
+
+
+def _show_knobs(context: AppContext, state: dict[str, Any]) -> None:
+    knobs = state.get("knobs") or {}
+    if knobs:
+        context.ui.info(
+            f"  installs take {knobs.get('install_seconds', 0):g} s, operators "
+            f"{knobs.get('operator_seconds', 0):g} s; fakepve time scale {knobs.get('time_scale', 0):g}"
+        )
+    for line in knobs.get("faults") or []:
+        context.ui.info(f"  fault: {line}")
 
 
 def lab_down(ctx: typer.Context) -> None:
@@ -126,6 +241,7 @@ def lab_status(ctx: typer.Context) -> None:
         ("STAND-IN", "ADDRESS", "HEALTH"),
         [(name, url, "ok" if _answers(url) else "NOT ANSWERING") for name, url in state["services"].items()],
     )
+    _show_knobs(context, state)
 
 
 def lab_env(ctx: typer.Context) -> None:

@@ -2,7 +2,8 @@
 
 It serves discovery, CRUD with 201/404/409 Status errors, list with labelSelector, PUT, merge /
 JSON / apply patches, the status subresource, object metadata, finalizers and namespace
-cascade. The lab and the tests play the controllers (installer, ACM hub) through `Store`.
+cascade. The lab and the tests play the controllers (installer, ACM hub, OLM, Argo CD, External
+Secrets) through `Store`; admission hooks on the server play webhooks for API clients.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,17 +41,55 @@ BUILTIN = [
     ResourceType("", "v1", "secrets", "Secret", True),
     ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True),
     ResourceType("", "v1", "pods", "Pod", True),
+    ResourceType("", "v1", "services", "Service", True),
     ResourceType("apps", "v1", "deployments", "Deployment", True),
+    ResourceType("storage.k8s.io", "v1", "storageclasses", "StorageClass", False),
+    ResourceType("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
     ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
     ResourceType("config.openshift.io", "v1", "clusterversions", "ClusterVersion", False),
     ResourceType("config.openshift.io", "v1", "clusteroperators", "ClusterOperator", False),
+    ResourceType("config.openshift.io", "v1", "apiservers", "APIServer", False),
+    ResourceType("operator.openshift.io", "v1", "ingresscontrollers", "IngressController", True),
     ResourceType("route.openshift.io", "v1", "routes", "Route", True),
     ResourceType("cluster.open-cluster-management.io", "v1", "managedclusters", "ManagedCluster", False),
     ResourceType("agent.open-cluster-management.io", "v1", "klusterletaddonconfigs", "KlusterletAddonConfig", True),
     ResourceType("addon.open-cluster-management.io", "v1alpha1", "managedclusteraddons", "ManagedClusterAddOn", True),
 ]
+
+
+def crd_manifest(
+    group: str,
+    kind: str,
+    versions: tuple[str, ...] = ("v1",),
+    namespaced: bool = True,
+    plural: str | None = None,
+    unserved: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A CustomResourceDefinition with an open schema and a status subresource; the first version is
+    the storage version; `unserved` versions are listed but not served (as ESO 0.17 lists v1beta1)."""
+    plural = plural or f"{kind.lower()}s"
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced" if namespaced else "Cluster",
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
+            "versions": [
+                {
+                    "name": version,
+                    "served": version not in unserved,
+                    "storage": index == 0,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                    "subresources": {"status": {}},
+                }
+                for index, version in enumerate(versions)
+            ],
+        },
+    }
 
 
 class ApiError(Exception):
@@ -71,6 +111,48 @@ class ApiError(Exception):
 
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def label_selector(selector: str) -> Callable[[dict[str, str]], bool]:
+    """A matcher for a labelSelector: `k=v`, `k==v`, `k!=v`, `k` (exists), `!k` (absent), comma-separated."""
+    terms: list[tuple[str, str, str]] = []
+    for part in (p.strip() for p in selector.split(",")):
+        if "!=" in part:
+            key, value = part.split("!=", 1)
+            terms.append(("!=", key.strip(), value.strip()))
+        elif "=" in part:
+            key, value = part.replace("==", "=").split("=", 1)
+            terms.append(("=", key.strip(), value.strip()))
+        elif part.startswith("!"):
+            terms.append(("absent", part[1:].strip(), ""))
+        elif part:
+            terms.append(("exists", part, ""))
+
+    def matches(labels: dict[str, str]) -> bool:
+        for op, key, value in terms:
+            found = labels.get(key)
+            if (
+                (op == "=" and found != value)
+                or (op == "!=" and found == value)
+                or (op == "exists" and key not in labels)
+                or (op == "absent" and key in labels)
+            ):
+                return False
+        return True
+
+    return matches
+
+
+def _fold_string_data(obj: dict[str, Any]) -> None:
+    """A Secret's stringData goes into data, base64-encoded, as the API server writes it."""
+    import base64
+
+    string_data = obj.pop("stringData", None)
+    if string_data:
+        data = obj.get("data") or {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        obj["data"] = data
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -155,14 +237,14 @@ class Store:
             return None
 
     def list(self, resource: ResourceType, namespace: str | None, selector: str = "") -> list[dict[str, Any]]:
-        wanted = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
+        matches = label_selector(selector)
         with self.lock:
             items = [
                 copy.deepcopy(obj)
                 for (group, plural, ns, _), obj in sorted(self.objects.items())
                 if (group, plural) == (resource.group, resource.plural)
                 and (namespace in (None, "") or ns == namespace)
-                and all((obj["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+                and matches(obj["metadata"].get("labels") or {})
             ]
         return items
 
@@ -189,6 +271,8 @@ class Store:
                     409, "AlreadyExists", f'{resource.plural}.{resource.group or "core"} "{name}" already exists'
                 )
             obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
+            if resource.kind == "Secret":
+                _fold_string_data(obj)
             metadata.update(
                 uid=str(uuid.uuid4()), creationTimestamp=_now(), resourceVersion=str(next(self._versions)), generation=1
             )
@@ -200,8 +284,11 @@ class Store:
             return copy.deepcopy(obj)
 
     def _register_crd(self, crd: dict[str, Any]) -> None:
+        """Serve the CRD's served versions (as the API server does; a version with served: false is not)."""
         spec = crd.get("spec", {})
         for version in spec.get("versions", []):
+            if not version.get("served", True):
+                continue
             self.register(
                 ResourceType(
                     spec["group"],
@@ -246,6 +333,8 @@ class Store:
                     metadata[keep] = current["metadata"][keep]
             metadata["resourceVersion"] = str(next(self._versions))
             obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
+            if resource.kind == "Secret":
+                _fold_string_data(obj)
             self.objects[key] = obj
             if metadata.get("deletionTimestamp") and not metadata.get("finalizers"):
                 self._remove(resource, key)
@@ -285,9 +374,16 @@ class Store:
             return copy.deepcopy(current)
 
     def _remove(self, resource: ResourceType, key: tuple[str, str, str, str]) -> None:
-        self.objects.pop(key, None)
+        removed = self.objects.pop(key, None)
         if resource.kind == "Namespace":
             for other in [k for k in self.objects if k[2] == key[3]]:
+                self.objects.pop(other, None)
+        if resource.kind == "CustomResourceDefinition" and removed is not None:
+            spec = removed.get("spec", {})
+            plural = spec.get("names", {}).get("plural")
+            for version in spec.get("versions", []):
+                self.types.pop((spec.get("group", ""), version.get("name", ""), plural), None)
+            for other in [k for k in self.objects if k[:2] == (spec.get("group"), plural)]:
                 self.objects.pop(other, None)
 
     # -- conveniences for the controllers the lab and tests play --------------------------------
@@ -301,12 +397,47 @@ class Store:
     def set_status(
         self, api_version: str, kind: str, name: str, status: dict[str, Any], namespace: str | None = None
     ) -> None:
+        """Merge `status` into the object's status."""
         resource = self.type_of(api_version, kind)
         self.patch(resource, namespace, name, {"status": status}, "application/merge-patch+json", "status")
 
+    def ensure(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create the object unless one of its name exists; either way, return what is stored."""
+        metadata = obj["metadata"]
+        found = self.find(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))
+        if found is not None:
+            return found
+        resource = self.type_of(obj["apiVersion"], obj["kind"])
+        try:
+            return self.create(resource, obj, metadata.get("namespace"))
+        except ApiError as exc:
+            if exc.code != 409:
+                raise
+            return self.get(resource, metadata.get("namespace"), metadata["name"])
+
+    def served(self, api_version: str, kind: str) -> bool:
+        try:
+            self.type_of(api_version, kind)
+        except ApiError:
+            return False
+        return True
+
+
+Admission = Callable[[str, ResourceType, dict[str, Any]], None]
+"""A validating webhook: called with the operation (CREATE, UPDATE, DELETE), the resource type and the
+request's object (the patch, for PATCH) before an API client's write; raises ApiError to refuse it."""
+
 
 class KubeApiServer:
-    """The emulator on a loopback port over HTTPS, with a bearer token."""
+    """The emulator on a loopback port over HTTPS, with a bearer token.
+
+    `admission` hooks see every write an API client sends (not the simulated controllers' own writes).
+    Service accounts get tokens (JWTs signed by this server) from TokenRequest
+    (`POST .../serviceaccounts/<name>/token`) or `issue_token`; those tokens are accepted as bearer
+    tokens (with every right: there is no RBAC here) and TokenReview (`POST
+    /apis/authentication.k8s.io/v1/tokenreviews`) tells who they belong to, as Vault's kubernetes
+    auth asks.
+    """
 
     def __init__(self, tls: CertificateFiles, token: str) -> None:
         self.store = Store()
@@ -314,7 +445,73 @@ class KubeApiServer:
         self.tls = tls
         self.available = True
         self.requests: list[tuple[str, str]] = []
+        self.admission: list[Admission] = []
+        self.service_account_tokens: dict[str, dict[str, Any]] = {}
+        self._signing_key: Any = None
         self.server = BackgroundServer(self._app(), tls)
+
+    def issue_token(self, namespace: str, name: str, audiences: tuple[str, ...] = (), seconds: int = 3600) -> str:
+        """A token for ServiceAccount namespace/name (which must exist), as TokenRequest hands it out."""
+        import base64
+        import time
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        account = self.store.get(self.store.type_of("v1", "ServiceAccount"), namespace, name)
+        if self._signing_key is None:
+            self._signing_key = ec.generate_private_key(ec.SECP256R1())
+        issued = int(time.time())
+        claims = {
+            "iss": "https://kubernetes.default.svc",
+            "sub": f"system:serviceaccount:{namespace}:{name}",
+            "aud": list(audiences) or ["https://kubernetes.default.svc"],
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + seconds,
+            "kubernetes.io": {
+                "namespace": namespace,
+                "serviceaccount": {"name": name, "uid": account["metadata"]["uid"]},
+            },
+        }
+
+        def encode(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        header = encode(json.dumps({"alg": "ES256", "typ": "JWT", "kid": "lab"}).encode())
+        payload = encode(json.dumps(claims).encode())
+        der = self._signing_key.sign(f"{header}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        token = f"{header}.{payload}.{encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+        self.service_account_tokens[token] = {
+            "namespace": namespace,
+            "name": name,
+            "uid": account["metadata"]["uid"],
+            "audiences": claims["aud"],
+            "expires": claims["exp"],
+        }
+        return token
+
+    def review(self, token: str, audiences: list[str] | None = None) -> dict[str, Any]:
+        """A TokenReview's status for `token`."""
+        import time
+
+        found = self.service_account_tokens.get(token)
+        if found is None or found["expires"] < time.time():
+            return {"authenticated": False, "error": "[invalid bearer token, token lookup failed]"}
+        if audiences and not set(audiences) & set(found["audiences"]):
+            return {"authenticated": False, "error": "[invalid bearer token, token audiences is invalid]"}
+        namespace = found["namespace"]
+        return {
+            "authenticated": True,
+            "audiences": audiences or found["audiences"],
+            "user": {
+                "username": f"system:serviceaccount:{namespace}:{found['name']}",
+                "uid": found["uid"],
+                "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"],
+            },
+        }
 
     @property
     def url(self) -> str:
@@ -361,7 +558,8 @@ class KubeApiServer:
             request.transport.close()
             raise ConnectionResetError("kube API emulator: down")
         self.requests.append((request.method, request.path_qs))
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if bearer != self.token and self.review(bearer).get("authenticated") is not True:
             return web.json_response(ApiError(401, "Unauthorized", "Unauthorized").body(), status=401)
         try:
             return await handler(request)
@@ -390,6 +588,20 @@ class KubeApiServer:
                     }
                     for g, vs in groups.items()
                 ],
+            }
+        if len(parts) == 2 and parts[0] == "apis":
+            versions = []
+            for t in types:
+                if t.group == parts[1] and t.version not in versions:
+                    versions.append(t.version)
+            if not versions:
+                return None
+            return {
+                "kind": "APIGroup",
+                "apiVersion": "v1",
+                "name": parts[1],
+                "versions": [{"groupVersion": f"{parts[1]}/{v}", "version": v} for v in versions],
+                "preferredVersion": {"groupVersion": f"{parts[1]}/{versions[0]}", "version": versions[0]},
             }
         if parts in (["api", "v1"],) or (len(parts) == 3 and parts[0] == "apis"):
             group, version = ("", "v1") if parts[0] == "api" else (parts[1], parts[2])
@@ -459,6 +671,41 @@ class KubeApiServer:
             else:
                 body = json.loads(text) if text else None
         store = self.store
+        if request.method == "POST" and resource.kind == "TokenReview":
+            spec = (body or {}).get("spec") or {}
+            review = {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenReview",
+                "metadata": {"creationTimestamp": None},
+                "spec": spec,
+                "status": self.review(str(spec.get("token", "")), spec.get("audiences")),
+            }
+            return web.json_response(review, status=201)
+        if request.method == "POST" and resource.kind == "ServiceAccount" and name and subresource == "token":
+            spec = (body or {}).get("spec") or {}
+            seconds = int(spec.get("expirationSeconds") or 3600)
+            token = self.issue_token(str(namespace), name, tuple(spec.get("audiences") or ()), seconds)
+            expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
+            return web.json_response(
+                {
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenRequest",
+                    "metadata": {"name": name, "namespace": namespace},
+                    "spec": {"audiences": spec.get("audiences") or [], "expirationSeconds": seconds},
+                    "status": {"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                },
+                status=201,
+            )
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and not subresource:
+            operation = {"POST": "CREATE", "PUT": "UPDATE", "PATCH": "UPDATE", "DELETE": "DELETE"}[request.method]
+            if (
+                request.method == "PATCH"
+                and name
+                and store.find(resource.api_version, resource.kind, name, namespace) is None
+            ):
+                operation = "CREATE"  # server-side apply of a new object
+            for hook in list(self.admission):
+                hook(operation, resource, body if isinstance(body, dict) else {})
         if request.method == "GET" and name is None:
             items = store.list(resource, namespace, request.query.get("labelSelector", ""))
             return web.json_response(

@@ -2,7 +2,12 @@
 
 It SIMULATES Proxmox (fakepve), Vault (an OpenBao dev server: real, but in memory), the
 OpenShift installer and the clusters' APIs: nothing here installs OpenShift. A cluster's install
-plays out (about 20 s) once all of its VMs run in the fake Proxmox.
+plays out (`install_seconds`, about 20 s) once all of its VMs run in the fake Proxmox, and stops
+when one of them is destroyed. `faults` plays fakepve's fault functions from the start.
+
+Everything it writes lives in its directory (`<root>/.lab`, 0700): the env and state files, the
+certificates, the installer's state, the logs and OpenBao's home (`tmp/`; a dead lab's is removed
+on the next start, and a dead lab's orphaned OpenBao is stopped).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import base64
 import json
 import os
 import secrets
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,14 +29,17 @@ from proxshift.config.inventory import Cluster
 from proxshift.config.project import Project
 from proxshift.files import write_private
 from proxshift.lab.acm_sim import HubSimulation
+from proxshift.lab.argocd_sim import ArgoCdSimulation
 from proxshift.lab.assisted import AssistedService
 from proxshift.lab.cluster_sim import ClusterSimulation
+from proxshift.lab.controller import Controller
+from proxshift.lab.eso_sim import EsoSimulation
 from proxshift.lab.fake_installer import cluster_state, install_fake
+from proxshift.lab.faults import INSTALL_SECONDS, OPERATOR_SECONDS, TIME_SCALE, LabFaults
 from proxshift.lab.kubeapi import KubeApiServer, Store
-from proxshift.lab.openbao import OpenBaoServer
+from proxshift.lab.olm_sim import OlmSimulation
+from proxshift.lab.openbao import OpenBaoServer, remove_stale_homes
 from proxshift.lab.serving import CertificateFiles, make_certificates, serve_fakepve, stop_fakepve
-
-INSTALL_SECONDS = 20.0
 
 
 def _openssh_public_key() -> str:
@@ -61,15 +70,70 @@ class LabCluster:
     agent: AssistedService
     sim: ClusterSimulation
     vmids: list[int]
+    olm: OlmSimulation
+    argocd: ArgoCdSimulation
+    eso: EsoSimulation
     started: bool = False
+
+    @property
+    def controllers(self) -> tuple[Controller, ...]:
+        return (self.olm, self.argocd, self.eso)
+
+
+class LabBusy(RuntimeError):
+    """Another live lab owns the directory."""
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_openbao_dev(pid: int) -> bool:
+    """Whether `pid` is an OpenBao dev server (Linux /proc; elsewhere: unknown, so no)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return len(argv) > 2 and Path(argv[0].decode(errors="replace")).name == "bao" and b"-dev" in argv
+
+
+def lab_nodes(project: Project) -> set[str]:
+    """The Proxmox nodes the lab's fakepve has."""
+    return {"pve1"} | {node.spec.pve_node for c in project.inventory.clusters.values() for node in c.nodes}
+
+
+def lab_storages(project: Project) -> set[str]:
+    """The storages the lab's fakepve has."""
+    names = {"local", "local-lvm"}
+    for cluster in project.inventory.clusters.values():
+        for node in cluster.nodes:
+            names |= {disk.storage for disk in node.spec.disks.values()}
+            if node.spec.iso_image:
+                names.add(node.spec.iso_image.split(":")[0])
+    return names
 
 
 @dataclass
 class Lab:
+    """The stand-ins; knobs: `time_scale` (fakepve's real seconds per PVE second), `install_seconds`
+    (how long a simulated install takes), `operator_seconds` (how long an operator install, an
+    Argo CD instance, an Application sync or the ESO deployments take in the simulated clusters),
+    `faults` (fakepve's faults, played from the start)."""
+
     project: Project
     directory: Path
-    time_scale: float = 0.02
+    time_scale: float = TIME_SCALE
     install_seconds: float = INSTALL_SECONDS
+    faults: LabFaults = field(default_factory=LabFaults)
+    operator_seconds: float = OPERATOR_SECONDS
     bao: OpenBaoServer | None = None
     pve: Any = None
     clusters: dict[str, LabCluster] = field(default_factory=dict)
@@ -82,8 +146,14 @@ class Lab:
     def bin_dir(self) -> Path:
         return self.directory / "bin"
 
+    @property
+    def tmp_dir(self) -> Path:
+        return self.directory / "tmp"
+
     def start(self) -> Lab:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.directory.chmod(0o700)
+        self._clear_stale()
         pki = make_certificates(self.directory / "pki")
         try:
             self._start_vault(pki)
@@ -97,6 +167,31 @@ class Lab:
             raise
         return self
 
+    def _clear_stale(self) -> None:
+        """Refuse a directory a live lab owns; stop a dead lab's orphaned OpenBao; remove its temp dirs."""
+        try:
+            old = json.loads((self.directory / "state.json").read_text())
+        except (OSError, ValueError):
+            old = {}
+        if not isinstance(old, dict):
+            old = {}
+        if old.get("pid") != os.getpid() and _alive(old.get("pid")):
+            raise LabBusy(f"a lab already runs in {self.directory} (PID {old['pid']})")
+        bao_pid = old.get("bao_pid")
+        if isinstance(bao_pid, int) and _alive(bao_pid) and _is_openbao_dev(bao_pid):
+            os.kill(bao_pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _alive(bao_pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        (self.directory / "state.json").unlink(missing_ok=True)
+        self.tmp_dir.mkdir(exist_ok=True, mode=0o700)
+        self.tmp_dir.chmod(0o700)
+        remove_stale_homes(self.tmp_dir)
+
+    def inject(self, faults: LabFaults) -> None:
+        """Play more of fakepve's faults on the running lab (`pve.failures.clear()` etc. undo them)."""
+        faults.apply(self.pve)
+
     # -- stand-ins ---------------------------------------------------------------------------------------
 
     def _start_vault(self, pki: CertificateFiles) -> None:
@@ -104,7 +199,7 @@ class Lab:
 
         from proxshift.clients.vault import KvPath, install_items
 
-        self.bao = OpenBaoServer().start(log=self.directory / "openbao.log")
+        self.bao = OpenBaoServer(base_dir=self.tmp_dir).start(log=self.directory / "openbao.log")
         client = hvac.Client(url=self.bao.addr, token=self.bao.root_token)
         settings = self.project.settings
         values = {"pull-secret": _pull_secret(), "ssh-key": _openssh_public_key(), "ca-bundle": pki.ca.read_text()}
@@ -159,6 +254,7 @@ class Lab:
                     )
                     if "iso" not in entry["content"]:
                         entry["content"] += ",iso"
+        self.faults.apply(pve)
         self.pve = pve
         self._serving = serve_fakepve(pve, pki.cert, pki.key)
 
@@ -169,13 +265,25 @@ class Lab:
             token = secrets.token_hex(16)
             kube = KubeApiServer(pki, secrets.token_hex(16)).start()
             kube.available = name == self.project.settings.hub_cluster  # the hub is up; the others are not yet
-            hosts = [{"hostname": n.name, "role": n.role} for n in cluster.nodes]
+            hosts = [{"hostname": n.name, "role": n.role, **({"ip": str(n.ip)} if n.ip else {})} for n in cluster.nodes]
             agent = AssistedService(name, hosts, token).start()
             sim = ClusterSimulation(
                 name, cluster.base_domain or "lab.local", cluster.vars.ocp_version, hosts, kube, agent
             )
             cluster_state(state_dir, name, kube.kubeconfig(name), secrets.token_urlsafe(18), token)
-            self.clusters[name] = LabCluster(cluster, kube, agent, sim, [n.spec.vmid for n in cluster.nodes])
+            delay = self.operator_seconds
+            self.clusters[name] = LabCluster(
+                cluster,
+                kube,
+                agent,
+                sim,
+                [n.spec.vmid for n in cluster.nodes],
+                OlmSimulation(kube, poll=0.1, csv_seconds=delay).start(),
+                ArgoCdSimulation(kube, poll=0.1, ready_seconds=delay, sync_seconds=delay).start(),
+                EsoSimulation(kube, poll=0.1, deploy_seconds=delay).start(),
+            )
+            if kube.available:
+                self.clusters[name].olm.ensure_platform()  # an installed cluster (the hub) has OLM from the start
             versions.add(cluster.vars.ocp_version)
         for version in sorted(versions):
             install_fake(self.bin_dir, version, state_dir, name=f"openshift-install-{version}")
@@ -205,7 +313,8 @@ class Lab:
         return lab.kube.store if lab else None
 
     def _watch_vms(self) -> None:
-        """Play a cluster's install once all of its VMs run; forget it when they are gone."""
+        """Play a cluster's install once all of its VMs run; stop it when one is destroyed; forget it when
+        they are all gone."""
         while not self._stop.wait(0.2):
             running = {vm.vmid for vm in list(self.pve.vms) if vm.status == "running"}
             existing = {vm.vmid for vm in list(self.pve.vms)}
@@ -214,11 +323,13 @@ class Lab:
                     lab.started = True
                     lab.agent.reset()
                     lab.sim.run(self.install_seconds)
-                elif lab.started and not any(v in existing for v in lab.vmids):
-                    lab.started = False
-                    lab.kube.store = Store()  # a fresh, empty API for the next install
-                    lab.kube.available = False
-                    lab.agent.reset()
+                elif lab.started and not all(v in existing for v in lab.vmids):
+                    lab.sim.stop()  # an install does not go on without its machines
+                    if not any(v in existing for v in lab.vmids):
+                        lab.started = False
+                        lab.kube.store = Store()  # a fresh, empty API for the next install
+                        lab.kube.available = False
+                        lab.agent.reset()
 
     # -- files users source -----------------------------------------------------------------------------
 
@@ -259,6 +370,12 @@ class Lab:
                 **{f"{name} API (emulator)": lab.kube.url for name, lab in self.clusters.items()},
                 **{f"{name} assisted-service (fake)": lab.agent.url for name, lab in self.clusters.items()},
             },
+            "knobs": {
+                "install_seconds": self.install_seconds,
+                "operator_seconds": self.operator_seconds,
+                "time_scale": self.time_scale,
+                "faults": self.faults.describe(),
+            },
             "ready": True,
             "started": time.time(),
         }
@@ -274,10 +391,18 @@ class Lab:
         return found
 
     def stop(self) -> None:
+        """Stop everything this lab started (once; a second call does nothing)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(5)
         if self.hub_sim:
             self.hub_sim.stop()
         for lab in self.clusters.values():
+            lab.sim.stop()
+            for controller in lab.controllers:
+                controller.stop()
             lab.agent.stop()
             lab.kube.stop()
         if self._serving is not None:

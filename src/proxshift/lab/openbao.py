@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -30,15 +32,46 @@ def bao_binary() -> str:
     return str(get_binary_path())
 
 
+HOME_PREFIX = "proxshift-bao-"
+
+
+def remove_stale_homes(base: Path) -> list[Path]:
+    """Remove the home directories under `base` of OpenBao servers whose owner process is gone."""
+    removed = []
+    for home in base.glob(f"{HOME_PREFIX}*"):
+        pid = home.name.removeprefix(HOME_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(home, ignore_errors=True)
+            removed.append(home)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass
 class OpenBaoServer:
-    """`bao server -dev` with a random root token; ready when its KV mount answers."""
+    """`bao server -dev` with a random root token; ready when its KV mount answers.
+
+    The root token reaches the server through its environment (BAO_DEV_ROOT_TOKEN_ID), never its
+    command line, which every user can read with `ps`. Its home (and the TLS files) is a 0700
+    directory `proxshift-bao-<pid>-*` under `base_dir` (default: the system's temp dir), removed
+    on stop; `remove_stale_homes` clears those of dead processes.
+    """
 
     root_token: str = field(default_factory=lambda: secrets.token_hex(16))
     tls: bool = False
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     home: Path | None = None
+    base_dir: Path | None = None
 
     @property
     def addr(self) -> str:
@@ -53,9 +86,12 @@ class OpenBaoServer:
         # Port 0 is accepted by bao but never reported back: pick one, retry on a clash.
         for _ in range(5):
             self.port = free_port()
-            self.home = Path(tempfile.mkdtemp(prefix="proxshift-bao-"))
+            if self.base_dir is not None:
+                self.base_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.home = Path(tempfile.mkdtemp(prefix=f"{HOME_PREFIX}{os.getpid()}-", dir=self.base_dir))
             env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
             env["HOME"] = str(self.home)
+            env["BAO_DEV_ROOT_TOKEN_ID"] = self.root_token  # not on the command line: `ps` shows that to all
             # The dev server prints its root token: the log is private.
             output = os.fdopen(
                 os.open(log or self.home / "bao.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab"
@@ -69,7 +105,6 @@ class OpenBaoServer:
                     "server",
                     "-dev",
                     f"-dev-listen-address=127.0.0.1:{self.port}",
-                    f"-dev-root-token-id={self.root_token}",
                     "-dev-no-store-token",
                     *tls_args,
                 ],
@@ -118,3 +153,6 @@ class OpenBaoServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if self.home is not None:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(self.home)
