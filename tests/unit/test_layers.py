@@ -125,7 +125,7 @@ def client_of(module: str) -> str | None:
     return parts[2] if len(parts) > 2 and parts[1] == "clients" else None
 
 
-def broken_rule(importer: str, imported: str) -> str | None:
+def broken_rule(importer: str, imported: str) -> str | None:  # noqa: PLR0911 - one return per rule, in the order the docs list them
     """The first rule the import breaks, or None."""
     source, target = layer_of(importer), layer_of(imported)
     if source == "config" and target in ("manifests", "clients", "engine", "cli", "lab"):

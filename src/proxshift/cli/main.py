@@ -128,7 +128,7 @@ def build_app() -> typer.Typer:
 app = build_app()
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one return per kind of ending
     """Run the CLI in-process and return the exit code; the one error boundary."""
     argv, debug = _hoist_debug(argv)
     ui = UI(debug=debug)

@@ -128,7 +128,7 @@ class PlainRenderer:
 # -- --json: stdout ----------------------------------------------------------------------------------------
 
 
-def json_fields(event: Event) -> dict[str, Any]:
+def json_fields(event: Event) -> dict[str, Any]:  # noqa: PLR0911 - one case per event kind, read as a table
     """The documented --json form of each event (docs/provisioning.md), without `time`."""
     match event:
         case PhaseStarted():

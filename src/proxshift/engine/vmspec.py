@@ -164,7 +164,7 @@ class Drift:
         return f"{self.key}: {self.have or '(none)'} -> {self.want or '(none)'}"
 
 
-def drift(spec: VmSpec, config: dict[str, Any]) -> list[Drift]:
+def drift(spec: VmSpec, config: dict[str, Any]) -> list[Drift]:  # noqa: PLR0912 - one branch per kind of PVE key
     """Differences between what the inventory says and what the VM is; empty when they agree."""
     differences: list[Drift] = []
     for key in SCALAR_KEYS:
@@ -231,7 +231,9 @@ class VmPlan:
     status: str | None = None
 
 
-def plan_vm(spec: VmSpec, guest: Guest | None, config: dict[str, Any] | None, force: bool) -> VmPlan:
+def plan_vm(  # noqa: PLR0911 - the decision table for one VM: each return is one row of it
+    spec: VmSpec, guest: Guest | None, config: dict[str, Any] | None, force: bool
+) -> VmPlan:
     """What to do with the VM at this spec's vmid: `guest` is what holds it now, `config` its config."""
     if guest is None:
         return VmPlan(spec, "create", "vmid is free")

@@ -637,7 +637,7 @@ class KubeApiServer:
             }
         return None
 
-    async def _handle(self, request: Any) -> Any:
+    async def _handle(self, request: Any) -> Any:  # noqa: PLR0911, PLR0912 - the emulator's router: one branch per verb and path shape
         from aiohttp import web
 
         parts = [p for p in request.path.split("/") if p]
