@@ -125,12 +125,6 @@ def lab_up(
 
     The --pve-* options play fakepve's faults from the start (see docs/lab.md).
     """
-    import json
-    import subprocess
-    import sys
-
-    from proxshift.files import write_private
-
     context: AppContext = ctx.obj
     paths = context.paths
     directory = paths.root / ".lab"
@@ -156,6 +150,23 @@ def lab_up(
         "time_scale": time_scale,
         "faults": faults.to_dict(),
     }
+    state = _start(context, directory, options)
+    context.ui.success(f"lab up (PID {state['pid']}): it SIMULATES Proxmox, Vault and OpenShift")
+    for name, url in state["services"].items():
+        context.ui.info(f"  {name:<42} {url}")
+    _show_knobs(context, state)
+    context.ui.info(f'next: . {paths.shown(directory / "env")}  (or: eval "$(proxshift lab env)")')
+
+
+def _start(context: AppContext, directory: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Start the lab daemon with these options; its state once it is ready (exit 1 when it does not start)."""
+    import json
+    import subprocess
+    import sys
+
+    from proxshift.files import write_private
+
+    paths = context.paths
     write_private(directory / "options.json", json.dumps(options, indent=2))
     command = [
         sys.executable,
@@ -186,12 +197,7 @@ def lab_up(
         if process.poll() is not None or time.monotonic() > deadline:
             raise OperationError("the lab did not start", f"see {directory / 'lab.log'}")
         time.sleep(0.1)
-    state = _state(directory) or {}
-    context.ui.success(f"lab up (PID {state['pid']}): it SIMULATES Proxmox, Vault and OpenShift")
-    for name, url in state["services"].items():
-        context.ui.info(f"  {name:<42} {url}")
-    _show_knobs(context, state)
-    context.ui.info(f'next: . {paths.shown(directory / "env")}  (or: eval "$(proxshift lab env)")')
+    return _state(directory) or {}
 
 
 def _show_knobs(context: AppContext, state: dict[str, Any]) -> None:

@@ -566,7 +566,7 @@ class KubeApiServer:
         except ApiError as exc:
             return web.json_response(exc.body(), status=exc.code)
 
-    def _discovery(self, parts: list[str]) -> dict[str, Any] | None:
+    def _discovery(self, parts: list[str]) -> dict[str, Any] | None:  # noqa: PLR0911, PLR0912 - one answer per discovery path shape
         types = list(self.store.types.values())
         if parts == ["api"]:
             return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
