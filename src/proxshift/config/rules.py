@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from proxshift.config.inventory import Cluster, Inventory
 from proxshift.config.node_rules import DNS_LABEL, node_rules
+from proxshift.config.post_install import hook_problems, label_problems
 from proxshift.config.settings import NetworkDefaults, Settings
 from proxshift.errors import Problem
 
@@ -25,6 +26,7 @@ def validate(inventory: Inventory, settings: Settings, only: list[str] | None = 
     problems: list[Problem] = []
     for cluster in selected:
         problems += list(_cluster_rules(cluster, settings, file))
+        problems += list(_post_install_rules(cluster, file))
         for node in cluster.nodes:
             problems += list(node_rules(cluster, node, file))
     problems += list(_uniqueness_rules(list(inventory.clusters.values()), selected, file))
@@ -62,6 +64,17 @@ def _cluster_rules(cluster: Cluster, settings: Settings, file: str) -> Iterator[
             "no base domain is known for this cluster",
             "set network_defaults.base_domain in the site config, or base_domain in the cluster's vars",
         )
+
+
+def _post_install_rules(cluster: Cluster, file: str) -> Iterator[Problem]:
+    """Node labels Kubernetes would refuse; hooks of unknown phases (config/post_install.py)."""
+    if cluster.vars.post_install is not None:
+        where = f"{cluster.where('post_install')}.node_labels"
+        yield from label_problems(cluster.vars.post_install.node_labels, file, where)
+    if cluster.vars.hooks is not None:
+        yield from hook_problems(cluster.vars.hooks, file, cluster.where("hooks"))
+    for node in cluster.nodes:
+        yield from label_problems(node.spec.node_labels, file, node.where("node_labels"))
 
 
 def _topology_rules(cluster: Cluster, file: str) -> Iterator[Problem]:

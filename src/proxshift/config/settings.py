@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from proxshift.config.model_errors import closest, problems_from_validation_error
 from proxshift.config.paths import Paths
+from proxshift.config.post_install import HOOK_NAMES, Duration, Hooks, PostInstall, hook_problems, label_problems
 from proxshift.config.references import resolve_references
 from proxshift.config.yamlio import load_yaml, parse_yaml
 from proxshift.errors import InvalidInput, Problem, UserInputError
@@ -122,9 +123,17 @@ class Settings(_Model):
     acm_addons: dict[str, bool] = Field(default_factory=dict)
     # Where a cluster's assisted-service API is reached when not on <rendezvousIP>:8090 (a tunnel, the lab).
     agent_api_urls: dict[str, str] = Field(default_factory=dict)
+    post_install: PostInstall = PostInstall()
+    hooks: Hooks = Hooks()
+    hook_timeout: Duration | None = None
     ignored_keys: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
 
+
+# Keys whose strings may name per-cluster things (`{{ cluster_name }}`), filled in per cluster later.
+PER_CLUSTER_KEYS = ("post_install", "hooks")
+# What the inputs digest of the install phases leaves out (engine/phases/base.py): not settings of the install.
+NOT_INSTALL_INPUTS = frozenset({"source", "source_label", "warnings", "post_install", "hooks", "hook_timeout"})
 
 KNOWN_KEYS = frozenset(Settings.model_fields) - {
     "source",
@@ -160,7 +169,12 @@ def load_settings(paths: Paths) -> Settings:
     if not isinstance(raw, dict):
         raise UserInputError(f"{shown}: must be a mapping of keys to values", "see docs/configuration.md")
     runtime = {"ansible_user_dir": str(Path.home())}
-    resolved, problems = resolve_references(raw, runtime, shown, [k for k in raw if k in KNOWN_KEYS])
+    known = [k for k in raw if k in KNOWN_KEYS]
+    resolved, problems = resolve_references(raw, runtime, shown, [k for k in known if k not in PER_CLUSTER_KEYS])
+    per_cluster = {**runtime, **{name: f"{{{{ {name} }}}}" for name in HOOK_NAMES}}  # kept for later
+    later, later_problems = resolve_references(raw, per_cluster, shown, [k for k in known if k in PER_CLUSTER_KEYS])
+    resolved.update(later)
+    problems += later_problems
     warnings: list[Problem] = []
     ignored: list[str] = []
     values: dict[str, Any] = {}
@@ -182,6 +196,8 @@ def load_settings(paths: Paths) -> Settings:
         problems += problems_from_validation_error(exc, shown)
     else:
         problems += _check_network(settings, shown)
+        problems += list(label_problems(settings.post_install.node_labels, shown, "post_install.node_labels"))
+        problems += list(hook_problems(settings.hooks, shown, "hooks"))
     if problems:
         problems = [
             Problem(p.file, p.location, p.message, p.fix, p.severity, p.line or _line_lookup(lines, p.location))

@@ -17,10 +17,13 @@ if TYPE_CHECKING:
 
 def create_iso(project: Project, cluster_name: str, on_line: Callable[[str], None] | None = None) -> Path:
     from proxshift.clients.installer import create_image, find_installer
+    from proxshift.engine.manifests_flow import copy_extra_manifests
 
     cluster = project.cluster(cluster_name)
     installer = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
-    return create_image(installer.path, project.paths.install_dir(cluster_name), on_line)
+    install_dir = project.paths.install_dir(cluster_name)
+    copy_extra_manifests(project, cluster_name, install_dir)  # the last image consumed them
+    return create_image(installer.path, install_dir, on_line)
 
 
 def watch_settings(project: Project, cluster_name: str, timeout: float, poll: float = 5.0) -> WatchSettings:

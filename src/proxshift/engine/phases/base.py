@@ -77,7 +77,9 @@ class PhaseContext:
 
     def base_inputs(self) -> list[str]:
         """The cluster's inventory entry and the site config: what most phases depend on."""
-        settings = self.project.settings.model_dump_json(exclude={"source", "source_label", "warnings"})
+        from proxshift.config.settings import NOT_INSTALL_INPUTS
+
+        settings = self.project.settings.model_dump_json(exclude=set(NOT_INSTALL_INPUTS))
         return [cluster_fingerprint(self.cluster), settings]
 
 
