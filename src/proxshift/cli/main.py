@@ -6,6 +6,7 @@ always yields every command, and the cli package has no import cycle.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 from collections.abc import Callable
@@ -133,7 +134,8 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one retu
     argv, debug = _hoist_debug(argv)
     ui = UI(debug=debug)
     try:
-        result = app(args=argv, prog_name="proxshift", standalone_mode=False)
+        # A context of its own: the audit trail's command (engine/audit.py) is this run's, in-process too.
+        result = contextvars.copy_context().run(_invoke, argv)
     except InvalidInput as exc:
         ui.problems(exc.problems)
         ui.error(exc)
@@ -163,6 +165,13 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one retu
         ui.err.print("  [dim]hint:[/dim] run again with --debug for the traceback, and report it")
         return int(ExitCode.FAILED)
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _invoke(argv: list[str]) -> object:
+    from proxshift.engine.audit import set_command
+
+    set_command(argv)
+    return app(args=argv, prog_name="proxshift", standalone_mode=False)
 
 
 def main() -> None:

@@ -82,7 +82,7 @@ def acm_context(
     connect: bool = True,
 ) -> AcmContext:
     from proxshift.clients.acm import REFUSED_HINT, AddOns, labels_for, render_plan
-    from proxshift.clients.kube import Kube
+    from proxshift.engine.audited import AuditedKube
 
     cluster = project.cluster(cluster_name)
     settings = project.settings
@@ -106,7 +106,7 @@ def acm_context(
     labels = labels_for(cluster_name, cluster.vars.clusterset, dict(cluster.vars.acm_labels))
     addons = AddOns(**{k: bool(v) for k, v in settings.acm_addons.items() if k in AddOns.__dataclass_fields__})
     plan = render_plan(cluster_name, labels, addons, kubeconfig, project.paths.root / "templates", mode)
-    hub = Kube(hub_kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT) if connect else None
+    hub = AuditedKube(hub_kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT) if connect else None
     return AcmContext(cluster_name, hub_name, plan=plan, hub=hub)
 
 
@@ -114,12 +114,12 @@ def acm_import(
     project: Project, context: AcmContext, mode: str, timeout: float, report: Callable[[str], None], poll: float = 2.0
 ) -> dict[str, str]:
     from proxshift.clients.acm import REFUSED_HINT, import_auto, import_manual
-    from proxshift.clients.kube import Kube
+    from proxshift.engine.audited import AuditedKube
 
     assert context.hub is not None and context.plan is not None  # noqa: S101 - built by acm_context
     if mode == "auto":
         return import_auto(context.hub, context.plan, timeout, poll, report)
-    spoke = Kube(cluster_kubeconfig(project, context.cluster).reveal(), context.cluster, hint=REFUSED_HINT)
+    spoke = AuditedKube(cluster_kubeconfig(project, context.cluster).reveal(), context.cluster, hint=REFUSED_HINT)
     return import_manual(context.hub, spoke, context.plan, timeout, poll, report)
 
 

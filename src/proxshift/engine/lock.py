@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterator
 
 from proxshift.config.install_dir import InstallDir
+from proxshift.engine.audit import trail
 from proxshift.errors import UserInputError
 
 
@@ -21,7 +22,8 @@ def _alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def cluster_lock(install_dir: InstallDir, cluster: str, notify: Callable[[str], None]) -> Iterator[None]:
-    """One run per cluster; a lock left by a dead process is taken over, with a notice."""
+    """One run per cluster; a lock left by a dead process is taken over, with a notice. What the holder
+    does is recorded in the cluster's audit trail."""
     install_dir.path.mkdir(parents=True, exist_ok=True, mode=0o700)
     lock = install_dir.lock_file
     for _ in range(2):
@@ -44,6 +46,7 @@ def cluster_lock(install_dir: InstallDir, cluster: str, notify: Callable[[str], 
             handle.write(str(os.getpid()))
         break
     try:
-        yield
+        with trail(install_dir):
+            yield
     finally:
         lock.unlink(missing_ok=True)
