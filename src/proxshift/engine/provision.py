@@ -45,7 +45,7 @@ class Provision:
         plans = []
         for phase in self.selected:
             why = phase.not_configured(self.ctx)
-            details = {"skipped": f"not configured: {why}"} if why else phase.plan(self.ctx)
+            details = {"skipped": f"not configured: {why}"} if why else phase.planned(self.ctx)
             plans.append(PhasePlan(phase.name, state.ever_done(phase.name), details))
         return plans
 
@@ -97,7 +97,7 @@ class Provision:
         self.report(PhaseStarted(phase.name))
         began = time.monotonic()
         try:
-            phase.run(ctx)
+            phase.execute(ctx)  # its run between its hooks
         except KeyboardInterrupt:
             self.report(PhaseFinished(phase.name, "interrupted", _since(began)))
             raise Interrupted(
