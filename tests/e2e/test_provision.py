@@ -98,6 +98,8 @@ def test_drift_is_refused_before_anything_changes(predecessor_root: Path, lab: L
             "credentials",
             "--skip",
             "acm",
+            "--skip",
+            "health",  # nothing installed to check
             *FAST,
         ).code
         == 0
@@ -162,7 +164,7 @@ def test_deprovision_leaves_nothing_behind(predecessor_root: Path, lab: Lab, cli
     assert "iso/ocp-sno2-agent.x86_64.iso" not in lab.pve.storages["your_nfs"].get("volumes", {})
     assert hub.find(*MC, "ocp-sno2") is None and hub.find("v1", "Namespace", "ocp-sno2") is None
     install_dir = predecessor_root / "ocp_install" / "ocp-sno2"
-    assert [p.name for p in install_dir.iterdir()] == ["history"]
+    assert sorted(p.name for p in install_dir.iterdir()) == ["audit.jsonl", "history"]  # the trail stays
 
 
 def test_dry_run_changes_nothing_anywhere(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
@@ -196,6 +198,9 @@ def test_dry_run_changes_nothing_anywhere(predecessor_root: Path, lab: Lab, cli:
         "wait",
         "credentials",
         "acm",
+        "labels",
+        "storage",
+        "health",
     ]
     chosen = cli("--root", predecessor_root, "provision", "ocp-sno1", "--dry-run", "--from", "iso", "--skip", "wait")
     assert chosen.code == 0, chosen.err
@@ -206,6 +211,9 @@ def test_dry_run_changes_nothing_anywhere(predecessor_root: Path, lab: Lab, cli:
         "start (done before)",
         "credentials (done before)",
         "acm",  # not configured for the hub: never recorded
+        "labels",
+        "storage",
+        "health (done before)",
     ]
     as_data = cli("--root", predecessor_root, "provision", "ocp-sno1", "--dry-run", "--json", "--only", "acm")
     assert json.loads(as_data.out) == [
@@ -228,14 +236,17 @@ def test_json_events_parse(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         "start",
         "wait",
         "credentials",
+        "health",
     ]
-    assert events[-2] == {
+    acm = next(e for e in events if e.get("phase") == "acm")
+    assert acm == {
         "event": "phase",
-        "time": events[-2]["time"],
+        "time": acm["time"],
         "phase": "acm",
         "status": "skipped",
         "reason": "not configured: ocp-sno1 is the ACM hub itself",
     }
+    assert events[-2]["phase"] == "health" and events[-2]["status"] == "done"
     assert events[-1]["event"] == "summary" and events[-1]["console"].startswith("https://console-openshift-console")
 
 
@@ -254,8 +265,10 @@ def test_doctor_in_the_lab(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         assert " ok " in rows[check] or rows[check].split()[len(check.split())] == "ok", rows[check]
     assert "ISO on its storage" in result.out and "warning" in rows["ISO on its storage"]
     assert "DNS api.ocp.homelab.local" in result.out  # a warning here: nothing resolves in the lab
-    flow = "preflight → secrets → manifests → iso → upload → vms → start → wait → credentials → acm"
-    assert f"provision runs these phases: {flow}\n" in result.err and "skipped for" not in result.err
+    flow = "preflight → secrets → manifests → iso → upload → vms → start → wait → credentials → acm → labels → "
+    assert f"provision runs these phases: {flow}storage → health\n" in result.err
+    assert "acm is skipped" not in result.err
+    assert "  labels is skipped for ocp: not configured: no node labels" in result.err
     hub = cli("--root", predecessor_root, "doctor", "ocp-sno1")
     assert "  acm is skipped for ocp-sno1: not configured: ocp-sno1 is the ACM hub itself\n" in hub.err
     lab.pve.add_vm(404, "someones-db", node="pve4")

@@ -28,18 +28,30 @@ def test_the_list_is_the_flow() -> None:
         "wait",
         "credentials",
         "acm",
+        "labels",
+        "storage",
+        "health",
     ]
     assert len(set(names())) == len(PHASES)
-    assert [p.name for p in PHASES if p.always] == ["preflight", "secrets"]
-    assert after("credentials") == (PHASES[-1],)
-    assert after("acm") == ()  # the post-install phases will be these
+    assert [p.name for p in PHASES if p.always] == ["preflight", "secrets", "health"]
+    assert names(after("credentials")) == ["acm", "labels", "storage", "health"]
+    assert names(after("acm")) == ["labels", "storage", "health"]  # what `proxshift post` runs
     for phase in PHASES:
         assert phase.description and "\n" not in phase.description, phase.name
 
 
 def test_phase_selection() -> None:
     assert _selected(Options()) == names(PHASES)
-    assert _selected(Options(start_from="vms")) == ["vms", "start", "wait", "credentials", "acm"]
+    assert _selected(Options(start_from="vms")) == [
+        "vms",
+        "start",
+        "wait",
+        "credentials",
+        "acm",
+        "labels",
+        "storage",
+        "health",
+    ]
     assert _selected(Options(only="iso")) == ["iso"]
     assert _selected(Options(skip=("acm", "wait"))) == [p for p in names() if p not in ("acm", "wait")]
     assert _selected(Options(start_from="iso", skip=("upload",))) == ["iso", *names()[5:]]
@@ -49,12 +61,12 @@ def test_phase_selection() -> None:
 
 
 def test_selection_works_on_any_list_of_phases() -> None:
-    post = after("start")
-    assert names(select(Options(), post)) == ["wait", "credentials", "acm"]
-    assert names(select(Options(skip=("wait",)), post)) == ["credentials", "acm"]
+    post = after("acm")
+    assert names(select(Options(), post)) == ["labels", "storage", "health"]
+    assert names(select(Options(skip=("storage",)), post)) == ["labels", "health"]
     with pytest.raises(UserInputError, match="unknown phase 'vms'") as raised:
         select(Options(only="vms"), post)
-    assert raised.value.hint == "phases: wait, credentials, acm"
+    assert raised.value.hint == "phases: labels, storage, health"
 
 
 def _docs_table() -> list[tuple[str, ...]]:

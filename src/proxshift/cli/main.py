@@ -23,6 +23,7 @@ from proxshift.cli import (
     inventory_cmds,
     lab_cmds,
     manifests_cmds,
+    post_cmds,
     provision_cmds,
     vm_cmds,
 )
@@ -85,11 +86,13 @@ def build_app() -> typer.Typer:
     app.callback()(main_options)
     top_level: tuple[Callable[..., None], ...] = (
         provision_cmds.provision,
+        post_cmds.post,
         manifests_cmds.manifests,
         inventory_cmds.clusters,
         inventory_cmds.show,
         inventory_cmds.validate,
         doctor_cmds.doctor,
+        post_cmds.health,
         vm_cmds.start,
         vm_cmds.stop,
         vm_cmds.status,

@@ -63,7 +63,7 @@ def phase_line(event: PhaseStarted | PhaseFinished | PhaseSkipped) -> str:
 
 def summary_lines(event: Summary) -> list[str]:
     return [
-        f"{event.cluster} provisioned in {event.seconds / 60:.1f} min",
+        f"{event.cluster} {event.verb} in {event.seconds / 60:.1f} min",
         f"  console:     {event.console_url or '(see proxshift credentials)'}",
         f"  API:         {event.api_url or '-'}",
         f"  credentials: Vault {event.credentials} (proxshift credentials {event.cluster})",

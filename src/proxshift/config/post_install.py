@@ -31,6 +31,9 @@ PHASE_NAMES = (
     "wait",
     "credentials",
     "acm",
+    "labels",
+    "storage",
+    "health",
 )
 # The names a hook's arguments (and post_install strings) may refer to, filled in per cluster and phase.
 HOOK_NAMES = ("cluster_name", "phase", "root", "install_dir", "base_domain")

@@ -61,6 +61,15 @@ def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> 
     return settings.hub_cluster, credentials["kubeconfig"], str(base.child(settings.hub_cluster))
 
 
+def hub_kube(project: Project, notify: Notify = ignore, timeout: float = 30.0) -> tuple[str, Kube]:
+    """The configured hub's name and API (reading only: not audited)."""
+    from proxshift.clients.acm import REFUSED_HINT
+    from proxshift.clients.kube import Kube
+
+    hub_name, kubeconfig, _ = _hub_kubeconfig(project, None, notify)
+    return hub_name, Kube(kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT, timeout=timeout, retries=0)
+
+
 def hub_absent(project: Project, cluster_name: str, hub_file: Path | None = None) -> str | None:
     """Why this cluster has no hub to be imported into (it is the hub, or none is configured), or None."""
     import os

@@ -73,6 +73,7 @@ class Summary:
     api_url: str | None
     credentials: str | None
     seconds: float
+    verb: str = "provisioned"  # what the run did to the cluster ("finished": `proxshift post`)
 
 
 @dataclass(frozen=True)

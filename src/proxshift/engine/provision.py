@@ -28,6 +28,8 @@ class Interrupted(ProxshiftError):
 class Provision:
     """Runs (or plans) the phases for one cluster; every side effect is in a phase or the live-cluster guard."""
 
+    verb = "provisioned"  # what the summary says was done
+
     def __init__(
         self, project: Project, cluster_name: str, options: Options, report: Reporter, phases: Sequence[Phase] = PHASES
     ) -> None:
@@ -76,7 +78,9 @@ class Provision:
             from proxshift.engine.phases.install import credentials_path
 
             results.credentials = credentials_path(ctx)
-        summary = Summary(self.name, results.console_url, results.api_url, results.credentials, _since(started))
+        summary = Summary(
+            self.name, results.console_url, results.api_url, results.credentials, _since(started), self.verb
+        )
         self.report(summary)
         return summary
 
