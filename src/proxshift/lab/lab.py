@@ -314,7 +314,7 @@ class Lab:
 
     def _watch_vms(self) -> None:
         """Play a cluster's install once all of its VMs run; stop it when one is destroyed; forget it when
-        they are all gone."""
+        they are all gone. An installed cluster's API answers while one of its VMs runs."""
         while not self._stop.wait(0.2):
             running = {vm.vmid for vm in list(self.pve.vms) if vm.status == "running"}
             existing = {vm.vmid for vm in list(self.pve.vms)}
@@ -330,6 +330,8 @@ class Lab:
                         lab.kube.store = Store()  # a fresh, empty API for the next install
                         lab.kube.available = False
                         lab.agent.reset()
+                elif lab.started and not lab.sim.running:
+                    lab.kube.available = any(v in running for v in lab.vmids)  # installed: up while a VM runs
 
     # -- files users source -----------------------------------------------------------------------------
 
