@@ -23,3 +23,32 @@ def write_private(path: Path, text: str) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+_SCRATCH: dict[Path, Path] = {}
+
+
+def scratch_dir(base: Path) -> Path:
+    """This process's private (0700) directory under `base`, for files a library insists on reading from
+    disk (the kubernetes client wants a kubeconfig's CA, certificate and key as files).
+
+    Named `<pid>-<random>`: removed when the process exits; one left by a process that was killed
+    (kill -9) is removed the next time any proxshift process creates its own.
+    """
+    import atexit
+    import shutil
+
+    from proxshift.processes import pid_alive
+
+    current = _SCRATCH.get(base)
+    if current is not None and current.is_dir():
+        return current
+    private_dir(base)
+    for old in base.iterdir():
+        owner = old.name.split("-", 1)[0]
+        if owner.isdigit() and int(owner) != os.getpid() and not pid_alive(int(owner)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=base))
+    atexit.register(shutil.rmtree, path, True)
+    _SCRATCH[base] = path
+    return path

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -19,3 +25,113 @@ def pid_alive(pid: int | None) -> bool:
     except OSError as exc:
         return exc.errno == errno.EPERM
     return True
+
+
+STOP_GRACE = 10.0  # seconds a stopped child gets to exit on SIGTERM before SIGKILL
+
+
+class ChildTimedOut(Exception):
+    """The child ran past its timeout; it was stopped and reaped."""
+
+
+def run_streaming(argv: list[str], on_line: Callable[[str], None], timeout: float, grace: float = STOP_GRACE) -> int:
+    """Run a child in its own process group and hand over each line of its output (stdout and stderr)
+    as it comes; its exit code.
+
+    Its own group keeps a terminal's Ctrl-C from reaching it behind proxshift's back; instead, whatever
+    ends the wait here (the `timeout`, raising ChildTimedOut; Ctrl-C; SIGTERM, turned into Ctrl-C while
+    the child runs; an exception in `on_line`) stops the whole group (SIGTERM, SIGKILL after `grace`)
+    and reaps it before going on: no child outlives proxshift, none is left a zombie.
+    """
+    deadline = time.monotonic() + timeout
+    with _sigterm_as_interrupt():
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            assert process.stdout is not None  # noqa: S101 - Popen with stdout=PIPE always has it
+            _stream(process.stdout.fileno(), on_line, deadline)
+            try:
+                return process.wait(timeout=max(deadline - time.monotonic(), 0.0))
+            except subprocess.TimeoutExpired:
+                raise ChildTimedOut from None
+        except BaseException:
+            stop_group(process, grace)
+            raise
+        finally:
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+def _stream(fd: int, on_line: Callable[[str], None], deadline: float) -> None:
+    """Lines from the pipe until its end; ChildTimedOut when the deadline passes first."""
+    import selectors
+
+    pending = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChildTimedOut
+            if not selector.select(min(remaining, 1.0)):
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                on_line(line.decode(errors="replace").rstrip("\r"))
+    if pending:
+        on_line(pending.decode(errors="replace").rstrip("\r"))
+
+
+def stop_group(process: subprocess.Popen[Any], grace: float = STOP_GRACE) -> None:
+    """SIGTERM to the child's group, SIGKILL to what is left after `grace` (at once on a second Ctrl-C), reap.
+
+    The leader is waited for without being reaped (WNOWAIT), so its PID, which names the group, cannot
+    be reused by another process before the group's last member is killed.
+    """
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        _exited(process.pid, grace)
+    finally:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _exited(pid: int, within: float) -> bool:
+    """Whether the child exited within `within` seconds; it stays a zombie (reaped by the caller)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt while a child runs, so that it is stopped before proxshift exits."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: signals go to the main thread anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -12,10 +12,11 @@ from tests.conftest import CliRunner
 
 EXPECTED_COMMANDS = {
     "provision", "post", "manifests", "clusters", "show", "validate", "doctor", "health",
-    "start", "stop", "status", "deprovision", "wait", "credentials",
+    "start", "stop", "status", "deprovision", "adopt", "wait", "credentials",
 }  # fmt: skip
 EXPECTED_GROUPS = {"vms": {"create"}, "iso": {"create", "upload"}, "installer": {"fetch"}, "vault": {"check"},
-                   "acm": {"import", "detach"}, "lab": {"up", "down", "status", "env"}}  # fmt: skip
+                   "acm": {"import", "detach"}, "nodes": {"add"},
+                   "lab": {"up", "down", "status", "env", "predecessor"}}  # fmt: skip
 
 
 def test_importing_the_app_registers_every_command() -> None:

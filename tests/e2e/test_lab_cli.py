@@ -84,7 +84,7 @@ def test_lab_up_plays_faults_and_keeps_the_root_token_off_the_command_line(prede
     )
     try:
         assert up.returncode == 0, up.stderr
-        assert "installs take 2 s, operators 3 s; fakepve time scale 0" in up.stderr
+        assert "installs take 2 s, operators 3 s, added hosts 6 s; fakepve time scale 0" in up.stderr
         assert "fault: node pve4 offline" in up.stderr
         assert "fault: storage your_nfs: 1073741824 bytes available" in up.stderr
         state = json.loads((predecessor_root / ".lab" / "state.json").read_text())

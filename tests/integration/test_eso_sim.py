@@ -47,6 +47,13 @@ def eso(post_install: PostInstallLab, vault: VaultFixture) -> PostInstallLab:
     return lab
 
 
+def _read_only_token(vault: VaultFixture) -> str:
+    """A dedicated read-only token (its policy not named p-*: test_vault.py picks the first p-* policy)."""
+    name = f"eso-read-{uuid.uuid4().hex[:8]}"
+    vault.admin.sys.create_or_update_policy(name=name, policy=READ_ONLY.format(mount=vault.mount))
+    return str(vault.admin.auth.token.create(policies=[name], ttl="1h")["auth"]["client_token"])
+
+
 def _token_secret(lab: PostInstallLab, token: str) -> None:
     lab.apply(
         {
@@ -102,7 +109,7 @@ def _data(lab: PostInstallLab, name: str) -> dict[str, str]:
 
 
 def test_token_store_ready_and_external_secret_synced(eso: PostInstallLab, vault: VaultFixture) -> None:
-    _token_secret(eso, vault.token(READ_ONLY.format(mount=vault.mount)))
+    _token_secret(eso, _read_only_token(vault))
     eso.apply(_store(vault, TOKEN_AUTH))
     ready = _ready(eso, STORE, "vault-backend")
     assert (ready["status"], ready["reason"], ready["message"]) == ("True", "Valid", "store validated")
@@ -121,7 +128,7 @@ def test_token_store_ready_and_external_secret_synced(eso: PostInstallLab, vault
 
 
 def test_refresh_and_errors(eso: PostInstallLab, vault: VaultFixture) -> None:
-    _token_secret(eso, vault.token(READ_ONLY.format(mount=vault.mount)))
+    _token_secret(eso, _read_only_token(vault))
     eso.apply(_store(vault, TOKEN_AUTH))
     _ready(eso, STORE, "vault-backend")
     eso.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fleet"}})
@@ -152,7 +159,7 @@ def test_a_bad_token_or_a_missing_token_secret_is_not_ready(eso: PostInstallLab,
         return ready if ready["reason"] == "ValidationFailed" else None
 
     assert "permission denied" in eventually(refused, what="ValidationFailed")["message"]
-    _token_secret(eso, vault.token(READ_ONLY.format(mount=vault.mount)))
+    _token_secret(eso, _read_only_token(vault))
     eventually(lambda: _ready(eso, STORE, "vault-backend")["status"] == "True", what="Ready with a good token")
 
 

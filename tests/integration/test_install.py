@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import re
+import signal
 import stat
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from proxshift.clients.install_watch import InstallFailed, InstallWatcher, WatchSettings
+from proxshift.clients.install_watch.watcher import InstallFailed, InstallWatcher, WatchSettings
 from proxshift.errors import ExitCode
 from tests.conftest import CliRunner
 from tests.integration.conftest import VaultFixture
@@ -115,7 +127,7 @@ def test_wait_follows_the_install_to_the_end(
         "validation failing on master-sno1: Host couldn't synchronize with any NTP server",
         "master-sno1 (master, bootstrap): installing-in-progress · Writing image to disk · 45%",
         "master-sno1 (master, bootstrap): installing-in-progress · Rebooting · 70%",
-        "bootstrap: the rendezvous host's API is gone; waiting for the cluster's API",
+        "bootstrap: the rendezvous host's API is gone (connection dropped); waiting for the cluster's API",
         "bootstrap complete",
         "cluster: [....................] 0% (0 of 890) · operators 3/8 available, 5 progressing, 0 degraded · "
         "nodes 0/1 Ready",
@@ -304,3 +316,153 @@ def test_live_host_rows_for_a_terminal(sno_root: Path, cli: CliRunner, install_l
     )
     assert snapshots[-1] == []  # cleared once bootstrap is complete
     assert not any("master-sno1 (master" in line for line in lines)  # rows went to the table, not the lines
+
+
+# -- on a terminal: cluster text is printed as it is ------------------------------------------------------
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
+
+
+def _pty_run(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Callable[[], str]]:
+    """Start a command with stdout and stderr on a pseudo-terminal (200 columns); returns it and a
+    function giving everything it wrote so far, escape codes removed."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(master)
+
+    threading.Thread(target=read, daemon=True).start()
+    return process, lambda: ANSI.sub("", b"".join(chunks).decode(errors="replace"))
+
+
+def test_wait_on_a_terminal_prints_cluster_text_literally(
+    sno_root: Path, cli: CliRunner, install_lab: InstallLab
+) -> None:
+    _iso_create(sno_root, cli)
+    install_lab.sim.installing(45)
+    install_lab.agent.event("Host master-sno1: writing image to [/dev/sda] [bold]not bold[/bold] [red]")
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200"}
+    argv = [sys.executable, "-c", "from proxshift.cli import main; main()", "--root", str(sno_root)]
+    process, output = _pty_run([*argv, "wait", "ocp-sno1", "--poll-interval", "0.05"], env)
+    try:
+        install_lab.wait_for(lambda: "[/dev/sda]" in output())
+        install_lab.sim.api_up()
+        install_lab.sim.bootstrap_complete()
+        install_lab.sim.cluster_progress(512)
+        install_lab.wait_for(lambda: "57% (512 of 890)" in output())
+        install_lab.sim.complete()
+        assert process.wait(30) == 0, output()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = output()
+    assert "event: Host master-sno1: writing image to [/dev/sda] [bold]not bold[/bold] [red]" in text
+    assert "cluster: [###########.........] 57% (512 of 890)" in text  # the bar is not read as markup either
+    assert "elapsed, waiting up to 120m, until " in text  # the live view's time line
+    assert "MarkupError" not in text and "Traceback" not in text
+    assert "ocp-sno1 is installed" in text
+
+
+def test_debug_shows_why_the_rendezvous_host_did_not_answer(
+    sno_root: Path, cli: CliRunner, install_lab: InstallLab
+) -> None:
+    _iso_create(sno_root, cli)
+    install_lab.agent.stop()  # nothing listens there any more: connection refused
+    result = cli("--root", sno_root, "--debug", "wait", "ocp-sno1", "--timeout", "1s", "--poll-interval", "0.1")
+    assert result.code == 5
+    assert "never answered (last: connection refused)" in result.err
+    assert "NO_PROXY covers 127.0.0.1" in result.err
+    assert "ConnectionRefusedError" in result.err  # the underlying exception, in the traceback --debug adds
+
+
+# -- openshift-install that hangs: stopped on timeout, Ctrl-C and SIGTERM, never left behind ---------------
+
+HANGING_INSTALLER = """#!/bin/sh
+if [ "$1" = version ]; then echo "openshift-install 4.19.1"; exit 0; fi
+echo 'level=info msg="Extracting base ISO from release payload"'
+sleep 600 &
+echo $! > "{pids}/grandchild"
+echo $$ > "{pids}/leader"
+wait
+"""
+
+
+def _hanging_installer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An openshift-install first on PATH that prints a line and then hangs, with a child of its own."""
+    bin_dir, pids = tmp_path / "hang-bin", tmp_path / "pids"
+    bin_dir.mkdir()
+    pids.mkdir()
+    script = bin_dir / "openshift-install"
+    script.write_text(HANGING_INSTALLER.format(pids=pids))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return pids
+
+
+def _gone(pids: Path) -> list[str]:
+    """The hanging installer's processes still running (not zombies), by role."""
+    running = []
+    for role in ("leader", "grandchild"):
+        pid = int((pids / role).read_text())
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):
+            running.append(role)
+    return running
+
+
+def test_a_hanging_installer_is_stopped_at_the_timeout(
+    sno_root: Path, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pids = _hanging_installer(tmp_path, monkeypatch)
+    config = sno_root / "config" / "site-config.yaml"
+    config.write_text(config.read_text() + "\ninstaller_timeout: 1s\n")
+    assert cli("--root", sno_root, "manifests", "ocp-sno1").code == 0
+    result = cli("--root", sno_root, "iso", "create", "ocp-sno1")
+    assert result.code == 1
+    assert "openshift-install agent create image did not finish within 1 s; it was stopped" in result.err
+    assert "installer_timeout" in result.err
+    assert _gone(pids) == []
+    log = (sno_root / "ocp_install" / "ocp-sno1" / "proxshift.log").read_text()
+    assert "Extracting base ISO" in log and "stopped openshift-install after 1 s" in log
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_during_iso_create_stops_the_installer(
+    sno_root: Path, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: signal.Signals
+) -> None:
+    pids = _hanging_installer(tmp_path, monkeypatch)
+    assert cli("--root", sno_root, "manifests", "ocp-sno1").code == 0
+    argv = [sys.executable, "-c", "from proxshift.cli import main; main()", "--root", str(sno_root)]
+    process = subprocess.Popen([*argv, "iso", "create", "ocp-sno1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pids / "leader").is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signum)  # to proxshift alone, as `kill` or a terminal's Ctrl-C would
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err.decode() + out.decode()
+    assert "interrupted" in err.decode(), (out, err)
+    assert _gone(pids) == []
+    assert (
+        "interrupted; openshift-install was stopped"
+        in (sno_root / "ocp_install" / "ocp-sno1" / "proxshift.log").read_text()
+    )

@@ -91,3 +91,52 @@ def test_predecessor_installer_dir_convention(tmp_path: Path) -> None:
     install_fake(tmp_path, "4.19.1", tmp_path / "state", name="openshift-install-4.19.1")
     installer = find_installer("4.19.1", str(tmp_path))
     assert (installer.path, installer.source) == (tmp_path / "openshift-install-4.19.1", "ocp_installer_path")
+
+
+def _publish_oc(mirror: Path, version: str, tmp_path: Path) -> None:
+    from proxshift.lab.fake_oc import install_fake_oc
+
+    binary = install_fake_oc(tmp_path / f"oc-build-{version}", version)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.add(binary, arcname="oc")
+        archive.add(binary, arcname="kubectl")
+    data = buffer.getvalue()
+    (mirror / version).mkdir(exist_ok=True)
+    (mirror / version / "openshift-client-linux.tar.gz").write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    (mirror / version / "sha256sum.txt").write_text(
+        f"{'0' * 64}  openshift-client-linux-{version}.tar.gz\n{digest}  openshift-client-linux.tar.gz\n"
+        f"{'1' * 64}  openshift-install-linux.tar.gz\n"
+    )
+
+
+def test_fetch_oc_beside_the_installer(
+    mirror: Path, tmp_path: Path, cli: CliRunner, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proxshift.clients.installer import find_oc
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no oc of the machine's
+    _publish_oc(mirror, "4.19.1", tmp_path)
+    result = cli("installer", "fetch", "4.19.1", "--oc", "--mirror", (mirror / ".url").read_text())
+    assert result.code == 0, result.err
+    cached = isolated_env / ".cache" / "proxshift" / "openshift-install" / "4.19.1" / "oc"
+    assert cached.is_file() and cached.stat().st_mode & 0o111
+    assert "oc 4.19.1 verified and stored at" in result.err
+    found = find_oc(["4.20.2", "4.19.1"])
+    assert (found.path, found.source, found.version, found.has_report) == (cached, "cache", "4.19.1", True)
+
+
+def test_an_oc_older_than_4_17_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from proxshift.clients.installer import find_oc
+    from proxshift.errors import UserInputError
+    from proxshift.lab.fake_oc import install_fake_oc
+
+    install_fake_oc(tmp_path / "bin", "4.16.9")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with pytest.raises(UserInputError, match=r"no oc 4.17 or later found.*\(4.16.9: 4.17 or later needed\)") as raised:
+        find_oc(["4.19.1"])
+    assert raised.value.hint == "run 'proxshift installer fetch 4.19.1 --oc', or put oc on PATH"
+    install_fake_oc(tmp_path / "bin", "4.17.3")
+    found = find_oc(["4.19.1"])
+    assert (found.source, found.has_report) == ("PATH", False)

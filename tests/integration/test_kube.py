@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import secrets
+import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,7 +142,28 @@ def test_an_api_that_does_not_answer(api: KubeApiServer, kube: Kube) -> None:
     api.available = False
     with pytest.raises(KubeUnreachable) as caught:
         kube.get(*CM, "x", "default")
-    assert f"lab ({api.url}) is unreachable while API discovery" in caught.value.message
+    assert f"lab ({api.url}) is unreachable while API discovery (connection dropped)" in caught.value.message
+    assert caught.value.__cause__ is not None  # --debug shows urllib3's own account
+
+
+class DownFor:
+    """The emulator's `available`, False for the next `n` requests it is asked about: dropped connections."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __bool__(self) -> bool:
+        self.n -= 1
+        return self.n < 0
+
+
+def test_a_dropped_connection_on_a_read_is_retried(api: KubeApiServer, kube: Kube) -> None:
+    kube.apply(_config_map("settings"))
+    setattr(api, "available", DownFor(2))  # noqa: B010 - a stand-in for a bool, on purpose
+    assert kube.get(*CM, "settings", "default") is not None
+    setattr(api, "available", DownFor(1))  # noqa: B010
+    with pytest.raises(KubeUnreachable, match="connection dropped"):
+        kube.apply(_config_map("settings"))  # a write (server-side apply is a PATCH) is not tried twice
 
 
 def test_tls_is_verified_against_the_kubeconfig_ca_only(
@@ -148,12 +174,10 @@ def test_tls_is_verified_against_the_kubeconfig_ca_only(
         monkeypatch.setenv(name, str(other.ca))  # the environment's bundle neither helps nor hurts
     assert Kube(api.kubeconfig("lab"), "lab", timeout=5).get("v1", "Namespace", "default") is not None
     config = json.loads(api.kubeconfig("lab"))
-    import base64
-
     config["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(other.ca.read_bytes()).decode()
     with pytest.raises(KubeUnreachable) as caught:
-        Kube(json.dumps(config), "lab", timeout=5, retries=0).get("v1", "Namespace", "default")
-    assert "SSLError" in caught.value.message
+        Kube(json.dumps(config), "lab", timeout=5).get("v1", "Namespace", "default")
+    assert "(TLS: " in caught.value.message
 
 
 def test_kubeconfig_from_a_file_and_unreadable_ones(api: KubeApiServer, tmp_path: Path) -> None:
@@ -189,3 +213,90 @@ def test_conditions_by_type() -> None:
 def test_no_conditions(obj: dict[str, object] | None) -> None:
     assert conditions(obj) == {}
     assert not condition_is(obj, "Ready")
+
+
+def test_approve_a_csr_through_its_approval_subresource(api: KubeApiServer, kube: Kube) -> None:
+    from proxshift.lab.csrs import client_csr
+
+    kind = ("certificates.k8s.io/v1", "CertificateSigningRequest")
+    api.store.create(api.store.type_of(*kind), client_csr("csr-a", "ocp-node7"))
+    (listed,) = kube.list(*kind)
+    approved = kube.approve_csr(listed, "Checked", "by a test")
+    assert approved is not None
+    (condition,) = approved["status"]["conditions"]
+    assert (condition["type"], condition["status"], condition["reason"]) == ("Approved", "True", "Checked")
+    assert approved["spec"] == listed["spec"]
+    assert ("PUT", "/apis/certificates.k8s.io/v1/certificatesigningrequests/csr-a/approval") in api.requests
+    # A request that changed since it was read (another resourceVersion) is not approved.
+    api.store.create(api.store.type_of(*kind), client_csr("csr-b", "ocp-node7"))
+    stale = kube.get(*kind, "csr-b")
+    assert stale is not None
+    api.store.patch(api.store.type_of(*kind), None, "csr-b", {"metadata": {"labels": {"x": "y"}}}, "merge-patch")
+    with pytest.raises(KubeError) as raised:
+        kube.approve_csr(stale, "Checked", "by a test")
+    assert raised.value.status == 409
+    assert not (kube.get(*kind, "csr-b") or {}).get("status", {}).get("conditions")
+
+
+# -- the kubeconfig's key never lands in /tmp -------------------------------------------------------------
+
+
+def _with_client_key(api: KubeApiServer) -> str:
+    """The emulator's kubeconfig, plus a client certificate and key as data (as openshift-install writes)."""
+    config = json.loads(api.kubeconfig("lab"))
+    user = config["users"][0]["user"]
+    user["client-certificate-data"] = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nfake\n").decode()
+    user["client-key-data"] = base64.b64encode(
+        b"-----BEGIN EC PRIVATE KEY-----\nsecret-key-" + secrets.token_hex(8).encode() + b"\n"
+    ).decode()
+    return json.dumps(config)
+
+
+def test_the_kubeconfig_files_go_to_a_private_directory_not_tmp(
+    api: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    tmp = tmp_path / "system-tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))  # what the kubernetes client would use
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    kubeconfig = _with_client_key(api)
+    Kube(kubeconfig, "lab")
+    assert list(tmp.iterdir()) == []
+    (scratch,) = (tmp_path / "cache" / "proxshift" / "tmp").iterdir()
+    assert scratch.name.startswith(f"{os.getpid()}-")
+    assert stat.S_IMODE(scratch.stat().st_mode) == 0o700
+    key = json.loads(kubeconfig)["users"][0]["user"]["client-key-data"]
+    files = [p for p in scratch.rglob("*") if p.is_file()]
+    assert any(p.read_bytes() == base64.b64decode(key) for p in files)  # the key is there, and only there
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+
+
+KUBE_THEN = """
+import json, os, signal, sys
+from proxshift.clients.kube import Kube
+Kube(sys.stdin.read(), "lab")
+print("ready", flush=True)
+if sys.argv[1] == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_private_directory_goes_at_exit_and_after_a_kill_on_the_next_run(
+    api: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    base = tmp_path / "cache" / "proxshift" / "tmp"
+    kubeconfig = _with_client_key(api)
+
+    def run(how: str) -> None:
+        subprocess.run([sys.executable, "-c", KUBE_THEN, how], input=kubeconfig, text=True, check=False)
+
+    run("exit")
+    assert list(base.iterdir()) == []  # removed at exit
+    run("kill")
+    (left,) = base.iterdir()  # kill -9: nothing could run; the key file stays, in a 0700 directory
+    assert any(p.is_file() for p in left.rglob("*"))
+    run("exit")
+    assert list(base.iterdir()) == []  # the next run removed the dead process's directory

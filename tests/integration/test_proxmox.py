@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 import re
 from pathlib import Path
 
@@ -355,3 +357,72 @@ def test_lifecycle_dry_runs_say_what_they_would_do(root: Path, pve_lab: PveLab, 
     assert "destroy    master-sno1 (vmid 301 on pve2): stopped, matches the inventory" in gone.out
     assert [w for w in pve_lab.writes[before:] if not w[1].endswith("/access/ticket")] == []
     assert pve_lab.pve.vm(301) is not None
+
+
+# -- transient network failures (fakepve's own fault injection) ---------------------------------------------
+
+
+class EveryOtherDropped(random.Random):
+    """fakepve's dice for flaky_network: of the requests it decides on, every second one is dropped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decisions = 0
+
+    def uniform(self, a: float, b: float) -> float:
+        return a  # the jitter (0 here): no draw, so that random() below is only asked "drop this one?"
+
+    def random(self) -> float:
+        self.decisions += 1
+        return 0.0 if self.decisions % 2 == 0 else 0.99
+
+
+@pytest.fixture
+def token_root(root: Path, pve_lab: PveLab, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An API token: no login POST, so every request of a read-only command is a GET."""
+    pve_lab.pve.apitokens["root@pam!ci"] = "token-secret"
+    monkeypatch.delenv("PROXSHIFT_PROXMOX_USER")
+    monkeypatch.delenv("PROXSHIFT_PROXMOX_PASSWORD")
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_ID", "root@pam!ci")
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_SECRET", "token-secret")
+    return root
+
+
+def test_dropped_connections_on_reads_are_retried(token_root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    assert cli("--root", token_root, "vms", "create", "ocp-sno1").code == 0
+    dice = EveryOtherDropped()
+    pve_lab.pve._random = dice
+    pve_lab.pve.flaky_network(drop_rate=0.5)
+    result = cli("--root", token_root, "status", "ocp-sno1", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["vms"][0]["status"] == "stopped"
+    assert dice.decisions >= 4  # two reads or more were dropped, each one answered on its retry
+
+
+def test_dropped_connections_without_retries_abort_naming_the_kind(
+    token_root: Path, pve_lab: PveLab, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same fault with retries off: what users saw before, now with the kind of failure named."""
+    from proxshift.clients.proxmox import connection
+    from proxshift.clients.transport import RetryPolicy
+
+    assert cli("--root", token_root, "vms", "create", "ocp-sno1").code == 0
+    monkeypatch.setattr(connection, "RETRY", RetryPolicy(attempts=1))
+    pve_lab.pve._random = EveryOtherDropped()
+    pve_lab.pve.flaky_network(drop_rate=0.5)
+    result = cli("--root", token_root, "status", "ocp-sno1")
+    assert result.code == 1
+    assert f"Proxmox at 127.0.0.1:{pve_lab.pve.port} is unreachable while" in result.err
+    assert "(connection dropped)" in result.err
+
+
+def test_a_proxy_503_on_a_read_is_retried_and_a_lasting_one_is_named(
+    token_root: Path, pve_lab: PveLab, cli: CliRunner
+) -> None:
+    pve_lab.pve.fail("GET", "/cluster/resources", 503, "Service Unavailable", html=True, times=2)
+    assert cli("--root", token_root, "status", "ocp-sno1").code == 0
+    pve_lab.pve.fail("GET", "/cluster/resources", 503, "Service Unavailable", html=True)
+    result = cli("--root", token_root, "status", "ocp-sno1")
+    assert result.code == 1
+    assert f"Proxmox at 127.0.0.1:{pve_lab.pve.port} answered HTTP 503 while" in result.err
+    assert "reads were retried" in result.err

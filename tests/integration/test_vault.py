@@ -119,7 +119,7 @@ def test_unreachable_address() -> None:
     addr = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(OperationError) as caught:
         _vault({"VAULT_ADDR": addr, "VAULT_TOKEN": "t"}, "secrets").client()
-    assert caught.value.message == f"Vault at {addr} is unreachable while checking the token"
+    assert caught.value.message == f"Vault at {addr} is unreachable while checking the token (connection refused)"
 
 
 @pytest.fixture(scope="module")

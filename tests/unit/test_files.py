@@ -113,3 +113,18 @@ def test_private_dir_tightens_an_existing_directory(tmp_path: Path) -> None:
     directory.chmod(0o755)
     private_dir(directory)
     assert _mode(directory) == 0o700
+
+
+def test_scratch_dir_is_private_and_clears_what_dead_processes_left(tmp_path: Path) -> None:
+    from proxshift.files import scratch_dir
+
+    base = tmp_path / "tmp"
+    dead, alive, other = base / "999999999-x1", base / f"{os.getppid()}-x2", base / "not-a-pid"
+    for left in (dead, alive, other):
+        left.mkdir(parents=True)
+        (left / "ca.crt").write_text("left behind")
+    mine = scratch_dir(base)
+    assert mine.parent == base and mine.name.startswith(f"{os.getpid()}-")
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o700 and stat.S_IMODE(base.stat().st_mode) == 0o700
+    assert not dead.exists() and alive.exists() and other.exists()
+    assert scratch_dir(base) == mine  # one per process

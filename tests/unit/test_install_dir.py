@@ -35,3 +35,17 @@ def test_layout_names(tmp_path: Path) -> None:
     assert install.kubeconfig.parent == install.auth
     assert install.iso in install.image_outputs
     assert install.shown(install.kubeconfig) == "auth/kubeconfig"
+
+
+def test_add_nodes_runs_are_named_by_their_utc_start(tmp_path: Path) -> None:
+    install = InstallDir(tmp_path / "ocp")
+    run = install.add_nodes_run(datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC))
+    assert run.path == tmp_path / "ocp" / "add-nodes" / "20260304T050607Z"
+    assert [p.name for p in (run.nodes_config, run.iso, run.report, run.oc_log, run.result)] == [
+        "nodes-config.yaml",
+        "node.x86_64.iso",
+        "report.json",
+        "oc.log",
+        "result.json",
+    ]
+    assert not run.path.exists()  # named, not created

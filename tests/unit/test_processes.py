@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
-from proxshift.processes import pid_alive
+from proxshift.processes import ChildTimedOut, pid_alive, run_streaming
 
 
 def test_this_process_is_alive() -> None:
@@ -33,3 +37,75 @@ def test_someone_elses_process_is_alive(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(os, "kill", denied)
     assert pid_alive(4242)
+
+
+# -- run_streaming: a child in its own group, its lines as they come, stopped and reaped whatever happens --
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (in a container nobody may reap an orphan's zombie)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _sh(script: str) -> list[str]:
+    return ["/bin/sh", "-c", script]
+
+
+def test_lines_arrive_while_the_child_runs() -> None:
+    seen: list[tuple[str, float]] = []
+    began = time.monotonic()
+    code = run_streaming(
+        _sh("echo first; sleep 0.5; printf 'second\\nno newline'; exit 3"),
+        lambda line: seen.append((line, time.monotonic() - began)),
+        10,
+    )
+    assert code == 3
+    assert [line for line, _ in seen] == ["first", "second", "no newline"]
+    assert seen[0][1] < 0.4  # streamed, not read at the end
+
+
+def test_the_timeout_stops_and_reaps_the_whole_group() -> None:
+    lines: list[str] = []
+    began = time.monotonic()
+    with pytest.raises(ChildTimedOut):
+        run_streaming(_sh("sleep 600 & echo $!; echo $$; wait"), lines.append, timeout=0.5, grace=2)
+    assert time.monotonic() - began < 3
+    grandchild, leader = (int(pid) for pid in lines)
+    assert not _running(grandchild) and not _running(leader)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(leader, os.WNOHANG)  # reaped: no zombie of ours
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_grace() -> None:
+    lines: list[str] = []
+    began = time.monotonic()
+    with pytest.raises(ChildTimedOut):
+        run_streaming(_sh("trap '' TERM; echo $$; sleep 600"), lines.append, timeout=0.3, grace=0.5)
+    assert 0.7 < time.monotonic() - began < 3
+    assert not _running(int(lines[0]))
+
+
+def test_an_interrupt_while_reading_stops_the_child() -> None:
+    pids: list[int] = []
+
+    def interrupt(line: str) -> None:
+        pids.append(int(line))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_streaming(_sh("echo $$; sleep 600"), interrupt, 30)
+    assert not _running(pids[0])
+
+
+def test_sigterm_to_proxshift_stops_the_child_first() -> None:
+    lines: list[str] = []
+    previous = signal.getsignal(signal.SIGTERM)
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_streaming(_sh("echo $$; sleep 600"), lines.append, 30)
+    assert not _running(int(lines[0]))
+    assert signal.getsignal(signal.SIGTERM) == previous  # the handler was only there while the child ran

@@ -8,7 +8,7 @@ import pytest
 
 from proxshift.config.paths import discover_paths
 from proxshift.config.settings import load_settings
-from proxshift.errors import UserInputError
+from proxshift.errors import InvalidInput, UserInputError
 
 
 def test_unknown_site_key_warns_with_closest(tmp_path: Path) -> None:
@@ -62,3 +62,13 @@ def test_vault_path_as_encrypted_credentials_file(tmp_path: Path) -> None:
     assert "ansible-vault encrypted" in warning.message
     assert "docs/migration.md" in warning.fix
     assert settings.credentials_path == "secrets/data/openshift"
+
+
+def test_add_nodes_agent_url_is_a_template_of_ip_and_host(tmp_path: Path) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("add_nodes_agent_url: 'https://tunnel.example/{host}/api/assisted-install/v2'\n")
+    assert load_settings(discover_paths(tmp_path, config)).add_nodes_agent_url.startswith("https://tunnel")
+    config.write_text("add_nodes_agent_url: 'http://{address}:8090/'\n")
+    with pytest.raises(InvalidInput) as raised:
+        load_settings(discover_paths(tmp_path, config))
+    assert "may use only the placeholders {ip} and {host}" in raised.value.problems[0].message

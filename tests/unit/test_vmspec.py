@@ -95,6 +95,13 @@ def test_drift_is_found_and_described(ocp: Cluster, key: str, value: object, exp
     assert [str(d) for d in drift(spec, config)] == [expected]
 
 
+def test_an_ejected_cd_does_not_count_as_drift(ocp: Cluster) -> None:
+    spec = vm_spec(ocp.node("ocp-node4"), ocp)
+    config = _as_pve_returns(spec.params, 404)
+    config["ide2"] = "none,media=cdrom"
+    assert drift(spec, config) == []
+
+
 def test_mac_case_does_not_count_as_drift(ocp: Cluster) -> None:
     spec = vm_spec(ocp.node("ocp-node4"), ocp)
     config = _as_pve_returns(spec.params, 404)

@@ -65,9 +65,9 @@ class UI:
             stream.write(f"{indent}{label} {message}\n" if label else f"{indent}{message}\n")
             stream.flush()
         elif label:
-            self.err.print(f"{indent}[{style}]{label}[/{style}] {_escape(message)}")
+            self.err.print(f"{indent}[{style}]{label}[/{style}] {_escape(message)}", emoji=False)
         else:
-            self.err.print(f"{indent}{message}", markup=False)
+            self.err.print(f"{indent}{message}", markup=False, emoji=False)
 
     def info(self, message: str) -> None:
         self._line("", "", message)
@@ -107,14 +107,16 @@ class UI:
         self.out.file.write("\n")
 
     def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+        """Cells are shown as they are: never read as markup (they may hold text from a server)."""
         from rich import box
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False)
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))
         if self.out.is_terminal:
             self.out.print(table)
             return

@@ -10,7 +10,7 @@ import typer
 from proxshift.cli.context import AppContext
 
 if TYPE_CHECKING:
-    from proxshift.clients.install_watch import Installed
+    from proxshift.clients.install_watch.watcher import Installed
     from proxshift.config.project import Project
 
 
@@ -20,8 +20,14 @@ def iso_create(ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="
 
     context: AppContext = ctx.obj
     project = context.project(only=[cluster])
-    with context.ui.err.status("openshift-install agent create image") as spinner:
-        iso = create_iso(project, cluster, lambda line: spinner.update(f"openshift-install: {line[:100]}"))
+    from rich.text import Text
+
+    try:
+        with context.ui.err.status("openshift-install agent create image") as spinner:
+            iso = create_iso(project, cluster, lambda line: spinner.update(Text(f"openshift-install: {line[:100]}")))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the installer was stopped and reaped first
+        context.ui.info(f"interrupted; openshift-install was stopped. Run 'proxshift iso create {cluster}' again")
+        raise
     context.ui.success(f"created {project.paths.shown(iso)} ({iso.stat().st_size / 2**20:.0f} MiB)")
 
 
@@ -29,13 +35,17 @@ def installer_fetch(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="OpenShift release, e.g. 4.19.1.")],
     mirror: Annotated[str | None, typer.Option(help="Client mirror base URL.")] = None,
+    oc: Annotated[
+        bool, typer.Option("--oc", help="Fetch that release's oc client instead (what 'nodes add' runs).")
+    ] = False,
 ) -> None:
-    """Download openshift-install for a release, verify its checksum, keep it in proxshift's cache."""
-    from proxshift.clients.installer import DEFAULT_MIRROR, fetch_installer
+    """Download openshift-install (or oc) for a release, verify its checksum, keep it in proxshift's cache."""
+    from proxshift.clients.installer import DEFAULT_MIRROR, fetch_installer, fetch_oc
 
     context: AppContext = ctx.obj
-    binary = fetch_installer(version, mirror or DEFAULT_MIRROR)
-    context.ui.success(f"openshift-install {version} verified and stored at {binary}")
+    fetch, tool = (fetch_oc, "oc") if oc else (fetch_installer, "openshift-install")
+    binary = fetch(version, mirror or DEFAULT_MIRROR)
+    context.ui.success(f"{tool} {version} verified and stored at {binary}")
 
 
 def wait(
@@ -69,25 +79,43 @@ def wait(
 
 
 def _wait_live(context: AppContext, project: Project, cluster: str, timeout: float, poll: float) -> Installed:
-    """On a terminal: one live row per host, redrawn in place; events and stage lines scroll above it."""
+    """On a terminal: a line with the elapsed time and the deadline, above it one row per host while they
+    bootstrap, redrawn in place; events and stage lines scroll above. Cluster text is never read as markup."""
+    import time
+
+    from rich.console import Group, RenderableType
     from rich.live import Live
     from rich.table import Table
     from rich.text import Text
 
+    from proxshift.clients.install_watch.watcher import deadline_text
     from proxshift.engine.install import wait_for_install
 
-    def table(rows: list[tuple[str, ...]]) -> Table | Text:
-        if not rows:
-            return Text("")
-        view = Table("HOST", "ROLE", "STATUS", "STAGE", "%", "IN STAGE", title="bootstrap: hosts", title_justify="left")
-        for row in rows:
-            view.add_row(*row)
-        return view
+    began = time.monotonic()
+    deadline = deadline_text(timeout, time.time())
+    rows: list[tuple[str, ...]] = []
 
-    with Live(table([]), console=context.ui.err, refresh_per_second=4, transient=True) as live:
-        return wait_for_install(
-            project, cluster, timeout, live.console.print, poll, on_hosts=lambda rows: live.update(table(rows))
+    def view() -> RenderableType:
+        elapsed = int(time.monotonic() - began)
+        status = Text(f"waiting for {cluster}: {elapsed // 60}:{elapsed % 60:02d} elapsed, {deadline}", style="cyan")
+        if not rows:
+            return status
+        table = Table(
+            "HOST", "ROLE", "STATUS", "STAGE", "%", "IN STAGE", title="bootstrap: hosts", title_justify="left"
         )
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in row))
+        return Group(table, status)
+
+    def hosts(new: list[tuple[str, ...]]) -> None:
+        rows[:] = new
+
+    with Live(get_renderable=view, console=context.ui.err, refresh_per_second=4, transient=True) as live:
+
+        def line(text: str) -> None:
+            live.console.print(text, markup=False, highlight=False, emoji=False)
+
+        return wait_for_install(project, cluster, timeout, line, poll, on_hosts=hosts)
 
 
 def credentials(

@@ -11,7 +11,7 @@ import typer
 
 from proxshift.cli.context import AppContext
 from proxshift.errors import OperationError, UserInputError
-from proxshift.lab.faults import INSTALL_SECONDS, OPERATOR_SECONDS, TIME_SCALE
+from proxshift.lab.faults import INSTALL_SECONDS, JOIN_SECONDS, OPERATOR_SECONDS, TIME_SCALE
 
 UP_TIMEOUT = 90
 
@@ -87,7 +87,7 @@ def _faults(
     return faults
 
 
-def lab_up(
+def lab_up(  # shape: long function - most of it is the signature: each knob is a Typer option
     ctx: typer.Context,
     install_seconds: Annotated[
         float, typer.Option(min=0, help="How long a simulated install takes once a cluster's VMs run.")
@@ -96,6 +96,9 @@ def lab_up(
         float,
         typer.Option(min=0, help="How long an operator install, an Argo CD sync or ESO's start take in the clusters."),
     ] = OPERATOR_SECONDS,
+    join_seconds: Annotated[
+        float, typer.Option(min=0, help="How long a host booted from an add-nodes ISO takes to ask for its CSR.")
+    ] = JOIN_SECONDS,
     time_scale: Annotated[
         float, typer.Option(min=0, help="fakepve's real seconds per PVE second (0: tasks end at once).")
     ] = TIME_SCALE,
@@ -125,6 +128,12 @@ def lab_up(
 
     The --pve-* options play fakepve's faults from the start (see docs/lab.md).
     """
+    import json
+    import subprocess
+    import sys
+
+    from proxshift.files import write_private
+
     context: AppContext = ctx.obj
     paths = context.paths
     directory = paths.root / ".lab"
@@ -147,26 +156,10 @@ def lab_up(
     options = {
         "install_seconds": install_seconds,
         "operator_seconds": operator_seconds,
+        "join_seconds": join_seconds,
         "time_scale": time_scale,
         "faults": faults.to_dict(),
     }
-    state = _start(context, directory, options)
-    context.ui.success(f"lab up (PID {state['pid']}): it SIMULATES Proxmox, Vault and OpenShift")
-    for name, url in state["services"].items():
-        context.ui.info(f"  {name:<42} {url}")
-    _show_knobs(context, state)
-    context.ui.info(f'next: . {paths.shown(directory / "env")}  (or: eval "$(proxshift lab env)")')
-
-
-def _start(context: AppContext, directory: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """Start the lab daemon with these options; its state once it is ready (exit 1 when it does not start)."""
-    import json
-    import subprocess
-    import sys
-
-    from proxshift.files import write_private
-
-    paths = context.paths
     write_private(directory / "options.json", json.dumps(options, indent=2))
     command = [
         sys.executable,
@@ -197,7 +190,12 @@ def _start(context: AppContext, directory: Path, options: dict[str, Any]) -> dic
         if process.poll() is not None or time.monotonic() > deadline:
             raise OperationError("the lab did not start", f"see {directory / 'lab.log'}")
         time.sleep(0.1)
-    return _state(directory) or {}
+    state = _state(directory) or {}
+    context.ui.success(f"lab up (PID {state['pid']}): it SIMULATES Proxmox, Vault and OpenShift")
+    for name, url in state["services"].items():
+        context.ui.info(f"  {name:<42} {url}")
+    _show_knobs(context, state)
+    context.ui.info(f'next: . {paths.shown(directory / "env")}  (or: eval "$(proxshift lab env)")')
 
 
 def _show_knobs(context: AppContext, state: dict[str, Any]) -> None:
@@ -205,7 +203,8 @@ def _show_knobs(context: AppContext, state: dict[str, Any]) -> None:
     if knobs:
         context.ui.info(
             f"  installs take {knobs.get('install_seconds', 0):g} s, operators "
-            f"{knobs.get('operator_seconds', 0):g} s; fakepve time scale {knobs.get('time_scale', 0):g}"
+            f"{knobs.get('operator_seconds', 0):g} s, added hosts {knobs.get('join_seconds', 0):g} s; "
+            f"fakepve time scale {knobs.get('time_scale', 0):g}"
         )
     for line in knobs.get("faults") or []:
         context.ui.info(f"  fault: {line}")
@@ -257,3 +256,29 @@ def lab_env(ctx: typer.Context) -> None:
     if not env_file.is_file():
         raise OperationError("the lab is not up", "run 'proxshift lab up' first")
     context.ui.out.file.write(env_file.read_text())
+
+
+def lab_predecessor(
+    ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")]
+) -> None:
+    """Leave a cluster in the lab as the predecessor's ps.provision does (no proxshift marker), to try 'adopt'."""
+    from proxshift.engine.connections import proxmox_for
+    from proxshift.lab.predecessor import leave_cluster
+
+    context: AppContext = ctx.obj
+    directory = context.paths.root / ".lab"
+    state = _state(directory)
+    if not state or not _alive(state.get("pid")):
+        raise OperationError("the lab is not up", "run 'proxshift lab up' first")
+    project = context.project(only=[cluster], quiet=True)
+    lab_config = directory / "site-config.yaml"
+    if project.settings.source is None or project.settings.source.resolve() != lab_config.resolve():
+        # Never build VMs anywhere but in the lab's fake Proxmox.
+        raise UserInputError(
+            f"the site config in use is not the lab's ({context.paths.shown(lab_config)})",
+            f"load the lab's environment first: . {context.paths.shown(directory / 'env')}",
+        )
+    prox, _ = proxmox_for(project, cluster, context.ui.warning)
+    for line in leave_cluster(prox, project, cluster, directory):
+        context.ui.info(f"  {line}")
+    context.ui.success(f"{cluster} is in the lab as the predecessor leaves it; next: proxshift adopt {cluster}")

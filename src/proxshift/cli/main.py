@@ -18,11 +18,13 @@ import typer
 from proxshift import __version__
 from proxshift.cli import (
     acm_cmds,
+    adopt_cmds,
     doctor_cmds,
     install_cmds,
     inventory_cmds,
     lab_cmds,
     manifests_cmds,
+    nodes_cmds,
     post_cmds,
     provision_cmds,
     vm_cmds,
@@ -97,6 +99,7 @@ def build_app() -> typer.Typer:
         vm_cmds.stop,
         vm_cmds.status,
         vm_cmds.deprovision,
+        adopt_cmds.adopt,
         install_cmds.wait,
         install_cmds.credentials,
     )
@@ -108,22 +111,26 @@ def build_app() -> typer.Typer:
     iso = _group("The agent ISO on Proxmox storage.")
     iso.command("create")(install_cmds.iso_create)
     iso.command("upload")(vm_cmds.iso_upload)
-    installer = _group("The openshift-install binary.")
+    installer = _group("The release's binaries: openshift-install, and oc for nodes add.")
     installer.command("fetch")(install_cmds.installer_fetch)
     vault = _group("Vault: check access to the inputs and the credentials path.")
     vault.command("check")(manifests_cmds.vault_check)
     acm = _group("Red Hat ACM: import a cluster into the hub, detach it.")
     acm.command("import")(acm_cmds.acm_import)
     acm.command("detach")(acm_cmds.acm_detach)
+    nodes = _group("Day-2: add worker nodes to a running cluster.")
+    nodes.command("add")(nodes_cmds.nodes_add)
     lab = _group("A local lab that SIMULATES Proxmox, Vault and OpenShift, for trying proxshift.")
     for name, command in (
         ("up", lab_cmds.lab_up),
         ("down", lab_cmds.lab_down),
         ("status", lab_cmds.lab_status),
         ("env", lab_cmds.lab_env),
+        ("predecessor", lab_cmds.lab_predecessor),
     ):
         lab.command(name)(command)
-    for name, group in (("vms", vms), ("iso", iso), ("installer", installer), ("vault", vault), ("acm", acm)):
+    groups = {"vms": vms, "iso": iso, "installer": installer, "vault": vault, "acm": acm, "nodes": nodes}
+    for name, group in groups.items():
         app.add_typer(group, name=name)
     app.add_typer(lab, name="lab")
     return app

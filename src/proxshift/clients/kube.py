@@ -1,9 +1,10 @@
 """The one Kubernetes wrapper: a cluster's API through the dynamic client, its errors as proxshift errors.
 
 Built from a kubeconfig's text (TLS verified with its CA, no global state touched), it reads, lists,
-applies, patches and deletes any kind the cluster serves. Reads of an object that is not there
-answer None; every other failure is a `KubeError` (the API said no) or a `KubeUnreachable` (no
-answer at all), so callers decide what is normal for them (an install in progress expects both).
+applies, patches and deletes any kind the cluster serves, and approves certificate signing requests.
+Reads of an object that is not there answer None; every other failure is a `KubeError` (the API said
+no) or a `KubeUnreachable` (no answer at all), so callers decide what is normal for them (an install
+in progress expects both).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from proxshift.clients.transport import RETRY, RetryPolicy, failure_kind
+from proxshift.config.paths import cache_root
 from proxshift.errors import OperationError, UserInputError
+from proxshift.files import scratch_dir
 
 FIELD_MANAGER = "proxshift"
 PATCH_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json"}
@@ -51,8 +55,8 @@ def condition_is(obj: Mapping[str, Any] | None, kind: str, status: str = "True")
 
 class Kube:
     """One cluster's API. `label` names it in messages ("hub ocp-sno1"); `hint` says what to check when
-    it refuses a request. Every request gives up after `timeout` seconds, retried `retries` times on
-    connection errors."""
+    it refuses a request. Every request gives up after `timeout` seconds; `retry` says when it is tried
+    again (transport.RETRY: reads on transient failures, anything that never reached the server)."""
 
     def __init__(
         self,
@@ -60,7 +64,7 @@ class Kube:
         label: str,
         *,
         timeout: float = 30.0,
-        retries: int = 1,
+        retry: RetryPolicy = RETRY,
         hint: str = "check the kubeconfig's permissions",
     ) -> None:
         import yaml
@@ -69,14 +73,17 @@ class Kube:
         self.label = label
         self.hint = hint
         configuration = client.Configuration()
+        # The client writes the kubeconfig's CA, certificate and key to files: into a private directory
+        # that goes when proxshift exits (or, after a kill -9, on the next run), never into /tmp.
+        scratch = scratch_dir(cache_root() / "tmp")
         try:
             data = yaml.safe_load(kubeconfig)
             config.load_kube_config_from_dict(  # type: ignore[no-untyped-call]
-                data, client_configuration=configuration, persist_config=False
+                data, client_configuration=configuration, persist_config=False, temp_file_path=str(scratch)
             )
         except Exception:
             raise UserInputError(f"the kubeconfig of {label} cannot be read", "check where it comes from") from None
-        configuration.retries = retries
+        configuration.retries = retry.urllib3()  # the pool manager takes urllib3's Retry as it is
         self.server = str(configuration.host)
         self.api = client.ApiClient(configuration)
         # The generated client waits forever unless each call says otherwise; discovery calls cannot.
@@ -87,7 +94,7 @@ class Kube:
 
         self.api.call_api = call_with_timeout  # type: ignore[method-assign]
         # A private discovery cache: the default one is shared by every user in /tmp.
-        self._cache = tempfile.mkdtemp(prefix="proxshift-discovery-")
+        self._cache = tempfile.mkdtemp(prefix="discovery-", dir=scratch)
         weakref.finalize(self, shutil.rmtree, self._cache, True)
         self._dynamic: Any = None
 
@@ -105,7 +112,7 @@ class Kube:
         """Run one API call; None when the object is not there (404), otherwise errors as above."""
         from kubernetes.client.exceptions import ApiException
         from kubernetes.dynamic.exceptions import DynamicApiError
-        from urllib3.exceptions import HTTPError, MaxRetryError
+        from urllib3.exceptions import HTTPError
 
         try:
             return function()
@@ -119,11 +126,10 @@ class Kube:
                 status,
             ) from None
         except (HTTPError, OSError) as exc:
-            cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
             raise KubeUnreachable(
-                f"{self.label} ({self.server}) is unreachable while {doing} ({type(cause).__name__})",
+                f"{self.label} ({self.server}) is unreachable while {doing} ({failure_kind(exc)})",
                 "check the API URL and that the cluster is up",
-            ) from None
+            ) from exc
 
     @property
     def dynamic(self) -> Any:
@@ -219,6 +225,38 @@ class Kube:
             lambda: self.dynamic.patch(
                 resource, body=patch, name=name, namespace=namespace, content_type=PATCH_TYPES[patch_type]
             ),
+        )
+        return dict(result.to_dict()) if result is not None else None
+
+    def approve_csr(self, csr: Mapping[str, Any], reason: str, message: str) -> dict[str, Any] | None:
+        """Approve a CertificateSigningRequest as `oc adm certificate approve` does: PUT to its `approval`
+        subresource, with condition Approved=True. `csr` is the object as read: its resourceVersion makes
+        the API refuse (409, a KubeError) a request that changed since it was judged. None when it is gone."""
+        import copy
+        from datetime import UTC, datetime
+
+        resource = self.resource("certificates.k8s.io/v1", "CertificateSigningRequest")
+        approval = (getattr(resource, "subresources", None) or {}).get("approval")
+        if approval is None:
+            raise KubeNotServed(
+                f"{self.label} does not serve the approval of CertificateSigningRequests", self.hint, 404
+            )
+        body = copy.deepcopy(dict(csr))
+        name = str(body["metadata"]["name"])
+        status = body.get("status") or {}
+        status["conditions"] = [
+            *(status.get("conditions") or []),
+            {
+                "type": "Approved",
+                "status": "True",
+                "reason": reason,
+                "message": message,
+                "lastUpdateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+        ]
+        body["status"] = status
+        result = self.call(
+            f"approving CertificateSigningRequest {name}", lambda: approval.replace(body=body, name=name)
         )
         return dict(result.to_dict()) if result is not None else None
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from proxshift.clients.transport import transport_errors
+from proxshift.clients.transport import RETRY, transport_errors
 from proxshift.config.settings import Settings, VaultItem
 from proxshift.errors import OperationError, ProxshiftError, UserInputError
 from proxshift.secret import (
@@ -143,8 +143,14 @@ class Vault:
                 yield
         except ProxshiftError:
             raise
-        except hx.VaultDown:
-            raise OperationError(f"Vault at {addr} is sealed", "unseal it (bao/vault operator unseal)") from None
+        except hx.VaultDown as exc:
+            if "sealed" in str(exc).lower():
+                raise OperationError(f"Vault at {addr} is sealed", "unseal it (bao/vault operator unseal)") from exc
+            raise OperationError(
+                f"Vault at {addr} answered HTTP 503 while {doing}",
+                "Vault is sealed or on standby, or a proxy in front of it is failing ('vault status'); "
+                "reads were retried a few times",
+            ) from exc
         except hx.Unauthorized:
             raise OperationError(
                 f"Vault rejected the token while {doing}", "log in again; the token is invalid or expired"
@@ -163,6 +169,13 @@ class Vault:
                 f"Vault refused the request while {doing}", "check the credentials and the path"
             ) from None
         except hx.VaultError as exc:
+            status = _status(exc)
+            if status is not None:
+                raise OperationError(
+                    f"Vault at {addr} answered HTTP {status} while {doing}",
+                    "Vault (or a proxy in front of it) is overloaded or rate-limits this client; "
+                    "reads were retried a few times: try again later",
+                ) from exc
             raise OperationError(
                 f"Vault failed while {doing} ({type(exc).__name__})", "see Vault's server log"
             ) from None
@@ -175,12 +188,18 @@ class Vault:
 
         access = self.access
         # url and token are always passed: hvac would otherwise pick VAULT_ADDR / ~/.vault-token by itself.
+        # Reads are retried on transient failures (RETRY). hvac passes `verify` with every request (so
+        # REQUESTS_CA_BUNDLE cannot override it, requests' issue 3829) but, given a session, takes it from
+        # the session's `verify` (hvac's issue 991): both say the same.
+        session = RETRY.session()
+        session.verify = access.verify
         client = hvac.Client(
             url=access.addr,
             token=access.token.reveal() if access.token else "",
             namespace=access.namespace,
             verify=access.verify,
             timeout=REQUEST_TIMEOUT,
+            session=session,
         )
         if access.role_id and access.secret_id:
             try:
@@ -296,6 +315,12 @@ class Vault:
             )
         return {k: Secret(str(result.value[k]), f"{k} from {location}") for k in CREDENTIAL_KEYS}
 
+    def find_credentials(self, base: KvPath, cluster: str) -> dict[str, Secret] | None:
+        """The cluster's credentials, or None when nothing at all is stored at <base>/<cluster>."""
+        if self._metadata(base.child(cluster)) is None:
+            return None
+        return self.read_credentials(base, cluster)
+
     def _metadata(self, location: KvPath) -> dict[str, Any] | None:
         import hvac.exceptions as hx
 
@@ -323,6 +348,14 @@ _FORMAT_HINTS = {
     "ssh-key": "store the public key (the .pub file), e.g. vault kv put ... key=@id_ed25519.pub",
     "ca-bundle": "store PEM certificates only (-----BEGIN CERTIFICATE----- blocks)",
 }
+
+
+def _status(exc: Exception) -> int | None:
+    """The transient HTTP status behind one of hvac's exceptions (hvac keeps the class, not the status)."""
+    import hvac.exceptions as hx
+
+    by_class: dict[type[Exception], int] = {hx.RateLimitExceeded: 429, hx.BadGateway: 502, hx.VaultDown: 503}
+    return next((status for kind, status in by_class.items() if isinstance(exc, kind)), None)
 
 
 def _text(value: Any) -> str:

@@ -35,9 +35,19 @@ SETTINGS: tuple[Variable, ...] = (
 
 # Read by the libraries proxshift drives, with an effect on what proxshift does.
 LIBRARIES: tuple[Variable, ...] = (
-    Variable("KUBECONFIG", "the kubernetes client's default config; proxshift passes its own, never relies on it"),
+    Variable(
+        "KUBECONFIG",
+        "the kubernetes client's default config; proxshift passes its own, never relies on it, and sets it "
+        "for oc (nodes add) to a temporary copy of the cluster's",
+    ),
     Variable("REQUESTS_CA_BUNDLE", "requests' CA bundle for Vault and Proxmox when no CA file is configured"),
     Variable("CURL_CA_BUNDLE", "the same, under curl's name, when REQUESTS_CA_BUNDLE is unset"),
+    Variable("HTTPS_PROXY", "requests' proxy for https URLs (Proxmox, Vault)"),
+    Variable("HTTP_PROXY", "requests' proxy for http URLs (the rendezvous host's assisted-service API)"),
+    Variable("NO_PROXY", "hosts requests reaches directly: must cover the rendezvous IP when a proxy is set"),
+    Variable("https_proxy", "HTTPS_PROXY in the lowercase form, which requests reads too"),
+    Variable("http_proxy", "HTTP_PROXY in the lowercase form, which requests reads too"),
+    Variable("no_proxy", "NO_PROXY in the lowercase form, which requests reads too"),
 )
 
 # Read too, but every program needs them: tests point them somewhere instead of clearing them.

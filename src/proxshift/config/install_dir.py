@@ -13,6 +13,8 @@ ocp_install/<cluster>/
   uploads.json                             the ISO volumes proxshift uploaded (what it may delete)
   audit.jsonl                              the audit trail (append-only; stays when the rest is archived)
   .lock                                    one run per cluster
+  add-nodes/<UTC stamp>/                   one `nodes add` run: nodes-config.yaml, node.x86_64.iso,
+                                           report.json and oc.log (oc's), result.json (proxshift's)
   history/<UTC stamp>/                     what was replaced or archived, never deleted
 ```
 Everything in it is private (0700 directories, 0600 files): it holds credentials.
@@ -30,6 +32,37 @@ MANIFEST_NAMES = ("install-config.yaml", "agent-config.yaml")
 
 def history_stamp(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+@dataclass(frozen=True)
+class AddNodesDir:
+    """One `nodes add` run's directory: `oc adm node-image create --dir` reads and writes it."""
+
+    path: Path
+
+    @property
+    def nodes_config(self) -> Path:
+        """The input `oc adm node-image create` wants in its --dir, under this name."""
+        return self.path / "nodes-config.yaml"
+
+    @property
+    def iso(self) -> Path:
+        """What `oc adm node-image create` copies back (node.<arch>.iso; x86_64 only here)."""
+        return self.path / "node.x86_64.iso"
+
+    @property
+    def report(self) -> Path:
+        """oc's own report (4.18+, with --report): stages and the reason of a failure."""
+        return self.path / "report.json"
+
+    @property
+    def oc_log(self) -> Path:
+        return self.path / "oc.log"
+
+    @property
+    def result(self) -> Path:
+        """What proxshift did: the hosts, the CSRs it approved and those it left pending, and why."""
+        return self.path / "result.json"
 
 
 @dataclass(frozen=True)
@@ -117,6 +150,14 @@ class InstallDir:
     @property
     def history(self) -> Path:
         return self.path / "history"
+
+    @property
+    def add_nodes(self) -> Path:
+        return self.path / "add-nodes"
+
+    def add_nodes_run(self, now: datetime | None = None) -> AddNodesDir:
+        """A new `nodes add` run's directory, named by its UTC start (not created here)."""
+        return AddNodesDir(self.add_nodes / history_stamp(now))
 
     def history_entry(self, now: datetime | None = None) -> Path:
         return self.history / history_stamp(now)

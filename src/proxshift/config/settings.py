@@ -123,11 +123,38 @@ class Settings(_Model):
     acm_addons: dict[str, bool] = Field(default_factory=dict)
     # Where a cluster's assisted-service API is reached when not on <rendezvousIP>:8090 (a tunnel, the lab).
     agent_api_urls: dict[str, str] = Field(default_factory=dict)
+    # Where a host that `nodes add` boots serves its assisted-service API; {ip} and {host} are that host's.
+    add_nodes_agent_url: str = "http://{ip}:8090/api/assisted-install/v2"
+    # How long `openshift-install agent create image` may run: seconds, or a duration (45m).
+    installer_timeout: float = Field(default=1800, gt=0)
     post_install: PostInstall = PostInstall()
     hooks: Hooks = Hooks()
     hook_timeout: Duration | None = None
     ignored_keys: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
+
+    @field_validator("add_nodes_agent_url")
+    @classmethod
+    def _url_template(cls, value: str) -> str:
+        try:
+            url = value.format(ip="192.0.2.1", host="host")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("may use only the placeholders {ip} and {host}") from None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("installer_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        from proxshift.config.durations import parse_duration
+
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_duration(value)
+        except UserInputError as exc:
+            raise ValueError(f"{exc.message}: {exc.hint}") from None
 
 
 # Keys whose strings may name per-cluster things (`{{ cluster_name }}`), filled in per cluster later.

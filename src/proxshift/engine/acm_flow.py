@@ -65,9 +65,10 @@ def hub_kube(project: Project, notify: Notify = ignore, timeout: float = 30.0) -
     """The configured hub's name and API (reading only: not audited)."""
     from proxshift.clients.acm import REFUSED_HINT
     from proxshift.clients.kube import Kube
+    from proxshift.clients.transport import POLL_RETRY
 
     hub_name, kubeconfig, _ = _hub_kubeconfig(project, None, notify)
-    return hub_name, Kube(kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT, timeout=timeout, retries=0)
+    return hub_name, Kube(kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT, timeout=timeout, retry=POLL_RETRY)
 
 
 def hub_absent(project: Project, cluster_name: str, hub_file: Path | None = None) -> str | None:

@@ -11,7 +11,7 @@ from proxshift.engine.connections import Notify, ignore, vault_for
 from proxshift.errors import OperationError, ProxshiftError, UserInputError
 
 if TYPE_CHECKING:
-    from proxshift.clients.install_watch import Installed, WatchSettings
+    from proxshift.clients.install_watch.watcher import Installed, WatchSettings
     from proxshift.secret import Secret
 
 
@@ -23,11 +23,11 @@ def create_iso(project: Project, cluster_name: str, on_line: Callable[[str], Non
     installer = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
     install_dir = project.paths.install_dir(cluster_name)
     copy_extra_manifests(project, cluster_name, install_dir)  # the last image consumed them
-    return create_image(installer.path, install_dir, on_line)
+    return create_image(installer.path, install_dir, on_line, project.settings.installer_timeout)
 
 
 def watch_settings(project: Project, cluster_name: str, timeout: float, poll: float = 5.0) -> WatchSettings:
-    from proxshift.clients.install_watch import WatchSettings
+    from proxshift.clients.install_watch.watcher import WatchSettings
     from proxshift.clients.installer import watcher_token
 
     cluster = project.cluster(cluster_name)
@@ -57,7 +57,7 @@ def wait_for_install(
     poll: float = 5.0,
     on_hosts: Callable[[list[tuple[str, ...]]], None] | None = None,
 ) -> Installed:
-    from proxshift.clients.install_watch import InstallWatcher
+    from proxshift.clients.install_watch.watcher import InstallWatcher
 
     settings = watch_settings(project, cluster_name, timeout, poll)
     return InstallWatcher(settings, report, on_hosts=on_hosts).run()
@@ -136,11 +136,14 @@ def api_url_of(kubeconfig: Secret) -> str | None:
 
 def live_api(project: Project, cluster_name: str) -> str | None:
     """The API URL if the cluster answers with the credentials in Vault (a live cluster); else None."""
-    from proxshift.clients.install_watch import KUBE_TIMEOUT, cluster_version
+    from proxshift.clients.install_watch.cluster import KUBE_TIMEOUT, cluster_version
     from proxshift.clients.kube import Kube
+    from proxshift.clients.transport import POLL_RETRY
 
     try:
-        kube = Kube(read_credentials(project, cluster_name)["kubeconfig"].reveal(), cluster_name, timeout=KUBE_TIMEOUT)
+        kubeconfig = read_credentials(project, cluster_name)["kubeconfig"].reveal()
+        # A probe: asked again once at once, not with the one-shot backoff (a gone cluster is the usual answer).
+        kube = Kube(kubeconfig, cluster_name, timeout=KUBE_TIMEOUT, retry=POLL_RETRY)
         return kube.server if cluster_version(kube) is not None else None
     except (ProxshiftError, ValueError):  # ValueError: the client's own complaint about the server URL
         return None

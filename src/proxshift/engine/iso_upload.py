@@ -57,6 +57,7 @@ class IsoTarget:
     action: str  # upload, skip, replace, conflict
     detail: str = ""
     present_size: int | None = None
+    shared: bool = False  # one volume for every node (the ledger names the node it was uploaded through)
 
 
 IsoProgress = Callable[[IsoTarget, int, int], None]  # (target, bytes sent, bytes in all)
@@ -71,8 +72,8 @@ def plan_iso_upload(prox: Proxmox, cluster: Cluster, iso: Path, replace: bool) -
         if not spec.iso_volume:
             continue
         storage, _, volume = spec.iso_volume.partition(":")
-        info = prox.storage.info(spec.node, storage)
-        key = (storage, "*") if info.get("shared") else (storage, spec.node)
+        shared = bool(prox.storage.info(spec.node, storage).get("shared"))
+        key = (storage, "*") if shared else (storage, spec.node)
         if key in seen:
             continue
         seen.add(key)
@@ -82,12 +83,11 @@ def plan_iso_upload(prox: Proxmox, cluster: Cluster, iso: Path, replace: bool) -
             there = present[spec.iso_volume]
             same = there == size
             detail = "already there" if same else f"a different file ({there} bytes) is there"
-            targets.append(
-                IsoTarget(spec.node, storage, spec.iso_volume, name, "skip" if same else "conflict", detail, there)
-            )
+            action = "skip" if same else "conflict"
+            targets.append(IsoTarget(spec.node, storage, spec.iso_volume, name, action, detail, there, shared))
         else:
             action = "replace" if spec.iso_volume in present else "upload"
-            targets.append(IsoTarget(spec.node, storage, spec.iso_volume, name, action))
+            targets.append(IsoTarget(spec.node, storage, spec.iso_volume, name, action, shared=shared))
     return targets
 
 
@@ -136,7 +136,7 @@ def upload_iso(
         if target.action == "replace":
             prox.storage.delete_volume(target.node, target.storage, target.volid)
         prox.storage.upload_iso(target.node, target.storage, iso, target.name, _bind(progress, target), checksum)
-        uploads = [u for u in uploads if (u.get("node"), u.get("volid")) != (target.node, target.volid)]
+        uploads = [u for u in uploads if not _same_volume(u, target)]
         uploads.append(
             {
                 "node": target.node,
@@ -149,6 +149,13 @@ def upload_iso(
         _write_uploads(install_dir, uploads)
         target.detail = "uploaded"
     return targets
+
+
+def _same_volume(entry: dict[str, Any], target: IsoTarget) -> bool:
+    """A ledger entry for the volume just uploaded: same node, or any node for a shared storage."""
+    if entry.get("volid") != target.volid:
+        return False
+    return entry.get("node") == target.node or (target.shared and entry.get("storage") == target.storage)
 
 
 def _bind(progress: IsoProgress | None, target: IsoTarget) -> Callable[[int, int], None] | None:

@@ -190,6 +190,8 @@ def drift(spec: VmSpec, config: dict[str, Any]) -> list[Drift]:  # noqa: PLR0912
         elif key == INSTALL_ISO_SLOT or "media=cdrom" in str(want_value):
             want_view = {"volume": split_options(str(want_value))[0]}
             have_view = {"volume": split_options(str(have_value))[0]}
+            if have_view["volume"] == "none":
+                have_view = want_view  # ejected once the host was installed (nodes add does): not a change
         elif key.startswith("efidisk"):
             want_view = {"storage": str(want_value).split(":")[0]}
             have_view = {"storage": str(have_value).split(":")[0]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from proxshift.lab.serving import BackgroundServer
@@ -17,8 +18,18 @@ PREFIX = "/api/assisted-install/v2"
 
 
 class AssistedService:
-    def __init__(self, cluster_name: str, hosts: list[dict[str, str]], token: str | None = None) -> None:
+    """`clock` (Unix seconds) stamps stages and events: a test's fake clock makes a 30-minute bootstrap
+    take a second."""
+
+    def __init__(
+        self,
+        cluster_name: str,
+        hosts: list[dict[str, str]],
+        token: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.token = token
+        self.clock = clock
         self.lock = threading.RLock()
         self.requests: list[tuple[str, str, str | None]] = []
         self._name, self._hosts = cluster_name, hosts
@@ -29,6 +40,7 @@ class AssistedService:
         """Back to a freshly booted rendezvous host (the lab's VMs were recreated)."""
         cluster_name, hosts = self._name, self._hosts
         self.available = True
+        self.drop_next = 0  # drop this many of the next requests (a flaky network), then answer again
         self.cluster_id = str(uuid.uuid4())
         self.infra_env_id = str(uuid.uuid4())
         self.cluster: dict[str, Any] = {
@@ -46,7 +58,11 @@ class AssistedService:
                     "bootstrap": index == 0,
                     "status": "discovering",
                     "status_info": "Waiting for host to send hardware details",
-                    "progress": {"current_stage": "", "installation_percentage": 0, "stage_updated_at": _stamp()},
+                    "progress": {
+                        "current_stage": "",
+                        "installation_percentage": 0,
+                        "stage_updated_at": _stamp(self.clock()),
+                    },
                     "stage_timed_out": False,
                     "validations_info": "{}",
                 }
@@ -76,7 +92,7 @@ class AssistedService:
                     "name": "lab",
                     "severity": severity,
                     "message": message,
-                    "event_time": _stamp(),
+                    "event_time": _stamp(self.clock()),
                     "category": "user",
                 }
             )
@@ -99,7 +115,7 @@ class AssistedService:
         with self.lock:
             host = self.cluster["hosts"][index]
             if host["progress"]["current_stage"] != stage:
-                host["progress"]["stage_updated_at"] = _stamp()
+                host["progress"]["stage_updated_at"] = _stamp(self.clock())
             host.update(status=status, status_info=info or status)
             host["progress"].update(current_stage=stage, installation_percentage=percentage)
             if validations is not None:
@@ -112,7 +128,9 @@ class AssistedService:
 
         @web.middleware
         async def guard(request: Any, handler: Any) -> Any:
-            if not self.available:
+            dropped = self.drop_next > 0
+            self.drop_next -= dropped
+            if not self.available or dropped:
                 request.transport.close()
                 raise ConnectionResetError("assisted-service: gone")
             self.requests.append((request.method, request.path_qs, request.headers.get("Watcher-Authorization")))
@@ -155,5 +173,5 @@ class AssistedService:
             return web.json_response(list(self.events))
 
 
-def _stamp() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+def _stamp(now: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now))

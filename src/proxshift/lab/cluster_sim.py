@@ -226,6 +226,14 @@ class ClusterSimulation:
                 return
         raise KeyError(f"{hostname} is not a host of {self.name}")
 
+    def join_node(self, hostname: str, ip: str | None, ready: bool) -> None:
+        """A worker added after the install registers its Node, or turns Ready (the join simulation)."""
+        host = next((h for h in self.hosts if h["hostname"] == hostname), None)
+        if host is None:
+            host = {"hostname": hostname, "role": "worker", **({"ip": ip} if ip else {})}
+            self.hosts.append(host)
+        self._node(host, ready=ready, message="container runtime network not ready: NetworkReady=false")
+
     def add_storage_class(self, spec: StorageClassSpec) -> None:
         """A StorageClass appears (as when GitOps installs a provisioner)."""
         if self.store.find("storage.k8s.io/v1", "StorageClass", spec.name) is None:

@@ -1,6 +1,6 @@
 """`python -m proxshift.lab.daemon --root DIR [--options FILE]`: run the lab until SIGTERM (started by
 `proxshift lab up`, which writes the knobs to FILE as JSON: install_seconds, operator_seconds,
-time_scale, faults)."""
+join_seconds, time_scale, faults)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from proxshift.config.paths import discover_paths
     from proxshift.config.project import load_project
-    from proxshift.lab.faults import INSTALL_SECONDS, OPERATOR_SECONDS, TIME_SCALE, LabFaults
+    from proxshift.lab.faults import INSTALL_SECONDS, JOIN_SECONDS, OPERATOR_SECONDS, TIME_SCALE, LabFaults
     from proxshift.lab.lab import Lab
 
     options = json.loads(args.options.read_text()) if args.options else {}
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         time_scale=float(options.get("time_scale", TIME_SCALE)),
         install_seconds=float(options.get("install_seconds", INSTALL_SECONDS)),
         operator_seconds=float(options.get("operator_seconds", OPERATOR_SECONDS)),
+        join_seconds=float(options.get("join_seconds", JOIN_SECONDS)),
         faults=LabFaults.from_dict(options.get("faults") or {}),
     )
     done = threading.Event()

@@ -23,6 +23,7 @@ from typing import Any
 INSTALL_SECONDS = 20.0  # how long a simulated install takes once a cluster's VMs run
 TIME_SCALE = 0.02  # fakepve's real seconds per PVE second
 OPERATOR_SECONDS = 3.0  # an operator install, an Argo CD instance or sync, ESO's deployments in the clusters
+JOIN_SECONDS = 6.0  # a host booted from an add-nodes ISO: boot to its first CSR, then Node to Ready in less
 SIZE = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$")
 UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 METHODS = ("GET", "POST", "PUT", "DELETE")

@@ -1,9 +1,10 @@
 """A small stateful Kubernetes API server, enough for the official client, kubectl and proxshift.
 
 It serves discovery, CRUD with 201/404/409 Status errors, list with labelSelector, PUT, merge /
-JSON / apply patches, the status subresource, object metadata, finalizers and namespace
-cascade. The lab and the tests play the controllers (installer, ACM hub, OLM, Argo CD, External
-Secrets) through `Store`; admission hooks on the server play webhooks for API clients.
+JSON / apply patches, the status subresource (and CertificateSigningRequests' approval), object
+metadata, finalizers and namespace cascade. The lab and the tests play the controllers (installer,
+ACM hub, OLM, Argo CD, External Secrets, joining hosts) through `Store`; admission hooks on the
+server play webhooks for API clients.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ BUILTIN = [
     ResourceType("", "v1", "services", "Service", True),
     ResourceType("apps", "v1", "deployments", "Deployment", True),
     ResourceType("storage.k8s.io", "v1", "storageclasses", "StorageClass", False),
+    ResourceType("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False),
     ResourceType("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
@@ -57,6 +59,10 @@ BUILTIN = [
     ResourceType("agent.open-cluster-management.io", "v1", "klusterletaddonconfigs", "KlusterletAddonConfig", True),
     ResourceType("addon.open-cluster-management.io", "v1alpha1", "managedclusteraddons", "ManagedClusterAddOn", True),
 ]
+
+
+# Subresources beyond status, by plural: what discovery lists and `Store.replace` honours.
+SUBRESOURCES = {"certificatesigningrequests": ("approval",)}
 
 
 def crd_manifest(
@@ -323,6 +329,12 @@ class Store:
             obj = copy.deepcopy(body)
             if subresource == "status":
                 obj = {**copy.deepcopy(current), "status": copy.deepcopy(body.get("status"))}
+            elif subresource == "approval":
+                # As the API server: only the conditions change (Approved / Denied), nothing else.
+                status = {**(current.get("status") or {}), "conditions": (body.get("status") or {}).get("conditions")}
+                obj = {**copy.deepcopy(current), "status": copy.deepcopy(status)}
+            elif subresource:
+                raise ApiError(404, "NotFound", f"the server could not find the requested resource ({subresource})")
             else:
                 obj["status"] = copy.deepcopy(current.get("status")) if "status" not in body else obj["status"]
                 if obj.get("spec") != current.get("spec"):
@@ -568,7 +580,7 @@ class KubeApiServer:
         except ApiError as exc:
             return web.json_response(exc.body(), status=exc.code)
 
-    def _discovery(self, parts: list[str]) -> dict[str, Any] | None:  # noqa: PLR0911, PLR0912 - one answer per discovery path shape
+    def _discovery(self, parts: list[str]) -> dict[str, Any] | None:
         types = list(self.store.types.values())
         if parts == ["api"]:
             return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
@@ -620,15 +632,16 @@ class KubeApiServer:
                             "verbs": verbs,
                         }
                     )
-                    resources.append(
+                    resources += [
                         {
-                            "name": f"{t.plural}/status",
+                            "name": f"{t.plural}/{sub}",
                             "singularName": "",
                             "namespaced": t.namespaced,
                             "kind": t.kind,
                             "verbs": ["get", "patch", "update"],
                         }
-                    )
+                        for sub in ("status", *SUBRESOURCES.get(t.plural, ()))
+                    ]
             if not resources:
                 return None
             return {
@@ -659,7 +672,7 @@ class KubeApiServer:
             return web.Response(status=500, text="\n".join([*lines, f"{endpoint} check failed"]) + "\n")
         return web.Response(text="\n".join([*lines, f"{endpoint} check passed"]) + "\n" if verbose else "ok")
 
-    async def _handle(self, request: Any) -> Any:  # noqa: PLR0911, PLR0912 - the emulator's router: one branch per verb and path shape
+    async def _handle(self, request: Any) -> Any:
         from aiohttp import web
 
         parts = [p for p in request.path.split("/") if p]

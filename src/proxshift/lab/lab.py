@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 import signal
@@ -35,7 +36,9 @@ from proxshift.lab.cluster_sim import ClusterSimulation
 from proxshift.lab.controller import Controller
 from proxshift.lab.eso_sim import EsoSimulation
 from proxshift.lab.fake_installer import cluster_state, install_fake
-from proxshift.lab.faults import INSTALL_SECONDS, OPERATOR_SECONDS, TIME_SCALE, LabFaults
+from proxshift.lab.fake_oc import install_fake_oc
+from proxshift.lab.faults import INSTALL_SECONDS, JOIN_SECONDS, OPERATOR_SECONDS, TIME_SCALE, LabFaults
+from proxshift.lab.join_sim import AddNodesAgents, JoinSimulation, Target
 from proxshift.lab.kubeapi import KubeApiServer, Store
 from proxshift.lab.olm_sim import OlmSimulation
 from proxshift.lab.openbao import OpenBaoServer, remove_stale_homes
@@ -126,7 +129,8 @@ class Lab:
     """The stand-ins; knobs: `time_scale` (fakepve's real seconds per PVE second), `install_seconds`
     (how long a simulated install takes), `operator_seconds` (how long an operator install, an
     Argo CD instance, an Application sync or the ESO deployments take in the simulated clusters),
-    `faults` (fakepve's faults, played from the start)."""
+    `faults` (fakepve's faults, played from the start), `join_seconds` (how long a host booted from an
+    add-nodes ISO takes to ask for its certificate; its Node is Ready within a third of that after)."""
 
     project: Project
     directory: Path
@@ -134,10 +138,13 @@ class Lab:
     install_seconds: float = INSTALL_SECONDS
     faults: LabFaults = field(default_factory=LabFaults)
     operator_seconds: float = OPERATOR_SECONDS
+    join_seconds: float = JOIN_SECONDS
     bao: OpenBaoServer | None = None
     pve: Any = None
     clusters: dict[str, LabCluster] = field(default_factory=dict)
     hub_sim: HubSimulation | None = None
+    agents: AddNodesAgents | None = None
+    joins: JoinSimulation | None = None
     _serving: Any = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
@@ -288,6 +295,9 @@ class Lab:
         for version in sorted(versions):
             install_fake(self.bin_dir, version, state_dir, name=f"openshift-install-{version}")
         install_fake(self.bin_dir, sorted(versions)[-1] if versions else "4.19.1", state_dir)
+        install_fake_oc(self.bin_dir, sorted(versions)[-1] if versions else "4.19.1")
+        self.agents = AddNodesAgents().start()
+        self.joins = JoinSimulation(self._join_target, lambda: self.pve.iso_heads, self.agents, self.join_seconds)
         hub = self.project.settings.hub_cluster
         if hub in self.clusters:
             self.hub_sim = HubSimulation(self.clusters[hub].kube, self._spoke_store, poll=0.1).start()
@@ -308,6 +318,14 @@ class Lab:
             secret={"api": kube.url, "kubeconfig": kube.kubeconfig(hub), "kubeadmin": secrets.token_urlsafe(18)},
         )
 
+    def _join_target(self, api_url: str) -> Target | None:
+        """The lab cluster whose API is at `api_url` (an add-nodes ISO names it)."""
+        found = next((lab for lab in self.clusters.values() if lab.kube.url == api_url), None)
+        if found is None:
+            return None
+        kube = found.kube
+        return Target(lambda: kube.store, found.sim.join_node)
+
     def _spoke_store(self, name: str) -> Store | None:
         lab = self.clusters.get(name)
         return lab.kube.store if lab else None
@@ -316,8 +334,14 @@ class Lab:
         """Play a cluster's install once all of its VMs run; stop it when one is destroyed; forget it when
         they are all gone. An installed cluster's API answers while one of its VMs runs."""
         while not self._stop.wait(0.2):
-            running = {vm.vmid for vm in list(self.pve.vms) if vm.status == "running"}
-            existing = {vm.vmid for vm in list(self.pve.vms)}
+            vms = list(self.pve.vms)
+            running = {vm.vmid for vm in vms if vm.status == "running"}
+            existing = {vm.vmid for vm in vms}
+            if self.joins is not None:
+                try:
+                    self.joins.check(vms)
+                except Exception:  # a join that trips keeps the installs going
+                    logging.getLogger(__name__).exception("join simulation")
             for lab in self.clusters.values():
                 if not lab.started and all(v in running for v in lab.vmids):
                     lab.started = True
@@ -344,6 +368,7 @@ class Lab:
             ocp_installer_path=str(self.bin_dir),
             proxmox={"host": "127.0.0.1", "port": self.pve.port, "ca_cert": str(pki.ca), "poll_interval": 0.2},
             agent_api_urls={name: lab.agent.url for name, lab in self.clusters.items()},
+            add_nodes_agent_url=self.agents.url_template if self.agents else "",
         )
         (self.directory / "site-config.yaml").write_text(
             "# Written by 'proxshift lab up': the site config, pointed at the lab's stand-ins.\n"
@@ -371,10 +396,12 @@ class Lab:
                 "proxmox (fakepve)": f"https://127.0.0.1:{self.pve.port}",
                 **{f"{name} API (emulator)": lab.kube.url for name, lab in self.clusters.items()},
                 **{f"{name} assisted-service (fake)": lab.agent.url for name, lab in self.clusters.items()},
+                **({"added hosts' assisted-services (fake)": self.agents.server.url} if self.agents else {}),
             },
             "knobs": {
                 "install_seconds": self.install_seconds,
                 "operator_seconds": self.operator_seconds,
+                "join_seconds": self.join_seconds,
                 "time_scale": self.time_scale,
                 "faults": self.faults.describe(),
             },
@@ -407,6 +434,8 @@ class Lab:
                 controller.stop()
             lab.agent.stop()
             lab.kube.stop()
+        if self.agents is not None:
+            self.agents.stop()
         if self._serving is not None:
             stop_fakepve(self.pve, self._serving)
         if self.bao is not None:

@@ -39,16 +39,21 @@ class ManifestContext:
 def build_context(
     cluster: Cluster, settings: Settings, secrets: InstallSecrets, inventory_file: str
 ) -> ManifestContext:
-    net = settings.network_defaults
-    if net is None:
-        raise UserInputError(f"{settings.source_label}: network_defaults is missing", "see docs/configuration.md")
+    net = _network(settings)
     if cluster.base_domain is None:
         raise UserInputError(f"cluster '{cluster.name}' has no base domain", "set network_defaults.base_domain")
     return ManifestContext(
         _install_values(cluster, settings, net, secrets),
-        _agent_values(cluster, settings, net),
+        agent_values(cluster, settings),
         _origins(cluster, settings.source_label, inventory_file),
     )
+
+
+def _network(settings: Settings) -> NetworkDefaults:
+    net = settings.network_defaults
+    if net is None:
+        raise UserInputError(f"{settings.source_label}: network_defaults is missing", "see docs/configuration.md")
+    return net
 
 
 def _install_values(
@@ -79,7 +84,9 @@ def _install_values(
     }
 
 
-def _agent_values(cluster: Cluster, settings: Settings, net: NetworkDefaults) -> dict[str, Any]:
+def agent_values(cluster: Cluster, settings: Settings) -> dict[str, Any]:
+    """What agent-config.yaml.j2 lays out: no secrets, so `nodes add` renders it without Vault."""
+    net = _network(settings)
     hosts = [
         {
             "hostname": node.name,

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from proxshift.clients.transport import transport_errors
+from proxshift.clients.transport import RETRY, TRANSIENT_STATUSES, transport_errors
 from proxshift.errors import OperationError, ProxshiftError, UserInputError
 from proxshift.secret import Secret
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from proxmoxer import ProxmoxAPI
 
 REQUEST_TIMEOUT = 60  # proxmoxer's 5 s default is too short for a busy node
+CONNECT_TIMEOUT = 10  # a host that does not answer at all: each of RETRY's attempts waits this long
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,12 @@ class Connection:
                 ) from None
             if exc.status_code == 595:
                 raise OperationError(f"node unreachable while {doing}: {reason}", "check the node is online") from None
+            if exc.status_code in TRANSIENT_STATUSES:
+                raise OperationError(
+                    f"Proxmox at {self.where} answered HTTP {exc.status_code} while {doing}: {reason}",
+                    "pveproxy (or a proxy in between) is overloaded or restarting; reads were retried a few "
+                    "times: try again in a minute",
+                ) from exc
             raise OperationError(f"Proxmox refused {doing}: {reason}", "see the task log on the node") from None
 
     @property
@@ -108,9 +115,11 @@ class Connection:
                     port=self.endpoint.port,
                     user=creds.user,
                     verify_ssl=self.endpoint.verify,
-                    timeout=REQUEST_TIMEOUT,
+                    timeout=(CONNECT_TIMEOUT, REQUEST_TIMEOUT),
                     **auth,
                 )
+            # Reads are retried on transient failures (RETRY): one dropped connection is not an outage.
+            RETRY.mount(self._api._store["session"])
         return self._api
 
 

@@ -30,6 +30,11 @@ class VmApi:
         with self.connection.errors(f"reading the status of VM {vmid}"):
             return dict(self._qemu(node, vmid).status.current.get())
 
+    def update_config(self, node: str, vmid: int, digest: str, params: dict[str, Any]) -> None:
+        """Set options only if the config is still the one read: PVE compares `digest` and refuses otherwise."""
+        with self.connection.errors(f"updating the config of VM {vmid}"):
+            self._qemu(node, vmid).config.put(digest=digest, **params)
+
     def create(self, node: str, params: dict[str, Any], name: str = "") -> None:
         """One POST with every parameter (vmid included)."""
         doing = f"creating {vm_label(int(params['vmid']), name)}"

@@ -7,24 +7,33 @@ interrupted and started again at any time.
 from __future__ import annotations
 
 import json
-import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
-from proxshift.clients.kube import Kube, KubeError, KubeUnreachable, condition_is, conditions
-from proxshift.clients.transport import Poller
+from proxshift.clients.install_watch.agent import AgentApi, AgentUnreachable
+from proxshift.clients.install_watch.cluster import (
+    KUBE_TIMEOUT,
+    PROGRESS,
+    bootstrap_complete,
+    cluster_operators,
+    cluster_version,
+    console_url,
+    progress_bar,
+    ready_nodes,
+    unhealthy_operators,
+)
+from proxshift.clients.kube import Kube, condition_is, conditions
+from proxshift.clients.transport import POLL_RETRY, Poller
 from proxshift.errors import ExitCode, OperationError
 
-PROGRESS = re.compile(r"(\d+) of (\d+) done \((\d+)% complete\)")
 READY_STALL_SECONDS = 60
 FAILING_GRACE_SECONDS = 600
-KUBE_TIMEOUT = 5
-T = TypeVar("T")
+RENDEZVOUS_PATIENCE_SECONDS = 600  # the ISO boots in a few minutes; after ten, something is wrong
+HEARTBEAT_SECONDS = 60  # at most one "still waiting" line a minute, and only when nothing else was said
+EVENTS_ON_START = 10  # a `wait` started mid-install shows the latest events, not the whole history
 
 
 class InstallFailed(OperationError):
@@ -47,6 +56,8 @@ class WatchSettings:
     final_poll: float = 2.0  # at most this long between ClusterVersion reads: bounds detection latency
     failing_grace: float = FAILING_GRACE_SECONDS
     ready_stall: float = READY_STALL_SECONDS
+    rendezvous_patience: float = RENDEZVOUS_PATIENCE_SECONDS
+    heartbeat: float = HEARTBEAT_SECONDS
 
 
 @dataclass
@@ -61,10 +72,11 @@ Report = Callable[[str], None]
 
 @dataclass
 class _Seen:
-    """What has been said already, so that each line is printed once."""
+    """What has been said already, so that each line is printed once: a line under a key is printed
+    again only when its text changes (so no text may hold something that moves every poll)."""
 
     lines: dict[str, str] = field(default_factory=dict)
-    events: int = 0
+    events: int | None = None  # None: no event read yet
     failing_validations: set[str] = field(default_factory=set)
 
     def say(self, key: str, text: str, report: Report) -> None:
@@ -72,97 +84,28 @@ class _Seen:
             self.lines[key] = text
             report(text)
 
-
-def _read(kube: Kube, read: Callable[[Kube], T]) -> T | None:
-    """A read of the new cluster's API; None whenever it is not answering yet (normal early on)."""
-    try:
-        return read(kube)
-    except KubeError as exc:
-        if exc.status in (401, 403):
-            raise OperationError(
-                f"the cluster's API at {kube.server} refused the kubeconfig (HTTP {exc.status})",
-                "the install directory's auth/kubeconfig belongs to another install",
-            ) from None
-        return None
-    except KubeUnreachable:
-        return None
+    def once(self, key: str, text: str, report: Report) -> None:
+        """Print under a key only the first time, whatever the text (it may name a duration)."""
+        if key not in self.lines:
+            self.lines[key] = text
+            report(text)
 
 
-def bootstrap_complete(kube: Kube) -> bool | None:
-    config_map = _read(kube, lambda k: k.get("v1", "ConfigMap", "bootstrap", "kube-system"))
-    if config_map is None:
-        return None
-    return bool((config_map.get("data") or {}).get("status") == "complete")
+def duration(seconds: float) -> str:
+    """`45s`, `12m`, `120m`: how long, as the lines say it."""
+    seconds = max(0, int(seconds))
+    return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m"
 
 
-def cluster_version(kube: Kube) -> dict[str, Any] | None:
-    return _read(kube, lambda k: k.get("config.openshift.io/v1", "ClusterVersion", "version"))
-
-
-def cluster_operators(kube: Kube) -> list[dict[str, Any]]:
-    return _read(kube, lambda k: k.list("config.openshift.io/v1", "ClusterOperator")) or []
-
-
-def ready_nodes(kube: Kube) -> tuple[int, int] | None:
-    nodes = _read(kube, lambda k: k.list("v1", "Node"))
-    if nodes is None:
-        return None
-    return sum(1 for node in nodes if condition_is(node, "Ready")), len(nodes)
-
-
-def console_url(kube: Kube) -> str | None:
-    route = _read(kube, lambda k: k.get("route.openshift.io/v1", "Route", "console", "openshift-console"))
-    host = (route or {}).get("spec", {}).get("host")
-    return f"https://{host}" if host else None
-
-
-def unhealthy_operators(operators: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for operator in operators:
-        name = operator.get("metadata", {}).get("name", "?")
-        by_type = conditions(operator)
-        for kind, bad in (("Available", "False"), ("Degraded", "True"), ("Progressing", "True")):
-            if condition_is(operator, kind, bad) or (kind == "Available" and kind not in by_type):
-                message = by_type.get(kind, {}).get("message", "no status reported")
-                lines.append(f"{name}: {kind}={by_type.get(kind, {}).get('status', 'Unknown')}: {message}")
-    return lines
-
-
-class AgentApi:
-    """The rendezvous host's assisted-service REST API (read-only calls the watcher may make)."""
-
-    def __init__(self, url: str, token: str | None) -> None:
-        self.url = url.rstrip("/")
-        self.token = token
-
-    def _get(self, path: str) -> Any:
-        headers = {"Watcher-Authorization": self.token} if self.token else {}
-        request = urllib.request.Request(f"{self.url}{path}", headers=headers)  # noqa: S310 - http(s) from config
-        try:
-            with urllib.request.urlopen(request, timeout=KUBE_TIMEOUT) as response:  # noqa: S310
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            if exc.code == 401:
-                raise OperationError(
-                    "the assisted-service API refused the watcher token",
-                    "the install directory's .openshift_install_state.json belongs to another ISO",
-                ) from None
-            return None
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
-
-    def cluster(self) -> dict[str, Any] | None:
-        clusters = self._get("/clusters")
-        if not clusters:
-            return None
-        detail = self._get(f"/clusters/{clusters[0]['id']}")
-        return dict(detail) if detail else None
-
-    def events(self, cluster_id: str) -> list[dict[str, Any]]:
-        return list(self._get(f"/events?cluster_id={cluster_id}") or [])
+def deadline_text(timeout: float, wall_start: float) -> str:
+    """`waiting up to 120m, until 14:05` (local time; with the weekday when that is not today)."""
+    until = time.localtime(wall_start + timeout)
+    same_day = time.strftime("%Y-%m-%d", until) == time.strftime("%Y-%m-%d", time.localtime(wall_start))
+    return f"waiting up to {duration(timeout)}, until {time.strftime('%H:%M' if same_day else '%a %H:%M', until)}"
 
 
 def _age(stamp: str | None, now: float) -> str:
+    """How long a host has been in its stage, for the live table (never in a line: it moves every poll)."""
     if not stamp:
         return ""
     try:
@@ -170,10 +113,18 @@ def _age(stamp: str | None, now: float) -> str:
     except ValueError:
         return ""
     seconds = max(0, int(now - started))
-    return f"{seconds // 60}m{seconds % 60:02d}s in stage"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class InstallWatcher:
+    """Polls until the cluster is installed, reporting lines as things change.
+
+    A line is printed when what it says changes (a host's status, stage or percentage; the cluster's),
+    never because time passed; time is told by a heartbeat at most once a minute, only after a quiet
+    minute, with the elapsed time and the deadline. With `on_hosts` (a live view on a terminal) host
+    rows go there instead of into the lines, and the live view shows the time, so no heartbeat.
+    """
+
     def __init__(
         self,
         settings: WatchSettings,
@@ -181,29 +132,43 @@ class InstallWatcher:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_hosts: Callable[[list[tuple[str, ...]]], None] | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.report = report
-        # With on_hosts (a live table on a terminal) host rows go there instead of into the report lines.
+        self._report = report
         self.on_hosts = on_hosts
         self.clock = clock
         self.sleep = sleep
+        self.wall = wall
         self.seen = _Seen()
+        self.agent = AgentApi(settings.agent_url, settings.watcher_token)
         self._kube: Kube | None = None
         self._ready_since: float | None = None
         self._failing_since: float | None = None
         self._agent_seen = False
+        self._agent_down_since: float | None = None
+        self._agent_error: AgentUnreachable | None = None
+        self._started = 0.0
+        self._deadline = ""
+        self._last_line = 0.0
+
+    def report(self, text: str) -> None:
+        self._last_line = self.clock()
+        self._report(text)
 
     @property
     def kube(self) -> Kube:
         if self._kube is None:
-            self._kube = Kube.from_file(self.settings.kubeconfig, "the cluster", timeout=KUBE_TIMEOUT, retries=0)
+            self._kube = Kube.from_file(self.settings.kubeconfig, "the cluster", timeout=KUBE_TIMEOUT, retry=POLL_RETRY)
         return self._kube
 
     def run(self) -> Installed:
-        start = self.clock()
+        start = self._started = self.clock()
+        self._deadline = deadline_text(self.settings.timeout, self.wall())
         poller = Poller(self.settings.timeout, cap=self.settings.poll, first=None, clock=self.clock, sleep=self.sleep)
         stage = "bootstrap"
+        if self.on_hosts is None:
+            self.report(self._deadline)
 
         def step() -> Installed | None:
             nonlocal stage
@@ -221,24 +186,38 @@ class InstallWatcher:
                 return Installed(console_url(self.kube), self.kube.server, self.clock() - start)
             return None
 
-        installed = poller.until(step)
+        installed = poller.until(step, lambda: self._heartbeat(stage))
         if installed is None:
             self._time_out(stage)
         return installed
 
+    def _heartbeat(self, stage: str) -> None:
+        """After a quiet minute: how long it has been and until when it waits (and why, if stuck)."""
+        now = self.clock()
+        if self.on_hosts is not None or not self.settings.heartbeat or now - self._last_line < self.settings.heartbeat:
+            return
+        text = f"{stage}: {duration(now - self._started)} elapsed, {self._deadline}"
+        if not self._agent_seen and self._agent_error is not None and self._agent_down_since is not None:
+            waited = duration(now - self._agent_down_since)
+            text += f"; the rendezvous host has not answered for {waited} ({self._agent_error.kind})"
+        self.report(text)
+
     # -- bootstrap -------------------------------------------------------------------------------
 
     def _bootstrap_step(self) -> None:
-        agent = AgentApi(self.settings.agent_url, self.settings.watcher_token)
-        cluster = agent.cluster()
         now = self.clock()
+        try:
+            cluster = self.agent.cluster()
+        except AgentUnreachable as exc:
+            self._agent_unreachable(exc, now)
+            return
+        if self._agent_down_since is not None:
+            self.seen.lines.pop("agent-gone", None)  # a next disappearance is told again
+        self._agent_down_since, self._agent_error = None, None
         if cluster is None:
-            text = (
-                "bootstrap: the rendezvous host's API is gone; waiting for the cluster's API"
-                if self._agent_seen
-                else "bootstrap: waiting for the rendezvous host to come up"
+            self.seen.say(
+                "agent", f"bootstrap: the rendezvous host {self.agent.where} answers; no cluster yet", self.report
             )
-            self.seen.say("agent", text, self.report)
             return
         self._agent_seen = True
         status = str(cluster.get("status", ""))
@@ -253,19 +232,19 @@ class InstallWatcher:
             progress = host.get("progress") or {}
             stage = progress.get("current_stage") or "-"
             percentage = f"{progress.get('installation_percentage', 0)}%"
-            age = _age(progress.get("stage_updated_at"), time.time()) if stage != "-" else ""
+            age = _age(progress.get("stage_updated_at"), self.wall()) if stage != "-" else ""
             rows.append((str(name), role, str(host.get("status")), stage, percentage, age))
             if self.on_hosts is None:
-                line = f"  {name} ({role}): {host.get('status')} · {stage} · {percentage}"
-                self.seen.say(f"host:{name}", line + (f" · {age}" if age else ""), self.report)
+                # Status, stage and percentage only: a line per change, not per poll.
+                self.seen.say(
+                    f"host:{name}", f"  {name} ({role}): {host.get('status')} · {stage} · {percentage}", self.report
+                )
             if host.get("stage_timed_out"):
                 self.seen.say(f"timeout:{name}", f"  {name}: stage '{stage}' timed out", self.report)
             self._validations(str(name), host.get("validations_info"))
         if self.on_hosts is not None:
             self.on_hosts(rows)
-        for event in agent.events(str(cluster.get("id")))[self.seen.events :]:
-            self.report(f"  event: {event.get('message')}")
-            self.seen.events += 1
+        self._events(str(cluster.get("id")))
         if status == "ready":
             self._ready_since = self._ready_since or now
             if now - self._ready_since > self.settings.ready_stall:
@@ -288,6 +267,43 @@ class InstallWatcher:
                 "see the events above and the rendezvous host's journal",
                 "bootstrap",
             )
+
+    def _agent_unreachable(self, error: AgentUnreachable, now: float) -> None:
+        """No answer from the rendezvous host: normal once it rebooted into the cluster, worrying before."""
+        if self._agent_down_since is None:
+            self._agent_down_since = now
+        self._agent_error = error
+        if self._agent_seen:
+            self.seen.once(
+                "agent-gone",
+                f"bootstrap: the rendezvous host's API is gone ({error.kind}); waiting for the cluster's API",
+                self.report,
+            )
+            self.seen.lines["agent"] = ""  # its next answer, if any, is printed again
+            return
+        self.seen.say("agent", f"bootstrap: waiting for the rendezvous host {self.agent.where} to come up", self.report)
+        waited = now - self._agent_down_since
+        if waited >= self.settings.rendezvous_patience:
+            self.seen.once(
+                f"agent-down:{error.kind}",
+                f"bootstrap: the rendezvous host {self.agent.where} has not answered for {duration(waited)} "
+                f"({error.kind})",
+                self.report,
+            )
+            self.seen.once("agent-check", f"  {error.hint}", self.report)
+
+    def _events(self, cluster_id: str) -> None:
+        try:
+            events = self.agent.events(cluster_id)
+        except AgentUnreachable:
+            return  # the next poll reads them
+        if self.seen.events is None:  # a wait started mid-install: the latest few, not the whole history
+            self.seen.events = max(0, len(events) - EVENTS_ON_START)
+            if self.seen.events:
+                self.report(f"  ({self.seen.events} earlier events not shown)")
+        for event in events[self.seen.events :]:
+            self.report(f"  event: {event.get('message')}")
+            self.seen.events += 1
 
     def _validations(self, host: str, info: Any) -> None:
         try:
@@ -329,7 +345,7 @@ class InstallWatcher:
         node_text = f"nodes {nodes[0]}/{self.settings.expected_nodes} Ready" if nodes else "nodes ?"
         self.seen.say(
             "cv",
-            f"cluster: {_bar(match)} {percent} · operators {available}/{len(operators)} available, "
+            f"cluster: {progress_bar(match)} {percent} · operators {available}/{len(operators)} available, "
             f"{progressing} progressing, {degraded} degraded · {node_text}",
             self.report,
         )
@@ -362,19 +378,18 @@ class InstallWatcher:
 
     def _time_out(self, stage: str) -> NoReturn:
         minutes = self.settings.timeout / 60
-        if stage == "bootstrap":
+        resume = f"'proxshift wait {self.settings.cluster}' picks up where this left off"
+        if stage == "bootstrap" and not self._agent_seen and self._agent_error is not None:
             raise InstallFailed(
-                f"bootstrap did not complete within {minutes:.0f} min",
-                f"'proxshift wait {self.settings.cluster}' picks up where this left off",
+                f"bootstrap did not complete within {duration(self.settings.timeout)}: the rendezvous host "
+                f"{self.agent.where} never answered (last: {self._agent_error.kind})",
+                f"{self._agent_error.hint}; then {resume}",
                 "bootstrap",
-            )
+            ) from self._agent_error.__cause__
+        if stage == "bootstrap":
+            raise InstallFailed(f"bootstrap did not complete within {minutes:.0f} min", resume, "bootstrap")
         raise InstallFailed(
             f"the install did not complete within {minutes:.0f} min",
             self._operator_hint() + f"\n  resume with 'proxshift wait {self.settings.cluster}'",
             "install",
         )
-
-
-def _bar(match: re.Match[str] | None, width: int = 20) -> str:
-    filled = int(width * int(match.group(3)) / 100) if match else 0
-    return "[" + "#" * filled + "." * (width - filled) + "]"
