@@ -1,4 +1,5 @@
-"""An installed cluster for the phases that finish it: the inventory's `multi`, its API emulator, its kubeconfig."""
+"""An installed cluster for the phases that finish it: the inventory's `multi`, its API emulator, its kubeconfig
+in the install directory (Vault, an OpenBao, holds none for it: the install directory's is used)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +22,9 @@ from proxshift.lab.cluster_sim import ClusterSimulation
 from proxshift.lab.kubeapi import KubeApiServer
 from proxshift.lab.serving import make_certificates
 from tests.conftest import ProjectFiles
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import VaultFixture
 
 HOSTS = [
     {"hostname": "m-node1", "role": "master"},
@@ -71,7 +75,8 @@ class Installed:
 
 
 @pytest.fixture
-def installed(project: ProjectFiles, tmp_path: Path) -> Iterator[Installed]:
+def installed(project: ProjectFiles, tmp_path: Path, vault: VaultFixture) -> Iterator[Installed]:
+    project.site["vault_path"] = f"{vault.mount}/data/openshift"
     kube = KubeApiServer(make_certificates(tmp_path / "pki"), secrets.token_hex(16)).start()
     agent = AssistedService("multi", HOSTS).start()
     sim = ClusterSimulation("multi", "lab.example", "4.19.1", HOSTS, kube, agent)

@@ -144,3 +144,17 @@ def test_not_configured_phases_are_skipped_in_one_line(installed: Installed, cli
     assert "↷ labels       skipped: not configured: no node labels" in result.err
     assert "↷ storage      skipped: not configured: no post_install.default_storage_class" in result.err
     assert "multi finished in" in result.err
+
+
+def test_post_reaches_the_cluster_with_the_kubeconfig_stored_in_vault(installed: Installed, vault: Any) -> None:
+    stored = {"api": installed.kube.url, "kubeconfig": installed.kube.kubeconfig("multi"), "kubeadmin": "x"}
+    vault.put("openshift/multi", stored)
+    (installed.files.root / "ocp_install" / "multi" / "auth" / "kubeconfig").write_text("stale: not used\n")
+    installed.files.site["post_install"] = {"default_storage_class": "nfs-sc"}
+    installed.post(only="storage")
+    assert installed.defaults() == ["nfs-sc"]
+    audit = (installed.files.root / "ocp_install" / "multi" / "audit.jsonl").read_text().splitlines()
+    reads = [json.loads(line) for line in audit if '"vault.read"' in line]
+    assert [(r["path"], r["keys"]) for r in reads] == [
+        (f"{vault.mount}/data/openshift/multi", ["api", "kubeadmin", "kubeconfig"])
+    ]

@@ -103,26 +103,6 @@ def cluster_kubeconfig(project: Project, cluster_name: str, notify: Notify = ign
     return vault_for(project, notify).read_credentials(base, cluster_name)["kubeconfig"]
 
 
-def stored_kubeconfig(project: Project, cluster_name: str, notify: Notify = ignore) -> Secret:
-    """An installed cluster's kubeconfig: the one stored in Vault (what `post`, `health` and the hooks use,
-    as a restore may have updated it), else the install directory's."""
-    from proxshift.clients.vault import KvPath
-    from proxshift.secret import Secret
-
-    local = project.paths.install_dir(cluster_name).kubeconfig
-    base = KvPath.parse(project.settings.credentials_path)
-    try:
-        return vault_for(project, notify).read_credentials(base, cluster_name)["kubeconfig"]
-    except ProxshiftError as exc:  # none stored, Vault not configured or not reachable
-        if not local.is_file():
-            raise OperationError(
-                f"no kubeconfig for {cluster_name}: {exc.message}, and {project.paths.shown(local)} does not exist",
-                f"is {cluster_name} installed? 'proxshift credentials {cluster_name}' stores them after an install",
-            ) from None
-        notify(f"{exc.message}; using {project.paths.shown(local)}")
-    return Secret(local.read_text(), str(local))
-
-
 def api_url_of(kubeconfig: Secret) -> str | None:
     """The API URL a kubeconfig points at (its first cluster's server)."""
     import yaml

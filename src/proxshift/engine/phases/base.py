@@ -85,16 +85,17 @@ class PhaseContext:
 
     def kubeconfig(self) -> Secret:
         """The installed cluster's kubeconfig: the one this run's install just left, until the credentials
-        phase has stored it; otherwise the one stored in Vault, else the install directory's."""
+        phase has stored it; otherwise the one stored in Vault, else (Vault holds nothing for the cluster)
+        the install directory's."""
         if self._kubeconfig is None:
-            from proxshift.engine.install import stored_kubeconfig
+            from proxshift.engine.nodes_plan import cluster_kubeconfig
             from proxshift.secret import Secret
 
             local = self.install_dir.kubeconfig
             if self.results.api_url and self.results.credentials is None and local.is_file():
                 self._kubeconfig = Secret(local.read_text(), str(local))
             else:
-                self._kubeconfig = stored_kubeconfig(self.project, self.name, self.notify)
+                self._kubeconfig = cluster_kubeconfig(self.project, self.name, self.notify)[0]
         return self._kubeconfig
 
     def kube(self) -> Kube:
