@@ -19,6 +19,7 @@ from proxshift.engine.audited import AuditedKube
 from proxshift.engine.connections import proxmox_for, vault_for
 from proxshift.engine.install import store_credentials
 from proxshift.engine.vm_lifecycle import create_vms, start_vms
+from proxshift.lab.csrs import client_csr
 from proxshift.lab.kubeapi import KubeApiServer
 from proxshift.lab.serving import make_certificates
 from tests.integration.conftest import VaultFixture
@@ -95,6 +96,9 @@ def test_kubernetes_objects_changed_are_named_with_their_api(tmp_path: Path) -> 
             api.get("v1", "ConfigMap", "a", "default")  # reads are not recorded
             assert api.delete("v1", "ConfigMap", "a", "default")
             assert not api.delete("v1", "ConfigMap", "a", "default")
+            csr = ("certificates.k8s.io/v1", "CertificateSigningRequest")
+            kube.store.create(kube.store.type_of(*csr), client_csr("csr-a", "ocp-node7"))
+            assert api.approve_csr(api.list(*csr)[0], "Checked", "by a test") is not None
     finally:
         kube.stop()
     lines = _lines(install_dir)
@@ -102,6 +106,7 @@ def test_kubernetes_objects_changed_are_named_with_their_api(tmp_path: Path) -> 
         ("kube.apply", "ocp", "ConfigMap", "default", "a"),
         ("kube.patch", "ocp", "ConfigMap", "default", "a"),
         ("kube.delete", "ocp", "ConfigMap", "default", "a"),
+        ("kube.approve", "ocp", "CertificateSigningRequest", None, "csr-a"),
     ]
     assert lines[0]["apiVersion"] == "v1" and lines[0]["server"] == kube.url
     assert value not in install_dir.audit_log.read_text()
@@ -124,9 +129,14 @@ def test_proxmox_tasks_of_parallel_work_land_in_the_trail(pve_root: Path, pve_la
     with trail(install_dir):
         assert not create_vms(prox, cluster).failed  # six VMs, in worker threads
         assert not start_vms(prox, cluster).failed
+        config = prox.vms.config("pve1", 401)
+        prox.vms.update_config("pve1", 401, str(config["digest"]), {"description": "value never recorded"})
     tasks = [line for line in _lines(install_dir) if line["event"] == "proxmox.task"]
     assert sorted((t["action"], t["vmid"]) for t in tasks) == sorted(
         [("qmcreate", v) for v in range(401, 407)] + [("qmstart", v) for v in range(401, 407)]
     )
     assert all(t["status"] == "OK" and t["task"].startswith(f"UPID:{t['node']}:") for t in tasks)
+    [update] = [line for line in _lines(install_dir) if line["event"] == "proxmox.config"]
+    assert (update["node"], update["vmid"], update["options"]) == ("pve1", 401, ["description"])
+    assert "value never recorded" not in install_dir.audit_log.read_text()
     assert "secret" not in install_dir.audit_log.read_text()

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from proxshift.clients.kube import Kube
 from proxshift.clients.proxmox.client import Proxmox
 from proxshift.clients.proxmox.tasks import Tasks
+from proxshift.clients.proxmox.vms import VmApi
 from proxshift.clients.vault import KvPath, ReadResult, Vault
 from proxshift.engine.audit import record
 from proxshift.errors import ProxshiftError
@@ -79,6 +80,21 @@ class AuditedKube(Kube):
             self._record("kube.delete", api_version, kind, name, namespace)
         return deleted
 
+    def approve_csr(self, csr: Mapping[str, Any], reason: str, message: str) -> dict[str, Any] | None:
+        result = super().approve_csr(csr, reason, message)
+        if result is not None:
+            name = str((csr.get("metadata") or {}).get("name", ""))
+            self._record("kube.approve", "certificates.k8s.io/v1", "CertificateSigningRequest", name, None)
+        return result
+
+
+class AuditedVmApi(VmApi):
+    """The one VM change that is not a task: a config update (the option names, not their values)."""
+
+    def update_config(self, node: str, vmid: int, digest: str, params: dict[str, Any]) -> None:
+        super().update_config(node, vmid, digest, params)
+        record("proxmox.config", node=node, vmid=vmid, options=sorted(params))
+
 
 class AuditedTasks(Tasks):
     """Every Proxmox change is a task (UPID:<node>:<pid>:<pstart>:<start>:<type>:<id>:<user>:); each one
@@ -101,7 +117,9 @@ def _record_task(upid: str, status: str) -> None:
 
 
 def audited_proxmox(prox: Proxmox) -> Proxmox:
-    """The same connection, its task waits recorded (the VM and storage APIs share the one `tasks`)."""
+    """The same connection, its task waits and config updates recorded (the VM and storage APIs share the
+    one `tasks`)."""
     tasks = AuditedTasks(prox.connection, prox.tasks.poll_interval, prox.tasks.timeout)
-    prox.tasks = prox.vms.tasks = prox.storage.tasks = tasks
+    prox.tasks = prox.storage.tasks = tasks
+    prox.vms = AuditedVmApi(prox.connection, tasks)
     return prox
