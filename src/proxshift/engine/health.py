@@ -246,8 +246,14 @@ def _acm(project: Project, cluster_name: str, notify: Notify) -> list[Check]:
     except ProxshiftError as exc:
         return [_failed("acm", "ACM hub", exc.message, exc.hint)]
     if managed is None:
+        from proxshift.engine.state import State
+
         detail = f"no ManagedCluster {cluster_name} on hub {hub_name}"
-        return [_failed("acm", "ACM ManagedCluster", detail, f"proxshift acm import {cluster_name}")]
+        hint = f"proxshift acm import {cluster_name}"
+        if not State(project.paths.install_dir(cluster_name).state_file).ever_done("acm"):
+            # Never imported (provision --skip acm): worth knowing, not a failure of the cluster.
+            return [Check("ACM ManagedCluster", "warning", f"{detail} (the acm phase has not run)", hint, "acm")]
+        return [_failed("acm", "ACM ManagedCluster", detail, hint)]
     state = conditions(managed)
     problems = [
         f"{kind}: {condition.get('message') or condition.get('status') or 'missing'}"
