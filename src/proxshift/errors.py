@@ -40,6 +40,15 @@ class OperationError(ProxshiftError):
     exit_code = ExitCode.FAILED
 
 
+class Aborted(ProxshiftError):
+    """The user answered no to a question before anything destructive: nothing was changed (exit 1)."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self) -> None:
+        super().__init__("aborted, nothing changed")
+
+
 @dataclass(frozen=True)
 class Problem:
     """One finding of validation, pinned to a file and a dotted location in it."""

@@ -11,7 +11,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from proxshift.cli.render import JsonRenderer, LiveRenderer, PlainRenderer, Renderer, error_event, json_fields
+from proxshift.cli.render import (
+    JsonRenderer,
+    LiveRenderer,
+    PlainRenderer,
+    Renderer,
+    error_event,
+    json_fields,
+    summary_lines,
+)
 from proxshift.engine.events import (
     EVENT_TYPES,
     Error,
@@ -188,3 +196,16 @@ def test_error_event_matches_what_the_boundary_prints() -> None:
     assert error_event(ValueError("secret")) == Error(
         "unexpected ValueError inside proxshift", "run again with --debug for the traceback, and report it", 1
     )
+
+
+def test_the_last_line_says_provisioned_only_when_every_phase_is_done() -> None:
+    """Fault issue, item 9: `--only preflight` and `--skip wait` ended in "✓ provisioned"."""
+    partial = Summary("c", None, None, "secrets/data/openshift/c", 6.0, ("preflight",), ("manifests", "iso", "acm"))
+    assert summary_lines(partial) == [
+        "c: preflight done in 0.1 min; not done yet: manifests, iso, acm",
+        "  the rest: proxshift provision c",
+    ]
+    done = Summary("c", "https://console", "https://api:6443", "secrets/data/openshift/c", 90.0, ("acm",), ())
+    assert summary_lines(done)[0] == "c provisioned in 1.5 min"
+    fields = json_fields(partial)
+    assert (fields["ran"], fields["remaining"]) == (["preflight"], ["manifests", "iso", "acm"])

@@ -17,6 +17,7 @@ from proxshift.config.project import Project, load_project
 from proxshift.engine.events import Event
 from proxshift.engine.phases.base import Options
 from proxshift.engine.post import Post
+from proxshift.engine.state import State
 from proxshift.lab.assisted import AssistedService
 from proxshift.lab.cluster_sim import ClusterSimulation
 from proxshift.lab.kubeapi import KubeApiServer
@@ -85,6 +86,7 @@ def installed(project: ProjectFiles, tmp_path: Path, vault: VaultFixture) -> Ite
     auth = project.root / "ocp_install" / "multi" / "auth"
     auth.mkdir(parents=True)
     (auth / "kubeconfig").write_text(kube.kubeconfig("multi"))
+    State(project.root / "ocp_install" / "multi" / "state.json").record("wait", "installed", 0.0)  # as adopt does
     try:
         yield Installed(project, sim)
     finally:

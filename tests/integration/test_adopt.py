@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import secrets
@@ -184,13 +185,19 @@ def test_the_prompt_lists_the_vms_and_no_changes_nothing(
 ) -> None:
     build(root, api, "ocp-sno1")
     before = _configs(pve_lab)
-    asked: list[str] = []
-    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
-    monkeypatch.setattr("typer.confirm", lambda text, default: asked.append(text) or False)
+    monkeypatch.setattr("sys.stdin", _Terminal("n\n"))
     result = cli("--root", root, "adopt", "ocp-sno1")
-    assert result.code == 130
-    assert asked == ["Mark these VMs as proxshift's VMs of ocp-sno1?\n  master-sno1 (vmid 301 on pve2)\n"]
+    assert result.code == 1
+    assert "Mark these VMs as proxshift's VMs of ocp-sno1:\n  master-sno1 (vmid 301 on pve2)\n" in result.err
+    assert "aborted, nothing changed" in result.err
     assert _configs(pve_lab) == before
+
+
+class _Terminal(io.StringIO):
+    """Standard input as a terminal that types the given answer."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 def test_a_change_after_the_check_is_never_marked(
@@ -311,9 +318,10 @@ def test_credentials_come_over_and_complete_phases_are_recorded(
     assert {p: skipped[p] for p in ("wait", "credentials", "acm")} == dict.fromkeys(
         ("wait", "credentials", "acm"), "done, inputs unchanged"
     )
-    live = cli("--root", sno2, "provision", "ocp-sno2")
+    # A live cluster resumes what is left; only a phase that would build it anew is refused.
+    live = cli("--root", sno2, "provision", "ocp-sno2", "--only", "iso")
     assert live.code == 2
-    assert "ocp-sno2 is a live cluster" in live.err
+    assert "ocp-sno2 is a live cluster" in live.err and "iso would build it anew" in live.err
 
 
 def test_credentials_already_in_vault_are_kept(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any
 
@@ -158,3 +159,34 @@ def test_post_reaches_the_cluster_with_the_kubeconfig_stored_in_vault(installed:
     assert [(r["path"], r["keys"]) for r in reads] == [
         (f"{vault.mount}/data/openshift/multi", ["api", "kubeadmin", "kubeconfig"])
     ]
+
+
+def test_a_post_rerun_checks_its_records_against_the_cluster(installed: Installed) -> None:
+    """Recorded done with the same inputs, labels and storage run again when the cluster no longer shows them."""
+    files = installed.files
+    files.site["post_install"] = {"node_labels": {"region": "homelab"}, "default_storage_class": "nfs-sc"}
+    installed.post()
+    events = installed.post()
+    assert not _logs(events, "labels") and not _logs(events, "storage")  # done, inputs unchanged, still true
+    merge_patch(installed.kube, "/api/v1/nodes/m-node3", {"metadata": {"labels": {"region": None}}})
+    merge_patch(
+        installed.kube,
+        "/apis/storage.k8s.io/v1/storageclasses/lvms-vg1",
+        {"metadata": {"annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}},
+    )
+    events = installed.post()
+    assert _logs(events, "labels")[0] == "recorded done, but the labels of m-node3 differ: running it again"
+    assert _logs(events, "storage")[0] == "recorded done, but the defaults are lvms-vg1, nfs-sc: running it again"
+    assert installed.labels("m-node3")["region"] == "homelab"
+    assert installed.defaults() == ["nfs-sc"]
+
+
+def test_nothing_to_finish_before_the_install_is_recorded_complete(installed: Installed, cli: Any) -> None:
+    (installed.files.root / "ocp_install" / "multi" / "state.json").unlink()
+    installed.files.site["post_install"] = {"node_labels": {"region": "homelab"}}
+    result = cli("--root", installed.files.write(), "post", "multi")
+    assert result.code == 0, result.err
+    why = "not configured: the install is not recorded as complete (the wait phase has not run"
+    for phase in ("labels", "health"):
+        assert re.search(rf"↷ {phase}\s+skipped: {re.escape(why)}", result.err), phase
+    assert installed.patches() == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import pty
 import re
@@ -177,7 +176,7 @@ def test_credentials_command(sno_root: Path, cli: CliRunner, install_lab: Instal
     assert install_lab.password not in shown.out
     assert "password: (hidden; --show-password prints it)" in shown.out
     assert stat.S_IMODE(out_file.stat().st_mode) == 0o600
-    assert json.loads(out_file.read_text())["clusters"][0]["cluster"]["server"] == install_lab.kube.url
+    assert yaml.safe_load(out_file.read_text())["clusters"][0]["cluster"]["server"] == install_lab.kube.url
     revealed = cli("--root", sno_root, "credentials", "ocp-sno1", "--show-password")
     assert f"password: {install_lab.password}" in revealed.out
 
@@ -241,10 +240,18 @@ def test_timeout_in_the_cluster_stage_reports_unhealthy_operators(
     with pytest.raises(InstallFailed) as caught:
         _watcher(sno_root, install_lab, cli, [], timeout=600).run()
     assert caught.value.exit_code == ExitCode.INSTALL_FAILED
-    assert "did not complete within 10 min" in caught.value.message
+    assert "did not complete within 10m" in caught.value.message
     hint = caught.value.hint or ""
     assert "ingress: Degraded=True: ingress is degraded" in hint
     assert "network: Available=False: network is not available yet" in hint
+
+
+def test_a_sub_minute_timeout_says_its_seconds(sno_root: Path, cli: CliRunner, install_lab: InstallLab) -> None:
+    """Fault issue, item 9: `--timeout 45s` ended in "did not complete within 0 min"."""
+    install_lab.sim.installing(10)
+    with pytest.raises(InstallFailed) as caught:
+        _watcher(sno_root, install_lab, cli, [], timeout=45).run()
+    assert caught.value.message == "bootstrap did not complete within 45s"
 
 
 def test_failing_is_fatal_only_after_ten_minutes(sno_root: Path, cli: CliRunner, install_lab: InstallLab) -> None:

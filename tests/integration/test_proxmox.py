@@ -119,8 +119,9 @@ def test_drift_is_shown_and_only_force_recreates_the_drifted_vm(root: Path, pve_
     assert "memory: 32768 -> 40960" in refused.err
     assert _config(pve_lab, 405)["memory"] == "32768"
     others = {vmid: pve_lab.pve.vm(vmid).config["vmgenid"] for vmid in OCP_VMIDS if vmid != 405}
-    forced = cli("--root", root, "vms", "create", "ocp", "--force")
+    forced = cli("--root", root, "vms", "create", "ocp", "--force", "--yes")
     assert forced.code == 0, forced.err
+    assert "  recreate   VM ocp-node5 (vmid 405 on pve4, stopped): memory: 32768 -> 40960\n" in forced.err
     assert _config(pve_lab, 405)["memory"] == "40960"
     assert {vmid: pve_lab.pve.vm(vmid).config["vmgenid"] for vmid in others} == others  # untouched
     assert forced.out.count("ok: recreated") == 1
@@ -354,7 +355,7 @@ def test_lifecycle_dry_runs_say_what_they_would_do(root: Path, pve_lab: PveLab, 
     assert "start      master-sno1 (vmid 301 on pve2): stopped, matches the inventory" in start.out
     gone = cli("--root", root, "deprovision", "ocp-sno1", "--dry-run")
     assert gone.code == 0, gone.err
-    assert "destroy    master-sno1 (vmid 301 on pve2): stopped, matches the inventory" in gone.out
+    assert "destroy    VM master-sno1 (vmid 301 on pve2, stopped)\n" in gone.out
     assert [w for w in pve_lab.writes[before:] if not w[1].endswith("/access/ticket")] == []
     assert pve_lab.pve.vm(301) is not None
 

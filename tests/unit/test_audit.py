@@ -23,7 +23,7 @@ def test_the_lock_holder_writes_to_its_clusters_trail(tmp_path: Path) -> None:
 
     def run() -> None:
         set_command(["post", "ocp", "--only", "labels"])
-        with cluster_lock(install_dir, "ocp", print):
+        with cluster_lock(install_dir, "proxshift post ocp"):
             record("hook", argv=["./a.sh"], exit_code=0)
             in_parallel([1, 2, 3], lambda n: record("proxmox.task", vmid=n))  # worker threads too
         record("after", detail="the lock is gone: not recorded")

@@ -12,7 +12,7 @@ from proxshift.config.paths import discover_paths
 from proxshift.config.project import load_project
 from proxshift.engine.phases.base import Options, PhaseContext
 from proxshift.engine.phases.build import Iso, Manifests
-from proxshift.engine.state import digest
+from proxshift.engine.state import State, digest
 from tests.conftest import CliRunner, ProjectFiles
 
 MACHINE_CONFIG = """\
@@ -121,10 +121,13 @@ def _inputs(root: Path) -> tuple[str, str, PhaseContext]:
 def test_they_count_in_the_manifests_and_iso_digests(project: ProjectFiles) -> None:
     root = project.write()
     manifests, iso, ctx = _inputs(root)
-    assert manifests == digest(*ctx.base_inputs(), {})  # without extra manifests: as before they existed
+    assert manifests == digest(*ctx.base_inputs().values(), {})  # without extra manifests: as before they existed
     assert iso == digest([])
+    state = State(root / "state.json")
+    state.record("manifests", manifests, 1.0, Manifests().input_parts(ctx))
     path = _write(root, "a.yaml", MACHINE_CONFIG)
     with_one = _inputs(root)[:2]
     assert with_one[0] != manifests and with_one[1] != iso
+    assert state.changed("manifests", Manifests().input_parts(_inputs(root)[2])) == ["the extra manifests"]
     path.write_text(MACHINE_CONFIG.replace("worker", "master"))
     assert _inputs(root)[:2] != with_one

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from proxshift.cli.consent import asker
 from proxshift.cli.context import AppContext
-from proxshift.errors import ExitCode, OperationError, UserInputError
+from proxshift.errors import Aborted, OperationError
 
 if TYPE_CHECKING:
     from proxshift.cli.console import UI
@@ -55,20 +55,13 @@ def _summary(plan: AdoptPlan, dry_run: bool, recorded: list[str] | None = None) 
     return lines
 
 
-def _confirm(plan: AdoptPlan, yes: bool) -> None:
-    if yes:
-        return
-    names = [f"{v.spec.host} (vmid {v.spec.vmid} on {v.node})" for v in plan.to_mark]
-    if not sys.stdin.isatty():
-        raise UserInputError(
-            f"adopt {plan.cluster} writes proxshift's marker onto {len(names)} VM(s) and needs confirmation",
-            "run it on a terminal, or pass --yes",
-        )
-    question = f"Mark these VMs as proxshift's VMs of {plan.cluster}?\n  " + "\n  ".join(names or ["(none)"])
+def _confirm(ui: UI, plan: AdoptPlan, yes: bool) -> None:
+    """The one consent prompt (cli/consent.py): the VMs listed, then a question or --yes; no is exit 1."""
+    items = [f"{v.spec.host} (vmid {v.spec.vmid} on {v.node})" for v in plan.to_mark] or ["(no VM)"]
     if plan.credentials.source == "install-dir":
-        question += f"\nand store the credentials in Vault at {plan.credentials.location}"
-    if not typer.confirm(question + "\n", default=False):
-        raise typer.Exit(int(ExitCode.INTERRUPTED))
+        items.append(f"and store the credentials in Vault at {plan.credentials.location}")
+    if not asker(ui, yes, f"adopt {plan.cluster}")(f"Mark these VMs as proxshift's VMs of {plan.cluster}:", items):
+        raise Aborted()
 
 
 def _as_json(plan: AdoptPlan, dry_run: bool, result: AdoptResult | None) -> dict[str, Any]:
@@ -135,7 +128,7 @@ def adopt(
                 ui.info(f"nothing to change: {cluster} is adopted already")
         _fail_on_problems(plan)
         return
-    _confirm(plan, yes)
+    _confirm(context.ui, plan, yes)
     result = apply_adoption(project, plan, ui.warning)
     if as_json:
         ui.json(_as_json(plan, dry_run, result))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,9 @@ class AppContext:
     paths: Paths
     ui: UI
     debug: bool
+    # Set by cli/main.py for a command that changes a cluster: takes the cluster's lock once the project is
+    # loaded (so the cluster is known to exist), before the command changes anything.
+    on_project: Callable[[Project], None] | None = None
 
     def project(
         self, *, need_site_config: bool = True, strict: bool = False, only: list[str] | None = None, quiet: bool = False
@@ -36,4 +40,7 @@ class AppContext:
             self.ui.problems(project.warnings)
         for key in project.settings.ignored_keys:
             self.ui.debug(f"{project.settings.source_label}: '{key}' is a predecessor key proxshift does not use")
+        if self.on_project is not None:
+            take, self.on_project = self.on_project, None
+            take(project)
         return project

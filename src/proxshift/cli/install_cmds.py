@@ -121,21 +121,25 @@ def _wait_live(context: AppContext, project: Project, cluster: str, timeout: flo
 def credentials(
     ctx: typer.Context,
     cluster: Annotated[str, typer.Argument(help="Cluster name.")],
-    kubeconfig_out: Annotated[Path | None, typer.Option(help="Write the kubeconfig here (mode 0600).")] = None,
+    kubeconfig_out: Annotated[
+        Path | None, typer.Option(help="Write the kubeconfig here: YAML, mode 0600, never over a different file.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace a different file at --kubeconfig-out.")] = False,
     show_password: Annotated[bool, typer.Option(help="Print the kubeadmin password.")] = False,
 ) -> None:
     """Read the cluster's credentials back from Vault."""
-    from proxshift.engine.install import read_credentials
+    from proxshift.engine.install import deprovisioned, read_credentials
 
     context: AppContext = ctx.obj
-    project = context.project(only=[cluster])
-    stored = read_credentials(project, cluster, context.ui.warning)
     ui = context.ui
-    if kubeconfig_out:
-        from proxshift.files import write_private
-
-        write_private(kubeconfig_out, stored["kubeconfig"].reveal())
-        ui.success(f"kubeconfig written to {kubeconfig_out} (0600)")
+    project = context.project(only=[cluster])
+    stored = read_credentials(project, cluster, ui.warning)
+    gone = deprovisioned(project, cluster)
+    if gone:
+        ui.warning(
+            f"{cluster} was deprovisioned ({gone}): these are the credentials of the cluster that was removed; "
+            f"'proxshift provision {cluster}' builds it again"
+        )
     base_domain = project.cluster(cluster).base_domain
     ui.out.file.write(f"API:      {stored['api'].reveal()}\n")
     ui.out.file.write(f"console:  https://console-openshift-console.apps.{cluster}.{base_domain}\n")
@@ -144,3 +148,42 @@ def credentials(
         ui.out.file.write(f"password: {stored['kubeadmin'].reveal()}\n")
     else:
         ui.out.file.write("password: (hidden; --show-password prints it)\n")
+    if kubeconfig_out:
+        _write_kubeconfig(context, kubeconfig_out, stored["kubeconfig"].reveal(), force)
+
+
+def _write_kubeconfig(context: AppContext, path: Path, stored: str, force: bool) -> None:
+    """YAML, through the one private atomic writer; an existing different file stays unless --force."""
+    import shlex
+
+    import yaml
+
+    from proxshift.errors import OperationError, UserInputError
+    from proxshift.files import write_private
+
+    try:
+        text = yaml.safe_dump(yaml.safe_load(stored), sort_keys=False)  # stored as JSON or YAML: written as YAML
+    except yaml.YAMLError:
+        raise OperationError("the kubeconfig stored in Vault is neither YAML nor JSON", "store it again") from None
+    target = path.expanduser().absolute()
+    try:
+        present = target.read_text() if target.exists() else None
+    except (OSError, UnicodeDecodeError):
+        present = ""
+    if target.is_dir():
+        raise UserInputError(f"{target} is a directory", "name a file for --kubeconfig-out")
+    if present is not None and present != text and not force:
+        raise UserInputError(
+            f"{target} exists and holds something else (another cluster's kubeconfig?); it was left as it is",
+            "name another file, or pass --force to replace it",
+        )
+    if present == text:
+        context.ui.success(f"kubeconfig at {target} is already this one (0600)")
+    else:
+        try:
+            write_private(target, text)
+        except OSError as exc:
+            raise OperationError(f"cannot write {target}: {exc.strerror}", "check the directory") from None
+        context.ui.success(f"kubeconfig written to {target} (YAML, 0600)")
+    target.chmod(0o600)
+    context.ui.out.file.write(f"export KUBECONFIG={shlex.quote(str(target))}\n")

@@ -6,12 +6,15 @@ always yields every command, and the cli package has no import cycle.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import functools
+import inspect
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -32,7 +35,10 @@ from proxshift.cli import (
 from proxshift.cli.console import UI
 from proxshift.cli.context import AppContext
 from proxshift.config.paths import discover_paths
-from proxshift.errors import ExitCode, InvalidInput, ProxshiftError
+from proxshift.errors import Aborted, ExitCode, InvalidInput, ProxshiftError
+
+if TYPE_CHECKING:
+    from proxshift.config.project import Project
 
 
 def _version(value: bool) -> None:
@@ -60,6 +66,85 @@ def main_options(
     """Provision OpenShift clusters on Proxmox VE from one inventory file."""
     del version
     ctx.obj = AppContext(discover_paths(root, config, inventory), UI(debug=debug), debug)
+
+
+def cluster_parameter(command: Callable[..., Any]) -> str | None:
+    """The name of the command's cluster argument (its first after ctx: `cluster` or `name`), or None."""
+    parameters = list(inspect.signature(command).parameters)
+    return parameters[1] if len(parameters) > 1 and parameters[1] in ("cluster", "name") else None
+
+
+def holding_the_lock(command: Callable[..., None]) -> Callable[..., None]:
+    """A command that changes a cluster holds its lock (engine/lock.py) from the moment its project is loaded
+    (the cluster is then known to exist) to its end; with a flag of WRITES_NOTHING_WITH (a dry run) it takes
+    none."""
+    argument = cluster_parameter(command)
+    assert argument is not None, command.__name__  # noqa: S101 - a wiring mistake, caught by tests/cli/test_lock.py
+    read_only = WRITES_NOTHING_WITH.get(command, ("dry_run",))
+
+    @functools.wraps(command)
+    def locked(*args: Any, **kwargs: Any) -> None:
+        from proxshift.engine.lock import cluster_lock
+
+        ctx: typer.Context = kwargs["ctx"]
+        context: AppContext = ctx.obj
+        cluster: str = kwargs[argument]
+        if any(kwargs.get(flag) for flag in read_only):
+            command(*args, **kwargs)
+            return
+        with contextlib.ExitStack() as held:
+
+            def take(project: Project) -> None:
+                held.enter_context(cluster_lock(project.paths.install_dir(cluster), f"{ctx.command_path} {cluster}"))
+
+            context.on_project = take
+            try:
+                command(*args, **kwargs)
+            finally:
+                context.on_project = None
+
+    return locked
+
+
+# Every command that takes a cluster is one of these two: a command that changes a cluster (its VMs, its
+# files, its credentials, its place on the hub) holds the cluster's lock; a read-only one never waits for it.
+# tests/cli/test_lock.py checks that each such command is in exactly one, and that the first kind is refused
+# while another process holds the lock.
+CHANGES_A_CLUSTER: tuple[Callable[..., None], ...] = (
+    provision_cmds.provision,
+    post_cmds.post,
+    vm_cmds.deprovision,
+    vm_cmds.vms_create,
+    vm_cmds.start,
+    vm_cmds.stop,
+    install_cmds.iso_create,
+    vm_cmds.iso_upload,
+    install_cmds.wait,
+    acm_cmds.acm_import,
+    acm_cmds.acm_detach,
+    manifests_cmds.manifests,  # it writes the manifests into ocp_install/<cluster>/
+    nodes_cmds.nodes_add,
+    adopt_cmds.adopt,
+    lab_cmds.lab_predecessor,  # builds the cluster's VMs in the lab and writes its install dir
+)
+READS_A_CLUSTER: tuple[Callable[..., None], ...] = (
+    inventory_cmds.show,
+    doctor_cmds.doctor,
+    post_cmds.health,  # its Vault read is recorded in the audit trail all the same (engine/health.py)
+    vm_cmds.status,
+    install_cmds.credentials,
+    manifests_cmds.vault_check,
+)
+
+
+# The flags with which a command in CHANGES_A_CLUSTER changes nothing of the cluster (default: --dry-run).
+WRITES_NOTHING_WITH: dict[Callable[..., None], tuple[str, ...]] = {
+    manifests_cmds.manifests: ("dry_run", "no_vault", "output_dir"),  # --no-vault writes only to --output-dir
+}
+
+
+def _wired(command: Callable[..., None]) -> Callable[..., None]:
+    return holding_the_lock(command) if command in CHANGES_A_CLUSTER else command
 
 
 def _group(help_text: str) -> typer.Typer:
@@ -104,22 +189,22 @@ def build_app() -> typer.Typer:
         install_cmds.credentials,
     )
     for command in top_level:
-        app.command()(command)
+        app.command()(_wired(command))
 
     vms = _group("Proxmox VMs of a cluster.")
-    vms.command("create")(vm_cmds.vms_create)
+    vms.command("create")(_wired(vm_cmds.vms_create))
     iso = _group("The agent ISO on Proxmox storage.")
-    iso.command("create")(install_cmds.iso_create)
-    iso.command("upload")(vm_cmds.iso_upload)
+    iso.command("create")(_wired(install_cmds.iso_create))
+    iso.command("upload")(_wired(vm_cmds.iso_upload))
     installer = _group("The release's binaries: openshift-install, and oc for nodes add.")
     installer.command("fetch")(install_cmds.installer_fetch)
     vault = _group("Vault: check access to the inputs and the credentials path.")
     vault.command("check")(manifests_cmds.vault_check)
     acm = _group("Red Hat ACM: import a cluster into the hub, detach it.")
-    acm.command("import")(acm_cmds.acm_import)
-    acm.command("detach")(acm_cmds.acm_detach)
+    acm.command("import")(_wired(acm_cmds.acm_import))
+    acm.command("detach")(_wired(acm_cmds.acm_detach))
     nodes = _group("Day-2: add worker nodes to a running cluster.")
-    nodes.command("add")(nodes_cmds.nodes_add)
+    nodes.command("add")(_wired(nodes_cmds.nodes_add))
     lab = _group("A local lab that SIMULATES Proxmox, Vault and OpenShift, for trying proxshift.")
     for name, command in (
         ("up", lab_cmds.lab_up),
@@ -128,7 +213,7 @@ def build_app() -> typer.Typer:
         ("env", lab_cmds.lab_env),
         ("predecessor", lab_cmds.lab_predecessor),
     ):
-        lab.command(name)(command)
+        lab.command(name)(_wired(command))
     groups = {"vms": vms, "iso": iso, "installer": installer, "vault": vault, "acm": acm, "nodes": nodes}
     for name, group in groups.items():
         app.add_typer(group, name=name)
@@ -149,6 +234,9 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one retu
     except InvalidInput as exc:
         ui.problems(exc.problems)
         ui.error(exc)
+        return int(exc.exit_code)
+    except Aborted as exc:  # the user said no: not an error, just the fact
+        ui.info(exc.message)
         return int(exc.exit_code)
     except ProxshiftError as exc:
         if debug:

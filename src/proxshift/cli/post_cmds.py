@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from proxshift.cli.acm_cmds import HubFile
 from proxshift.cli.context import AppContext
 from proxshift.errors import ExitCode
 
@@ -14,10 +15,15 @@ def post(
     ctx: typer.Context,
     cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing anywhere.")] = False,
-    only: Annotated[str | None, typer.Option(help="Run only this phase.")] = None,
-    skip: Annotated[list[str] | None, typer.Option(help="Skip this phase (repeatable), e.g. --skip storage.")] = None,
+    only: Annotated[str | None, typer.Option(metavar="PHASE", help="Run only this phase.")] = None,
+    skip: Annotated[
+        list[str] | None, typer.Option(metavar="PHASE", help="Skip this phase (repeatable), e.g. --skip storage.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line instead of the live view.")] = False,
-    poll_interval: Annotated[float, typer.Option(help="Most seconds between two looks at the cluster.")] = 5.0,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.01, help="Most seconds between two looks at the cluster.")
+    ] = 5.0,
+    hub_kubeconfig: HubFile = None,
 ) -> None:
     """Finish an installed cluster: the phases after the ACM import (node labels, default StorageClass, health)."""
     from proxshift.cli.render import ending_with_error, plan_text, renderer
@@ -26,7 +32,7 @@ def post(
 
     context: AppContext = ctx.obj
     ui = context.ui
-    options = Options(only=only, skip=tuple(skip or ()), wait_poll=poll_interval)
+    options = Options(only=only, skip=tuple(skip or ()), wait_poll=poll_interval, hub_kubeconfig=hub_kubeconfig)
     if dry_run:
         project = context.project(only=[cluster], quiet=as_json)
         with renderer(ui) as report:  # warnings on stderr; the plan is the output
@@ -46,6 +52,7 @@ def health(
     ctx: typer.Context,
     cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
     as_json: Annotated[bool, typer.Option("--json", help="The checks as JSON on stdout.")] = False,
+    hub_kubeconfig: HubFile = None,
 ) -> None:
     """Check an installed cluster: VMs, API, its certificate, ClusterVersion, operators, Nodes, ACM. Exit 1 when
     anything failed."""
@@ -54,7 +61,7 @@ def health(
     context: AppContext = ctx.obj
     ui = context.ui
     project = context.project(only=[cluster], quiet=as_json)
-    report = cluster_health(project, cluster, ui.warning)
+    report = cluster_health(project, cluster, ui.warning, hub_kubeconfig)
     if as_json:
         ui.json(report.as_dict())
     else:

@@ -62,8 +62,16 @@ def phase_line(event: PhaseStarted | PhaseFinished | PhaseSkipped) -> str:
 
 
 def summary_lines(event: Summary) -> list[str]:
+    """The end of a run: "provisioned" only when every phase of the cluster is done; else what this run did."""
+    minutes = f"{event.seconds / 60:.1f} min"
+    if not event.provisioned:
+        did = ", ".join(event.ran) if event.ran else "no phase"
+        return [
+            f"{event.cluster}: {did} done in {minutes}; not done yet: {', '.join(event.remaining)}",
+            f"  the rest: proxshift {event.command} {event.cluster}",
+        ]
     return [
-        f"{event.cluster} {event.verb} in {event.seconds / 60:.1f} min",
+        f"{event.cluster} {event.verb} in {minutes}",
         f"  console:     {event.console_url or '(see proxshift credentials)'}",
         f"  API:         {event.api_url or '-'}",
         f"  credentials: Vault {event.credentials} (proxshift credentials {event.cluster})",
@@ -154,6 +162,8 @@ def json_fields(event: Event) -> dict[str, Any]:  # noqa: PLR0911 - one case per
                 "api": event.api_url,
                 "credentials": event.credentials,
                 "seconds": round(event.seconds, 1),
+                "ran": list(event.ran),
+                "remaining": list(event.remaining),
             }
         case Error():
             return {"event": "error", "message": event.message, "hint": event.hint, "exit_code": event.exit_code}

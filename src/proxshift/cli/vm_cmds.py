@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from proxshift.cli.context import AppContext
-from proxshift.errors import ExitCode, UserInputError
+from proxshift.errors import ExitCode
 
 if TYPE_CHECKING:
     from proxshift.config.project import Project
@@ -69,16 +68,31 @@ def _show(context: AppContext, run: VmRun, dry_run: bool) -> None:
 def vms_create(
     ctx: typer.Context,
     name: ClusterName,
-    force: Annotated[bool, typer.Option(help="Recreate proxshift's VMs that differ from the inventory.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Recreate proxshift's VMs that differ from the inventory (lists them, asks).")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask before --force recreates (needed without a terminal).")
+    ] = False,
     dry_run: DryRun = False,
 ) -> None:
     """Create the cluster's VMs (one API call each, in parallel); leave matching ones alone."""
+    from proxshift.cli.consent import asker
     from proxshift.engine.connections import proxmox_for
+    from proxshift.engine.teardown import RECREATE_QUESTION, recreate_items
     from proxshift.engine.vm_lifecycle import create_vms
+    from proxshift.errors import Aborted
 
     context: AppContext = ctx.obj
     prox, cluster = proxmox_for(context.project(only=[name]), name, context.ui.warning)
-    _show(context, create_vms(prox, cluster, force=force, dry_run=dry_run, progress=_progress(context)), dry_run)
+    if dry_run:
+        _show(context, create_vms(prox, cluster, force=force, dry_run=True), dry_run)
+        return
+    if force:  # the VMs it would recreate are listed, and asked about, before the first is destroyed
+        items = recreate_items(create_vms(prox, cluster, force=True, dry_run=True).plans)
+        if items and not asker(context.ui, yes, f"vms create {name} --force")(RECREATE_QUESTION, items):
+            raise Aborted()
+    _show(context, create_vms(prox, cluster, force=force, progress=_progress(context)), dry_run)
 
 
 def start(ctx: typer.Context, name: ClusterName, dry_run: DryRun = False) -> None:
@@ -114,44 +128,41 @@ def stop(
 def deprovision(
     ctx: typer.Context,
     cluster: ClusterName,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask for confirmation (needed without a terminal).")
+    ] = False,
     keep_iso: Annotated[bool, typer.Option(help="Keep the ISO proxshift uploaded.")] = False,
     keep_acm: Annotated[bool, typer.Option(help="Do not detach the cluster from the ACM hub.")] = False,
     keep_files: Annotated[bool, typer.Option(help="Keep ocp_install/<cluster> where it is.")] = False,
     dry_run: DryRun = False,
 ) -> None:
     """Detach from ACM, stop and destroy the VMs proxshift created, remove its ISO, archive the install dir."""
+    from functools import partial
+
+    from proxshift.cli.consent import asker
+    from proxshift.engine.connections import proxmox_for
     from proxshift.engine.deprovision import deprovision as take_down
+    from proxshift.errors import Aborted
 
     context: AppContext = ctx.obj
     ui = context.ui
     project = context.project(only=[cluster])
-    if not dry_run and not yes:
-        if not sys.stdin.isatty():
-            raise UserInputError(
-                f"deprovision {cluster} destroys its VMs and needs confirmation", "run it on a terminal, or pass --yes"
-            )
-        if not typer.confirm(f"Destroy every VM of {cluster} that proxshift created?", default=False):
-            raise typer.Exit(int(ExitCode.INTERRUPTED))
-    teardown = take_down(
-        project,
-        cluster,
-        keep_iso=keep_iso,
-        keep_acm=keep_acm,
-        keep_files=keep_files,
-        dry_run=dry_run,
-        notify=ui.warning,
-        report=ui.info,
-        progress=_progress(context),
-    )
+    prox = proxmox_for(project, cluster, ui.warning)[0]
+    take = partial(take_down, project, cluster, keep_iso=keep_iso, keep_acm=keep_acm, keep_files=keep_files, prox=prox)
+    plan = take(dry_run=True, notify=ui.warning)  # the refusals (a foreign VM, an unwritable dir) come first
+    if dry_run:
+        for item in plan.items(project.paths.shown):
+            ui.out.file.write(item + "\n")
+        ui.info("dry run: nothing was changed")
+        return
+    confirm = asker(ui, yes, f"deprovision {cluster}")
+    if not confirm(f"deprovision {cluster}: this goes (and this stays):", plan.items(project.paths.shown)):
+        raise Aborted()
+    teardown = take(report=ui.info, progress=_progress(context))
     if teardown.acm_skipped:
         ui.info(f"ACM detach skipped: {teardown.acm_skipped}")
-    elif dry_run and teardown.acm:
-        ui.out.file.write(teardown.acm + "\n")
-    if dry_run and teardown.archive:
-        ui.out.file.write(f"archive    {project.paths.shown(teardown.archive)} -> history/<UTC time>/\n")
-    _show(context, teardown.run, dry_run)  # exits 1 when a VM failed: the install dir then stays where it is
-    if teardown.archive and not dry_run:
+    _show(context, teardown.run, False)  # exits 1 when a VM failed: the install dir then stays where it is
+    if teardown.archive:
         ui.info(f"install directory archived to {project.paths.shown(teardown.archive)}")
 
 

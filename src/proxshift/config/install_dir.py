@@ -12,7 +12,7 @@ ocp_install/<cluster>/
   state.json                               proxshift's phase records
   uploads.json                             the ISO volumes proxshift uploaded (what it may delete)
   audit.jsonl                              the audit trail (append-only; stays when the rest is archived)
-  .lock                                    one run per cluster
+  .lock                                    one run per cluster (flock; names the holder's PID and command)
   add-nodes/<UTC stamp>/                   one `nodes add` run: nodes-config.yaml, node.x86_64.iso,
                                            report.json and oc.log (oc's), result.json (proxshift's)
   history/<UTC stamp>/                     what was replaced or archived, never deleted
@@ -22,6 +22,7 @@ Everything in it is private (0700 directories, 0600 files): it holds credentials
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -172,10 +173,33 @@ class InstallDir:
         if not entries:
             return None
         target = self.history_entry(now)
-        target.mkdir(parents=True, mode=0o700)
+        target.mkdir(parents=True, exist_ok=True, mode=0o700)
         for entry in entries:
             shutil.move(str(entry), target / entry.name)
         return target
+
+    def cannot_archive(self) -> list[Path]:
+        """The directories `archive()` needs to write to and cannot (checked before anything is destroyed)."""
+        if not self.path.is_dir():
+            return []
+        needed = [self.path, *(e for e in self.path.iterdir() if e.is_dir() and not e.is_symlink())]
+        return [p for p in needed if not os.access(p, os.W_OK | os.X_OK)]
+
+    def keep_in_history(self, paths: list[Path], now: datetime | None = None) -> Path | None:
+        """Move those of `paths` (inside this dir) that exist into history/<UTC stamp>/; None when none exist."""
+        present = [p for p in paths if p.exists() or p.is_symlink()]
+        if not present:
+            return None
+        target = self.history_entry(now)
+        target.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for path in present:
+            shutil.move(str(path), target / path.relative_to(self.path))
+        return target
+
+    @property
+    def image_made_here(self) -> list[Path]:
+        """What an `agent create image` run left here that a new one would replace (the admin credentials)."""
+        return [p for p in (self.auth, self.installer_state) if p.exists()]
 
     def shown(self, path: Path) -> str:
         """A path inside the install dir as its users read it (relative), for messages."""

@@ -55,19 +55,21 @@ def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> 
     except OperationError as exc:
         raise OperationError(
             f"cannot get the ACM hub's kubeconfig: {exc.message}",
-            f"provision the hub {settings.hub_cluster} first, pass --hub-kubeconfig / PROXSHIFT_HUB_KUBECONFIG, "
-            "or skip ACM (--skip acm)",
+            f"provision the hub {settings.hub_cluster} first, or point --hub-kubeconfig (provision, acm import) "
+            "or PROXSHIFT_HUB_KUBECONFIG at its kubeconfig",
         ) from None
     return settings.hub_cluster, credentials["kubeconfig"], str(base.child(settings.hub_cluster))
 
 
-def hub_kube(project: Project, notify: Notify = ignore, timeout: float = 30.0) -> tuple[str, Kube]:
-    """The configured hub's name and API (reading only: not audited)."""
+def hub_kube(
+    project: Project, notify: Notify = ignore, timeout: float = 30.0, hub_file: Path | None = None
+) -> tuple[str, Kube]:
+    """The hub's name and API (`hub_file`, else as configured); for reading only: not audited."""
     from proxshift.clients.acm import REFUSED_HINT
     from proxshift.clients.kube import Kube
     from proxshift.clients.transport import POLL_RETRY
 
-    hub_name, kubeconfig, _ = _hub_kubeconfig(project, None, notify)
+    hub_name, kubeconfig, _ = _hub_kubeconfig(project, hub_file, notify)
     return hub_name, Kube(kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT, timeout=timeout, retry=POLL_RETRY)
 
 

@@ -360,7 +360,7 @@ def apply_adoption(project: Project, plan: AdoptPlan, notify: Notify = ignore) -
     from proxshift.engine.state import State
 
     install_dir = project.paths.install_dir(plan.cluster)
-    with cluster_lock(install_dir, plan.cluster, notify):
+    with cluster_lock(install_dir, f"proxshift adopt {plan.cluster}"):
         for check in plan.to_mark:
             _mark(plan.prox, check)
         plan.credentials = _store_credentials(project, plan, notify)

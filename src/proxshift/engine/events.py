@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias, get_args
 
+from proxshift.errors import UserInputError
+
 Finished = Literal["done", "failed", "interrupted"]
 
 
@@ -73,7 +75,14 @@ class Summary:
     api_url: str | None
     credentials: str | None
     seconds: float
-    verb: str = "provisioned"  # what the run did to the cluster ("finished": `proxshift post`)
+    ran: tuple[str, ...] = ()  # the phases this run ran, in order
+    remaining: tuple[str, ...] = ()  # the cluster's phases not done yet (none: it is provisioned)
+    verb: str = "provisioned"  # what a run that leaves nothing undone did ("finished": `proxshift post`)
+    command: str = "provision"  # the command that runs the rest
+
+    @property
+    def provisioned(self) -> bool:
+        return not self.remaining
 
 
 @dataclass(frozen=True)
@@ -93,3 +102,18 @@ class Reporter(Protocol):
     """Whoever receives a run's events (a renderer, a test's list.append)."""
 
     def __call__(self, event: Event, /) -> None: ...
+
+
+class Confirm(Protocol):
+    """Asks before anything destructive: shown the question and what goes, True to go ahead.
+
+    Answering no is `False` (the engine then raises `Aborted`); a caller that cannot ask raises itself."""
+
+    def __call__(self, question: str, items: list[str], /) -> bool: ...
+
+
+def without_consent(question: str, items: list[str], /) -> bool:
+    """The engine's default: nobody to ask, so nothing destructive happens."""
+    raise UserInputError(
+        question + "\n  " + "\n  ".join(items), "nothing was changed; this needs consent (the CLI asks, or --yes)"
+    )

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proxshift.config.project import Project
@@ -51,12 +52,12 @@ def _failed(part: str, name: str, detail: str, hint: str | None) -> Check:
     return Check(name, "failed", detail, hint or "", part)
 
 
-def cluster_health(project: Project, cluster_name: str, notify: Notify) -> HealthReport:
+def cluster_health(project: Project, cluster_name: str, notify: Notify, hub_file: Path | None = None) -> HealthReport:
     """`proxshift health`: every check, its reads of Vault recorded in the cluster's audit trail."""
     from proxshift.engine.audit import trail
 
     with trail(project.paths.install_dir(cluster_name)):
-        return check_health(project, cluster_name, notify)
+        return check_health(project, cluster_name, notify, hub_file=hub_file)
 
 
 def check_health(
@@ -66,14 +67,16 @@ def check_health(
     *,
     proxmox: Callable[[], Proxmox] | None = None,
     kube: Callable[[], Kube] | None = None,
+    hub_file: Path | None = None,
     now: Callable[[], float] = time.time,
 ) -> HealthReport:
-    """Every check; `proxmox` and `kube` give the connections to use (default: made from the project)."""
+    """Every check; `proxmox` and `kube` give the connections to use (default: made from the project),
+    `hub_file` the hub's kubeconfig (default: PROXSHIFT_HUB_KUBECONFIG, else the hub's credentials in Vault)."""
     from proxshift.engine.connections import proxmox_for
 
     checks = _vms(project, cluster_name, proxmox or (lambda: proxmox_for(project, cluster_name, notify)[0]))
     checks += _cluster(kube or (lambda: _cluster_kube(project, cluster_name, notify)), now)
-    checks += _acm(project, cluster_name, notify)
+    checks += _acm(project, cluster_name, notify, hub_file)
     return HealthReport(cluster_name, checks)
 
 
@@ -232,15 +235,15 @@ def _nodes(api: Kube) -> list[Check]:
 # -- ACM ---------------------------------------------------------------------------------------------------
 
 
-def _acm(project: Project, cluster_name: str, notify: Notify) -> list[Check]:
+def _acm(project: Project, cluster_name: str, notify: Notify, hub_file: Path | None) -> list[Check]:
     from proxshift.clients.acm import AVAILABLE, JOINED, MANAGED_CLUSTER, addons
     from proxshift.clients.kube import conditions
     from proxshift.engine.acm_flow import hub_absent, hub_kube
 
-    if hub_absent(project, cluster_name):
+    if hub_absent(project, cluster_name, hub_file):
         return []  # not meant to be imported anywhere
     try:
-        hub_name, hub = hub_kube(project, notify, API_TIMEOUT)
+        hub_name, hub = hub_kube(project, notify, API_TIMEOUT, hub_file)
         managed = hub.get(*MANAGED_CLUSTER, cluster_name)
         states = addons(hub, cluster_name) if managed is not None else {}
     except ProxshiftError as exc:

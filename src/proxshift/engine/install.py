@@ -127,3 +127,17 @@ def live_api(project: Project, cluster_name: str) -> str | None:
         return kube.server if cluster_version(kube) is not None else None
     except (ProxshiftError, ValueError):  # ValueError: the client's own complaint about the server URL
         return None
+
+
+def deprovisioned(project: Project, cluster_name: str) -> str | None:
+    """When the cluster was deprovisioned (it has no VMs since, only files), as a UTC time; None if it was not."""
+    from proxshift.engine.state import State
+
+    install_dir = project.paths.install_dir(cluster_name)
+    if install_dir.state_file.is_file():
+        try:
+            return State(install_dir.state_file).deprovisioned  # `deprovision --keep-files`
+        except UserInputError:
+            return None
+    archived = sorted(e for e in install_dir.history.glob("*/state.json")) if install_dir.history.is_dir() else []
+    return archived[-1].parent.name if archived else None  # `deprovision`: all of it went to history/<stamp>/

@@ -116,7 +116,10 @@ def upload_iso(
 ) -> list[IsoTarget]:
     """`replace`: the user said so. `replace_ours`: refresh only an ISO this install dir records uploading."""
     if not iso.is_file():
-        raise UserInputError(f"ISO not found: {iso}", f"run 'proxshift iso create {cluster.name}' or pass --iso PATH")
+        raise UserInputError(
+            f"ISO not found: {iso}",
+            f"create it with 'proxshift iso create {cluster.name}' ('proxshift iso upload' also takes --iso PATH)",
+        )
     targets = plan_iso_upload(prox, cluster, iso, replace)
     uploads = read_uploads(install_dir)
     checksum = file_sha256(iso)
@@ -156,6 +159,21 @@ def _same_volume(entry: dict[str, Any], target: IsoTarget) -> bool:
     if entry.get("volid") != target.volid:
         return False
     return entry.get("node") == target.node or (target.shared and entry.get("storage") == target.storage)
+
+
+def missing_iso_volumes(prox: Proxmox, cluster: Cluster) -> list[str]:
+    """The iso_image volumes the cluster's VMs boot from that are not on their storage (read-only)."""
+    missing: list[str] = []
+    listed: dict[tuple[str, str], set[str]] = {}
+    for spec in specs_for(cluster):
+        if not spec.iso_volume:
+            continue
+        storage = spec.iso_volume.partition(":")[0]
+        if (spec.node, storage) not in listed:
+            listed[(spec.node, storage)] = set(prox.storage.iso_content(spec.node, storage))
+        if spec.iso_volume not in listed[(spec.node, storage)] and f"{spec.iso_volume} on {spec.node}" not in missing:
+            missing.append(f"{spec.iso_volume} on {spec.node}")
+    return missing
 
 
 def _bind(progress: IsoProgress | None, target: IsoTarget) -> Callable[[int, int], None] | None:

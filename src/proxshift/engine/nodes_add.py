@@ -71,7 +71,7 @@ def add_nodes(
 
     if dry_run:
         return AddNodesOutcome(_plan(project, name, named, proxmox, report, notify), dry_run=True)
-    with cluster_lock(project.paths.install_dir(name), name, notify):
+    with cluster_lock(project.paths.install_dir(name), f"proxshift nodes add {name}"):
         plan = _plan(project, name, named, proxmox, report, notify)
         if not plan.hosts:
             return AddNodesOutcome(plan, dry_run=False)

@@ -16,6 +16,7 @@ from proxshift.engine.provision import Provision
 
 class Post(Provision):
     verb = "finished"
+    command = "post"
 
     def __init__(self, project: Project, cluster_name: str, options: Options, report: Reporter) -> None:
         super().__init__(project, cluster_name, options, report, after("acm"))

@@ -1,7 +1,10 @@
 """`provision`: run the selected phases of the flow for one cluster, under its lock, with its state file.
 
 The phases themselves are in engine/phases/ (the list: flow.py). This module chooses them, plans them
-(--dry-run), guards a live cluster, runs each one that is not done, and reports it all as events.
+(--dry-run), and runs each one that is not done. A phase recorded done is run again when its inputs
+changed or its result is gone (state is checked against reality). On a live cluster the phases that
+would rebuild it are refused, naming why they would run, and the rest (credentials, acm, ...) resume;
+`--force` tears a live cluster down and builds it again, after consent (engine/teardown.py).
 """
 
 from __future__ import annotations
@@ -13,12 +16,21 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from proxshift.config.project import Project
-from proxshift.engine.events import PhaseFinished, PhaseSkipped, PhaseStarted, Reporter, Summary
+from proxshift.engine.events import (
+    Confirm,
+    Log,
+    PhaseFinished,
+    PhaseSkipped,
+    PhaseStarted,
+    Reporter,
+    Summary,
+    without_consent,
+)
 from proxshift.engine.lock import cluster_lock
 from proxshift.engine.phases.base import Options, Phase, PhaseContext, PhasePlan
 from proxshift.engine.phases.flow import PHASES, select
 from proxshift.engine.state import State
-from proxshift.errors import ExitCode, OperationError, ProxshiftError, UserInputError
+from proxshift.errors import ExitCode, ProxshiftError, UserInputError
 
 
 class Interrupted(ProxshiftError):
@@ -26,18 +38,27 @@ class Interrupted(ProxshiftError):
 
 
 class Provision:
-    """Runs (or plans) the phases for one cluster; every side effect is in a phase or the live-cluster guard."""
+    """Runs (or plans) the phases for one cluster; every side effect is in a phase or the --force teardown."""
 
     verb = "provisioned"  # what the summary says was done
+    command = "provision"  # the command: the lock names it, the summary says how to run the rest
 
     def __init__(
-        self, project: Project, cluster_name: str, options: Options, report: Reporter, phases: Sequence[Phase] = PHASES
+        self,
+        project: Project,
+        cluster_name: str,
+        options: Options,
+        report: Reporter,
+        phases: Sequence[Phase] = PHASES,
+        confirm: Confirm = without_consent,
     ) -> None:
         self.phases = tuple(phases)
         self.selected = select(options, self.phases)
         self.ctx = PhaseContext(project, cluster_name, options, report, [p.name for p in self.selected])
         self.name = cluster_name
         self.report = report
+        self.confirm = confirm
+        self._ran: list[str] = []
 
     # -- plan --------------------------------------------------------------------------------------------
 
@@ -60,32 +81,50 @@ class Provision:
     def run(self) -> Summary:
         started = time.monotonic()
         ctx = self.ctx
-        with cluster_lock(ctx.install_dir, self.name, ctx.notify), _sigterm_as_interrupt():
-            live = self.live_api() if "preflight" in ctx.selected else None
-            if live and not ctx.options.force:
-                raise UserInputError(
-                    f"{self.name} is a live cluster: its API at {live} answers with the stored credentials",
-                    "nothing was changed; use --force to tear it down and provision it again",
-                )
-            if live:
-                self.tear_down()
-            state = State(ctx.install_dir.state_file)  # after a teardown, a fresh one
+        with cluster_lock(ctx.install_dir, f"proxshift {self.command} {self.name}"), _sigterm_as_interrupt():
+            state = self._prepare(State(ctx.install_dir.state_file))
             state.data["cluster"] = self.name
             for phase in self.phases:
                 self._step(phase, state)
-        results = ctx.results
-        if results.credentials is None:
-            from proxshift.engine.phases.install import credentials_path
+        return self._summary(state, started)
 
-            results.credentials = credentials_path(ctx)
-        summary = Summary(
-            self.name, results.console_url, results.api_url, results.credentials, _since(started), self.verb
+    def _prepare(self, state: State) -> State:
+        """Every refusal that does not depend on a phase's results, before the first change; --force's consent."""
+        from proxshift.engine.teardown import consent_to_force, tear_down
+
+        ctx = self.ctx
+        rebuild = ctx.options.force and self.live_api() is not None
+        if not rebuild:
+            self._refuse_an_image_over_unrecorded_one(state)
+        if ctx.options.force:
+            consent_to_force(ctx, self.live_api() if rebuild else None, self.confirm)
+        if rebuild:
+            tear_down(ctx)
+            ctx.forget_live()
+            return State(ctx.install_dir.state_file)  # the old one went to history with the rest
+        return state
+
+    def _refuse_an_image_over_unrecorded_one(self, state: State) -> None:
+        """A lost state file must not lead to `agent create image` over the outputs of the one before."""
+        install_dir = self.ctx.install_dir
+        made = install_dir.image_made_here
+        if "iso" not in self.ctx.selected or state.recorded("iso") or not made:
+            return
+        if self.live_api() is not None:
+            return  # a live cluster: the guard refuses every rebuild, iso included, and says so
+        shown = self.ctx.project.paths.shown
+        lost = "the state file is missing" if not state.found else "the state file has no record of the image"
+        raise UserInputError(
+            f"{shown(install_dir.path)} holds what an earlier 'agent create image' made "
+            f"({', '.join(shown(p) for p in made)}), but {lost}: proxshift will not make a new image over it",
+            f"nothing was changed; the cluster that image installs may be installing or installed, and "
+            f"{shown(install_dir.auth)} holds its only admin credentials. To go on with that install: "
+            f"'proxshift provision {self.name} --from upload'; to start over: 'proxshift deprovision {self.name}' "
+            "(it moves everything to history/) and provision again",
         )
-        self.report(summary)
-        return summary
 
     def _step(self, phase: Phase, state: State) -> None:
-        """One phase: skipped (not selected, not configured, done), or run and recorded."""
+        """One phase: skipped (not selected, not configured, done), refused (a rebuild of a live cluster), or run."""
         ctx = self.ctx
         if phase.name not in ctx.selected:
             self.report(PhaseSkipped(phase.name, "not selected"))
@@ -94,11 +133,53 @@ class Provision:
         if why:
             self.report(PhaseSkipped(phase.name, f"not configured: {why}"))
             return
+        parts = phase.input_parts(ctx)
         inputs = phase.inputs(ctx)
-        if not phase.always and state.done(phase.name, inputs) and not ctx.options.only:
+        reason, gone = self._why_run(phase, state, parts, inputs)
+        if reason is None:
             self.report(PhaseSkipped(phase.name, "done, inputs unchanged"))
             return
+        if phase.rebuilds and self.live_api() is not None:
+            if gone:  # a by-product of the build went (the ISO deleted after the install): nothing to rebuild
+                self.report(PhaseSkipped(phase.name, f"done; {gone}, but the cluster is live"))
+                return
+            self._refuse_rebuild(phase, reason)
         self.report(PhaseStarted(phase.name))
+        if gone:
+            self.report(Log(phase.name, f"recorded done, but {gone}: running it again"))
+        self._run(phase, state, parts, inputs)
+
+    def _why_run(self, phase: Phase, state: State, parts: dict[str, Any], inputs: str) -> tuple[str | None, str | None]:
+        """(why the phase runs, or None to skip it; what of its result is gone, when that is why)."""
+        ctx = self.ctx
+        if phase.always:
+            return "it always runs", None
+        if ctx.options.only:
+            return f"--only {phase.name}", None
+        if not state.ever_done(phase.name):
+            missing = "the state file is missing" if not state.found else "it is not recorded as done"
+            return missing, None
+        if not state.done(phase.name, inputs):
+            return f"{' and '.join(state.changed(phase.name, parts)) or 'its inputs'} changed since it was done", None
+        if ctx.results.created and _after(phase, "vms", self.phases):
+            return f"the VMs were created in this run ({', '.join(ctx.results.created)})", None
+        gone = phase.result_gone(ctx)
+        return (f"recorded done, but {gone}", gone) if gone else (None, None)
+
+    def _refuse_rebuild(self, phase: Phase, reason: str) -> None:
+        names = [p.name for p in self.phases]
+        later = [p.name for p in self.phases[names.index(phase.name) + 1 :] if not p.rebuilds]
+        rest = f" 'proxshift provision {self.name} --from {later[0]}' runs what follows without it;" if later else ""
+        raise UserInputError(
+            f"{self.name} is a live cluster (its API at {self.live_api()} answers): {phase.name} would build it "
+            f"anew, because {reason}",
+            f"nothing was changed;{rest} undo the change to leave the cluster as it is, or "
+            f"'proxshift provision {self.name} --force' tears it down and builds it again (it lists what goes and "
+            "asks first)",
+        )
+
+    def _run(self, phase: Phase, state: State, parts: dict[str, Any], inputs: str) -> None:
+        ctx = self.ctx
         began = time.monotonic()
         try:
             phase.execute(ctx)  # its run between its hooks
@@ -111,45 +192,43 @@ class Provision:
         except ProxshiftError:
             self.report(PhaseFinished(phase.name, "failed", _since(began)))
             raise
-        state.record(phase.name, inputs, time.monotonic() - began)
+        state.record(phase.name, inputs, time.monotonic() - began, parts)
+        self._ran.append(phase.name)
         self.report(PhaseFinished(phase.name, "done", _since(began)))
 
-    # -- live cluster guard ------------------------------------------------------------------------------
+    def _summary(self, state: State, started: float) -> Summary:
+        ctx = self.ctx
+        results = ctx.results
+        if results.credentials is None:
+            from proxshift.engine.phases.install import credentials_path
+
+            results.credentials = credentials_path(ctx)
+        remaining = tuple(
+            p.name
+            for p in self.phases
+            if not p.always and not state.ever_done(p.name) and p.not_configured(ctx) is None
+        )
+        summary = Summary(
+            self.name,
+            results.console_url,
+            results.api_url,
+            results.credentials,
+            _since(started),
+            tuple(self._ran),
+            remaining,
+            self.verb,
+            self.command,
+        )
+        self.report(summary)
+        return summary
 
     def live_api(self) -> str | None:
-        """The API URL if the cluster answers with the credentials in Vault; else None."""
-        from proxshift.engine.install import live_api
+        return self.ctx.live_api()
 
-        return live_api(self.ctx.project, self.name)
 
-    def tear_down(self) -> None:
-        """--force on a live cluster: detach from ACM, destroy our VMs, move the install directory to history."""
-        from proxshift.engine.deprovision import deprovision
-        from proxshift.engine.events import Log
-
-        ctx = self.ctx
-        ctx.report(
-            Log("preflight", "--force: detaching from ACM, destroying the VMs, moving the install directory to history")
-        )
-        teardown = deprovision(
-            ctx.project,
-            self.name,
-            acm_timeout=ctx.options.acm_timeout,
-            prox=ctx.proxmox(),
-            notify=ctx.notify,
-            report=lambda m: ctx.report(Log("acm", m.strip())),
-        )
-        acm = f"ACM detach skipped: {teardown.acm_skipped}" if teardown.acm_skipped else str(teardown.acm)
-        ctx.report(Log("acm", acm))
-        if teardown.run.failed:
-            raise OperationError(
-                "tearing the cluster down failed: "
-                + "; ".join(f"{r.host}: {r.detail}" for r in teardown.run.results if not r.ok),
-                "see 'proxshift status'",
-            )
-        if teardown.archive:
-            shown = ctx.project.paths.shown(teardown.archive)
-            ctx.report(Log("preflight", f"previous install directory moved to {shown}"))
+def _after(phase: Phase, name: str, phases: Sequence[Phase]) -> bool:
+    names = [p.name for p in phases]
+    return name in names and phase.name in names and names.index(phase.name) > names.index(name)
 
 
 def _since(began: float) -> float:

@@ -79,3 +79,25 @@ def check_before_create(
             "fix the inventory or the Proxmox side, then run again",
         )
     return plans
+
+
+def check_before_rebuild(prox: Proxmox, cluster: Cluster) -> None:
+    """Before a teardown (`provision --force` on a live cluster): would every VM be created anew afterwards?
+
+    The same checks as check_before_create, for all VMs as if none existed, so that a teardown is never
+    followed by a refusal: privileges, foreign VMs on our vmids, nodes, storages, bridges, boot order."""
+    specs = specs_for(cluster)
+    facts = NodeFacts(prox)
+    missing = missing_privileges(prox, specs, facts, iso_upload=True)
+    if missing:
+        raise OperationError(
+            f"the Proxmox credentials of {prox.credentials.user} lack: {', '.join(missing[:6])}",
+            "grant the role in docs/proxmox.md to the token; nothing was changed",
+        )
+    refuse([p for p in plan_vms(prox, specs) if p.action == "refuse"])
+    problems = check_environment(facts, specs, iso_present=False)
+    if problems:
+        raise UserInputError(
+            "the Proxmox cluster could not hold these VMs once they are torn down:\n  " + "\n  ".join(problems),
+            "nothing was changed; fix the inventory or the Proxmox side, then run again",
+        )

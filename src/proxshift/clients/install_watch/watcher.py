@@ -377,19 +377,19 @@ class InstallWatcher:
         return "unhealthy operators:\n    " + "\n    ".join(lines) if lines else "see 'oc get clusterversion'"
 
     def _time_out(self, stage: str) -> NoReturn:
-        minutes = self.settings.timeout / 60
+        within = duration(self.settings.timeout)  # never "within 0 min" for a sub-minute timeout
         resume = f"'proxshift wait {self.settings.cluster}' picks up where this left off"
         if stage == "bootstrap" and not self._agent_seen and self._agent_error is not None:
             raise InstallFailed(
-                f"bootstrap did not complete within {duration(self.settings.timeout)}: the rendezvous host "
+                f"bootstrap did not complete within {within}: the rendezvous host "
                 f"{self.agent.where} never answered (last: {self._agent_error.kind})",
                 f"{self._agent_error.hint}; then {resume}",
                 "bootstrap",
             ) from self._agent_error.__cause__
         if stage == "bootstrap":
-            raise InstallFailed(f"bootstrap did not complete within {minutes:.0f} min", resume, "bootstrap")
+            raise InstallFailed(f"bootstrap did not complete within {within}", resume, "bootstrap")
         raise InstallFailed(
-            f"the install did not complete within {minutes:.0f} min",
+            f"the install did not complete within {within}",
             self._operator_hint() + f"\n  resume with 'proxshift wait {self.settings.cluster}'",
             "install",
         )

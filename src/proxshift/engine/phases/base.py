@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from proxshift.engine.events import Log, Notice, Output, Reporter
@@ -42,6 +43,7 @@ class Options:
     wait_poll: float = 5.0
     acm_mode: str = "auto"
     acm_timeout: float = 15 * 60
+    hub_kubeconfig: Path | None = None  # else PROXSHIFT_HUB_KUBECONFIG, else the hub's credentials in Vault
 
 
 class PhaseContext:
@@ -62,6 +64,7 @@ class PhaseContext:
         self._vm_plans: list[VmPlan] | None = None
         self._kubeconfig: Secret | None = None
         self._kube: Kube | None = None
+        self._live: tuple[str | None] | None = None
 
     def notify(self, message: str) -> None:
         """For clients and engine helpers that take a plain `Callable[[str], None]` for warnings."""
@@ -127,12 +130,28 @@ class PhaseContext:
             for argv in (hooks.before if when == "before" else hooks.after).get(phase, [])
         ]
 
-    def base_inputs(self) -> list[str]:
-        """The cluster's inventory entry and the site config: what most phases depend on."""
+    def live_api(self) -> str | None:
+        """The API URL if the cluster answers with the credentials in Vault (a live cluster), else None; asked
+        once per run (a teardown says it is gone with `forget_live`)."""
+        if self._live is None:
+            from proxshift.engine.install import live_api
+
+            self._live = (live_api(self.project, self.name),)
+        return self._live[0]
+
+    def forget_live(self) -> None:
+        self._live = (None,)
+
+    def forget_vm_plans(self) -> None:
+        """The VMs changed (a teardown, a create): the next `vm_plans()` reads Proxmox again."""
+        self._vm_plans = None
+
+    def base_inputs(self) -> dict[str, Any]:
+        """The cluster's inventory entry and the site config: what most phases depend on, by name."""
         from proxshift.config.settings import NOT_INSTALL_INPUTS
 
         settings = self.project.settings.model_dump_json(exclude=set(NOT_INSTALL_INPUTS))
-        return [cluster_fingerprint(self.cluster), settings]
+        return {"the cluster's inventory entry": cluster_fingerprint(self.cluster), "the site config": settings}
 
 
 @dataclass
@@ -143,6 +162,7 @@ class Results:
     console_url: str | None = None
     api_url: str | None = None
     credentials: str | None = None  # where in Vault
+    created: list[str] = field(default_factory=list)  # VMs created (or recreated) by this run
 
 
 class Phase(ABC):
@@ -151,6 +171,7 @@ class Phase(ABC):
     name: ClassVar[str]
     description: ClassVar[str]  # one line: the docs' phase table, `doctor`
     always: ClassVar[bool] = False  # read-only and cheap: runs every time, so what follows sees fresh facts
+    rebuilds: ClassVar[bool] = False  # builds the cluster anew (manifests, image, VMs): refused on a live cluster
     unchanged: ClassVar[str] = "the cluster's entry and the site config are unchanged"  # the docs' re-run column
 
     def not_configured(self, ctx: PhaseContext) -> str | None:
@@ -158,9 +179,21 @@ class Phase(ABC):
         del ctx
         return None
 
+    def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
+        """What the result depends on, by name ("the site config", ...): a change is named by its part."""
+        return ctx.base_inputs()
+
     def inputs(self, ctx: PhaseContext) -> str:
         """A digest of what the result depends on: recorded done with the same digest, a re-run skips it."""
-        return digest(*ctx.base_inputs())
+        return digest(*self.input_parts(ctx).values())
+
+    def result_gone(self, ctx: PhaseContext) -> str | None:
+        """Why the result of this phase, recorded done, is not there any more (it then runs again), or None.
+
+        State is checked against reality, never trusted blindly: a VM removed by hand, an ISO deleted from
+        storage. Read-only, and cheap next to the phase itself."""
+        del ctx
+        return None
 
     @abstractmethod
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxshift.engine.events import Output, Progress
 from proxshift.engine.phases.base import Phase, PhaseContext
-from proxshift.engine.state import cluster_fingerprint, digest
+from proxshift.engine.state import cluster_fingerprint
 
 if TYPE_CHECKING:
     from proxshift.engine.iso_upload import IsoTarget
@@ -19,12 +19,17 @@ class Manifests(Phase):
     unchanged = (
         "the cluster's inventory entry, the site config, the secrets' versions and the extra manifests are unchanged"
     )
+    rebuilds = True
 
-    def inputs(self, ctx: PhaseContext) -> str:
+    def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.manifests_flow import extra_manifest_texts
 
-        extra = extra_manifest_texts(ctx.project, ctx.cluster)
-        return digest(*ctx.base_inputs(), ctx.results.versions, *([extra] if extra else []))
+        extra = extra_manifest_texts(ctx.project, ctx.cluster)  # a part only when there are some: digests stay
+        return {
+            **ctx.base_inputs(),
+            "the secrets' versions in Vault": ctx.results.versions,
+            **({"the extra manifests": extra} if extra else {}),
+        }
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.manifests_flow import generate_manifests
@@ -53,14 +58,19 @@ class Iso(Phase):
     name = "iso"
     description = "openshift-install agent create image"
     unchanged = "the rendered manifests and the extra manifests are unchanged"
+    rebuilds = True
 
-    def inputs(self, ctx: PhaseContext) -> str:
+    def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.manifests_flow import extra_manifest_texts
 
         rendered = ctx.install_dir.rendered
         kept = [(p.name, p.read_text()) for p in sorted(rendered.glob("*.yaml"))] if rendered.is_dir() else []
         extra = extra_manifest_texts(ctx.project, ctx.cluster)
-        return digest(kept, extra) if extra else digest(kept)  # without extra manifests: as before they existed
+        return {"the rendered manifests": kept, **({"the extra manifests": extra} if extra else {})}
+
+    def result_gone(self, ctx: PhaseContext) -> str | None:
+        iso = ctx.install_dir.iso
+        return None if iso.is_file() else f"{ctx.project.paths.shown(iso)} is gone"
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.clients.installer import find_installer
@@ -82,6 +92,9 @@ class Iso(Phase):
             # The installer consumed them last time: put the kept copies back for a fresh image.
             for kept, target in zip(install_dir.rendered_manifests, install_dir.manifests, strict=True):
                 shutil.copy2(kept, target)
+        kept_at = install_dir.keep_in_history([install_dir.auth, install_dir.installer_state])
+        if kept_at:
+            self.log(ctx, f"the previous image's credentials and state moved to {ctx.project.paths.shown(kept_at)}")
         iso = create_iso(ctx.project, ctx.name, lambda line: ctx.report(Output(self.name, line)))
         self.log(ctx, f"created {ctx.project.paths.shown(iso)}")
 
@@ -89,16 +102,23 @@ class Iso(Phase):
 class Upload(Phase):
     name = "upload"
     description = "the ISO to the storage of iso_image"
-    unchanged = "the ISO and the cluster are unchanged"
+    unchanged = "the ISO and the cluster are unchanged, and the ISO is still on its storage"
+    rebuilds = True
 
-    def inputs(self, ctx: PhaseContext) -> str:
+    def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
         iso = ctx.install_dir.iso
         present = iso.exists()
-        return digest(
-            cluster_fingerprint(ctx.cluster),
-            iso.stat().st_size if present else None,
-            iso.stat().st_mtime_ns if present else None,
-        )
+        return {
+            "the cluster's inventory entry": cluster_fingerprint(ctx.cluster),
+            "the ISO's size": iso.stat().st_size if present else None,
+            "the ISO's time": iso.stat().st_mtime_ns if present else None,
+        }
+
+    def result_gone(self, ctx: PhaseContext) -> str | None:
+        from proxshift.engine.iso_upload import missing_iso_volumes
+
+        gone = missing_iso_volumes(ctx.proxmox(), ctx.cluster)
+        return f"{', '.join(gone)} is gone from its storage" if gone else None
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.vm_plan import specs_for

@@ -10,14 +10,14 @@ from proxshift.engine.phases.base import Phase, PhaseContext
 class Preflight(Phase):
     name = "preflight"
     description = (
-        "live-cluster guard; Proxmox privileges; the VM plan (refuses a foreign VM on an inventory vmid, "
-        "or drift without --force); nodes, storages, bridges, boot order; the openshift-install binary"
+        "Proxmox privileges; the VM plan (refuses a foreign VM on an inventory vmid, or drift without --force); "
+        "nodes, storages, bridges, boot order; the openshift-install binary"
     )
     always = True
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         return {
-            "checks": ["Proxmox privileges", "VM plan (no foreign VM on an inventory vmid, drift)", "live cluster"],
+            "checks": ["Proxmox privileges", "VM plan (no foreign VM on an inventory vmid, drift)"],
             "refusals": [f"{p.spec.host}: {p.reason}" for p in ctx.vm_plans() if p.action in ("refuse", "drift")],
         }
 
@@ -29,7 +29,7 @@ class Preflight(Phase):
         )
         for plan in plans:
             self.log(ctx, f"{plan.spec.host} (vmid {plan.spec.vmid}): {plan.action}")
-        if "iso" in ctx.selected:
+        if "iso" in ctx.selected and ctx.live_api() is None:  # on a live cluster iso never runs
             from proxshift.clients.installer import find_installer
 
             found = find_installer(ctx.cluster.vars.ocp_version, ctx.project.settings.ocp_installer_path)

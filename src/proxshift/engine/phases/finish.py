@@ -7,7 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from proxshift.engine.phases.base import Phase, PhaseContext
-from proxshift.engine.state import State, digest
+from proxshift.engine.state import State
+from proxshift.errors import ProxshiftError
+
+
+def _not_installed(ctx: PhaseContext) -> str | None:
+    """Why there is no installed cluster to finish yet: its install was not followed to the end (`wait`),
+    in this run or before (`adopt` records it for a cluster installed without proxshift)."""
+    if "wait" in ctx.selected or State(ctx.install_dir.state_file).ever_done("wait"):
+        return None
+    return "the install is not recorded as complete (the wait phase has not run; 'proxshift adopt' records it)"
 
 
 def _wanted(ctx: PhaseContext) -> dict[str, dict[str, str]]:
@@ -19,17 +28,25 @@ def _wanted(ctx: PhaseContext) -> dict[str, dict[str, str]]:
 class Labels(Phase):
     name = "labels"
     description = "waits for each host to be a Ready Node, then sets the cluster's and the host's node labels"
-    unchanged = "the node labels in the inventory and the site config are unchanged"
+    unchanged = "the node labels in the inventory and the site config are unchanged, and the Nodes carry them"
 
     def not_configured(self, ctx: PhaseContext) -> str | None:
-        if any(_wanted(ctx).values()):
-            return None
-        if State(ctx.install_dir.state_file).ever_done(self.name):
-            return None  # labels set earlier may have to go
-        return "no node labels (post_install.node_labels, or node_labels on a host)"
+        if not any(_wanted(ctx).values()) and not State(ctx.install_dir.state_file).ever_done(self.name):
+            return "no node labels (post_install.node_labels, or node_labels on a host)"
+        return _not_installed(ctx)  # (labels set earlier may have to go: configured while recorded)
 
-    def inputs(self, ctx: PhaseContext) -> str:
-        return digest(_wanted(ctx))
+    def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
+        return {"the node labels": _wanted(ctx)}
+
+    def result_gone(self, ctx: PhaseContext) -> str | None:
+        from proxshift.clients.openshift import label_change, name_of
+
+        try:
+            nodes = {name_of(n): n for n in ctx.kube().list("v1", "Node")}
+        except ProxshiftError:
+            return None  # cannot tell from here; the run (and health) will say what is wrong
+        differ = [n for n, labels in _wanted(ctx).items() if n in nodes and label_change(nodes[n], labels).needed]
+        return f"the labels of {', '.join(differ)} differ" if differ else None
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         return {
@@ -55,17 +72,27 @@ class Labels(Phase):
 class Storage(Phase):
     name = "storage"
     description = "waits for post_install.default_storage_class and makes it the only default StorageClass"
-    unchanged = "post_install.default_storage_class is unchanged"
+    unchanged = "post_install.default_storage_class is unchanged, and it is still the only default"
 
     @staticmethod
     def _storage_class(ctx: PhaseContext) -> str | None:
         return ctx.cluster.post_install(ctx.project.settings.post_install).default_storage_class
 
     def not_configured(self, ctx: PhaseContext) -> str | None:
-        return None if self._storage_class(ctx) else "no post_install.default_storage_class"
+        return _not_installed(ctx) if self._storage_class(ctx) else "no post_install.default_storage_class"
 
-    def inputs(self, ctx: PhaseContext) -> str:
-        return digest(self._storage_class(ctx))
+    def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
+        return {"post_install.default_storage_class": self._storage_class(ctx)}
+
+    def result_gone(self, ctx: PhaseContext) -> str | None:
+        from proxshift.clients.openshift import STORAGE, is_default, name_of
+
+        try:
+            classes = ctx.kube().list(STORAGE, "StorageClass")
+        except ProxshiftError:
+            return None  # cannot tell from here; the run (and health) will say what is wrong
+        defaults = sorted(name_of(c) for c in classes if is_default(c))
+        return None if defaults == [self._storage_class(ctx)] else f"the defaults are {', '.join(defaults) or 'none'}"
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         return {"default storage class": self._storage_class(ctx)}
@@ -89,17 +116,23 @@ class Health(Phase):
     description = "checks the VMs, API, certificate, ClusterVersion, operators, Nodes and ACM import (docs/health.md)"
     always = True
 
+    def not_configured(self, ctx: PhaseContext) -> str | None:
+        return _not_installed(ctx)  # `proxshift health` checks a cluster whatever its records say
+
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.acm_flow import hub_absent
 
         checks = ["VMs", "API /readyz", "API certificate", "ClusterVersion", "ClusterOperators", "Nodes"]
-        return {"checks": checks + ([] if hub_absent(ctx.project, ctx.name) else ["ACM import"])}
+        hub = ctx.options.hub_kubeconfig
+        return {"checks": checks + ([] if hub_absent(ctx.project, ctx.name, hub) else ["ACM import"])}
 
     def run(self, ctx: PhaseContext) -> None:
         from proxshift.engine.health import check_health
         from proxshift.errors import OperationError
 
-        report = check_health(ctx.project, ctx.name, ctx.notify, proxmox=ctx.proxmox, kube=ctx.kube)
+        report = check_health(
+            ctx.project, ctx.name, ctx.notify, proxmox=ctx.proxmox, kube=ctx.kube, hub_file=ctx.options.hub_kubeconfig
+        )
         for check in report.checks:
             self.log(ctx, f"{check.status:<7} {check.name}: {check.detail}")
             if check.status == "warning":

@@ -24,6 +24,17 @@ def _outcome(phase: Phase, ctx: PhaseContext, run: VmRun) -> None:
 class Vms(Phase):
     name = "vms"
     description = "creates the VMs (leaves matching ones alone)"
+    unchanged = "the cluster's entry and the site config are unchanged, and every VM exists"
+    rebuilds = True
+
+    def result_gone(self, ctx: PhaseContext) -> str | None:
+        gone = [p for p in ctx.vm_plans() if p.action == "create"]
+        if gone:
+            return ", ".join(f"VM {p.spec.host} (vmid {p.spec.vmid})" for p in gone) + " does not exist"
+        recreate = [p for p in ctx.vm_plans() if p.action == "recreate"]
+        if recreate:
+            return ", ".join(f"VM {p.spec.host}" for p in recreate) + " differs from the inventory (--force)"
+        return None
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         return {
@@ -50,12 +61,19 @@ class Vms(Phase):
             force=ctx.options.force,
             progress=lambda host, message: self.log(ctx, f"{host}: {message}"),
         )
+        ctx.forget_vm_plans()
+        ctx.results.created += [r.host for r in run.results if r.ok and r.detail in ("created", "recreated")]
         _outcome(self, ctx, run)
 
 
 class Start(Phase):
     name = "start"
     description = "starts them"
+    unchanged = "the cluster's entry and the site config are unchanged, and every VM runs"
+
+    def result_gone(self, ctx: PhaseContext) -> str | None:
+        stopped = [p for p in ctx.vm_plans() if p.action != "create" and p.status != "running"]
+        return ", ".join(f"VM {p.spec.host} is {p.status or 'not running'}" for p in stopped) if stopped else None
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         return {"vms": [p.spec.host for p in ctx.vm_plans()]}
@@ -64,4 +82,5 @@ class Start(Phase):
         from proxshift.engine.vm_lifecycle import start_vms
 
         run = start_vms(ctx.proxmox(), ctx.cluster, progress=lambda host, message: self.log(ctx, f"{host}: {message}"))
+        ctx.forget_vm_plans()
         _outcome(self, ctx, run)
