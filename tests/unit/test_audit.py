@@ -7,10 +7,13 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
+
 from proxshift.config.install_dir import InstallDir
 from proxshift.engine.audit import record, set_command, trail
 from proxshift.engine.lock import cluster_lock
 from proxshift.engine.vm_run import in_parallel
+from proxshift.errors import OperationError, UserInputError
 
 
 def test_nothing_is_recorded_without_an_open_trail(tmp_path: Path) -> None:
@@ -57,3 +60,25 @@ def test_an_archive_leaves_the_trail_in_place(tmp_path: Path) -> None:
     assert archived is not None and (archived / "state.json").exists()
     assert not (archived / "audit.jsonl").exists()
     assert install_dir.audit_log.is_file()
+
+
+def test_reads_wait_for_what_follows_and_a_refusal_leaves_no_trace(tmp_path: Path) -> None:
+    install_dir = InstallDir(tmp_path / "ocp_install" / "c")
+    with pytest.raises(UserInputError), trail(install_dir):
+        record("vault.read", path="secrets/data/openshift/pullsecret", keys=["secret"], version=1)
+        raise UserInputError("a rule refused the manifests", "nothing was changed")
+    assert not (tmp_path / "ocp_install").exists()  # refused: as a dry run
+    with trail(install_dir):
+        record("vault.read", path="p", keys=["k"], version=1)
+        assert not install_dir.audit_log.exists()  # a read alone waits
+        record("proxmox.task", vmid=401)
+        assert [json.loads(line)["event"] for line in install_dir.audit_log.read_text().splitlines()] == [
+            "vault.read",
+            "proxmox.task",
+        ]
+        record("vault.read", path="q", keys=["k"], version=2)
+    with pytest.raises(OperationError), trail(install_dir):  # failed (exit 1): what it read is kept
+        record("vault.read", path="r", keys=["k"], version=3)
+        raise OperationError("Proxmox is unreachable", "check it")
+    paths = [json.loads(line).get("path") for line in install_dir.audit_log.read_text().splitlines()]
+    assert paths == ["p", None, "q", "r"]
