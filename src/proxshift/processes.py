@@ -8,7 +8,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 
@@ -28,15 +29,30 @@ def pid_alive(pid: int | None) -> bool:
 
 
 STOP_GRACE = 10.0  # seconds a stopped child gets to exit on SIGTERM before SIGKILL
+CREDENTIAL_PREFIXES = ("VAULT_", "PROXSHIFT_")  # the Vault token, the Proxmox token and password
+
+
+def without_credentials(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child that must not get proxshift's own credentials: no VAULT_*, no PROXSHIFT_*."""
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items() if not k.startswith(CREDENTIAL_PREFIXES)}
 
 
 class ChildTimedOut(Exception):
     """The child ran past its timeout; it was stopped and reaped."""
 
 
-def run_streaming(argv: list[str], on_line: Callable[[str], None], timeout: float, grace: float = STOP_GRACE) -> int:
-    """Run a child in its own process group and hand over each line of its output (stdout and stderr)
-    as it comes; its exit code.
+def run_streaming(
+    argv: list[str],
+    on_line: Callable[[str], None],
+    timeout: float,
+    grace: float = STOP_GRACE,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Run a child in its own process group (in `cwd`, with `env`: default, proxshift's own) and hand over
+    each line of its output (stdout and stderr) as it comes; its exit code.
 
     Its own group keeps a terminal's Ctrl-C from reaching it behind proxshift's back; instead, whatever
     ends the wait here (the `timeout`, raising ChildTimedOut; Ctrl-C; SIGTERM, turned into Ctrl-C while
@@ -46,7 +62,13 @@ def run_streaming(argv: list[str], on_line: Callable[[str], None], timeout: floa
     deadline = time.monotonic() + timeout
     with _sigterm_as_interrupt():
         process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=cwd,
+            env=None if env is None else dict(env),
         )
         try:
             assert process.stdout is not None  # noqa: S101 - Popen with stdout=PIPE always has it

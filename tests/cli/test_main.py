@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import CliRunner
 
 EXPECTED_COMMANDS = {
-    "provision", "manifests", "clusters", "show", "validate", "doctor",
+    "provision", "post", "manifests", "clusters", "show", "validate", "doctor", "health",
     "start", "stop", "status", "deprovision", "adopt", "wait", "credentials", "backup", "restore",
 }  # fmt: skip
 EXPECTED_GROUPS = {"vms": {"create"}, "iso": {"create", "upload"}, "installer": {"fetch"}, "vault": {"check"},

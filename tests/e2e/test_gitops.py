@@ -1,4 +1,4 @@
-"""The GitOps phases in the lab: `provision --from gitops` on the hub, which is up from the start."""
+"""The GitOps phases in the lab: `provision --from gitops` on the hub, once provisioned."""
 
 from __future__ import annotations
 
@@ -44,6 +44,9 @@ def _gitops_lab(lab: Lab) -> str:
 
 
 def test_provision_from_gitops_on_the_hub(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    # The phases after acm run on a cluster whose install is recorded complete (wait), as labels and storage.
+    installed = cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST)
+    assert installed.code == 0, installed.err
     token = _gitops_lab(lab)
     plan = cli("--root", predecessor_root, "provision", "ocp-sno1", "--from", "gitops", "--dry-run")
     assert plan.code == 0, plan.err

@@ -118,9 +118,8 @@ def test_after_skip_acm_a_plain_re_run_runs_the_import(predecessor_root: Path, l
     first = cli("--root", predecessor_root, "provision", "ocp-sno2", "--skip", "acm", *FAST)
     assert first.code == 0, first.err
     # restore too: the predecessor's site config lists backup_secrets (there is nothing to restore yet)
-    assert "✓ ocp-sno2: preflight, secrets, manifests, iso, upload, vms, start, wait, credentials, restore done in" in (
-        first.err
-    )
+    ran = "preflight, secrets, manifests, iso, upload, vms, start, wait, credentials, restore, health"
+    assert f"✓ ocp-sno2: {ran} done in" in first.err
     assert "not done yet: acm\n" in first.err and "provisioned" not in first.err
     hub = lab.clusters["ocp-sno1"].kube.store
     assert hub.find(*MC, "ocp-sno2") is None

@@ -147,7 +147,7 @@ def test_deprovision_leaves_nothing_behind(predecessor_root: Path, lab: Lab, cli
     assert "iso/ocp-sno2-agent.x86_64.iso" not in lab.pve.storages["your_nfs"].get("volumes", {})
     assert hub.find(*MC, "ocp-sno2") is None and hub.find("v1", "Namespace", "ocp-sno2") is None
     install_dir = predecessor_root / "ocp_install" / "ocp-sno2"
-    assert [p.name for p in install_dir.iterdir()] == ["history"]
+    assert sorted(p.name for p in install_dir.iterdir()) == ["audit.jsonl", "history"]  # the trail stays
 
 
 def test_dry_run_changes_nothing_anywhere(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
@@ -182,6 +182,7 @@ def test_dry_run_changes_nothing_anywhere(predecessor_root: Path, lab: Lab, cli:
         "credentials (done before)",
         "acm",  # not configured for the hub: never recorded
     ]
+    assert sections[-1] == "health (done before)"
     assert [s.removesuffix(" (done before)") for s in sections[6:]] == names(after("acm"))
     as_data = cli("--root", predecessor_root, "provision", "ocp-sno1", "--dry-run", "--json", "--only", "acm")
     assert json.loads(as_data.out) == [
@@ -194,7 +195,7 @@ def test_json_events_parse(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
     assert result.code == 0, result.err
     events = [json.loads(line) for line in result.out.splitlines()]
     phases = [e["phase"] for e in events if e["event"] == "phase" and e["status"] == "done"]
-    assert phases[:9] == [
+    assert phases == [
         "preflight",
         "secrets",
         "manifests",
@@ -204,6 +205,8 @@ def test_json_events_parse(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         "start",
         "wait",
         "credentials",
+        "restore",  # the predecessor's site config lists backup_secrets (there is nothing to restore yet)
+        "health",
     ]
     acm = next(e for e in events if e["event"] == "phase" and e["phase"] == "acm")
     assert acm == {
@@ -213,6 +216,7 @@ def test_json_events_parse(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         "status": "skipped",
         "reason": "not configured: ocp-sno1 is the ACM hub itself",
     }
+    assert events[-2]["phase"] == "health" and events[-2]["status"] == "done"
     assert events[-1]["event"] == "summary" and events[-1]["console"].startswith("https://console-openshift-console")
 
 
@@ -233,9 +237,11 @@ def test_doctor_in_the_lab(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
     assert "DNS api.ocp.homelab.local" in result.out  # a warning here: nothing resolves in the lab
     flow = " → ".join(names())
     assert f"provision runs these phases: {flow}\n" in result.err
-    # The predecessor's site config has backup_secrets (restore) and nothing for the GitOps phases.
+    assert "acm is skipped" not in result.err
+    # The predecessor's site config has backup_secrets (restore) and nothing for the other post-install phases.
     skipped = re.findall(r"^  (\S+) is skipped for ocp: not configured", result.err, re.MULTILINE)
-    assert skipped == [name for name in names(after("acm")) if name != "restore"]
+    assert skipped == [name for name in names(after("acm")) if name not in ("restore", "health")]
+    assert "  labels is skipped for ocp: not configured: no node labels" in result.err
     hub = cli("--root", predecessor_root, "doctor", "ocp-sno1")
     assert "  acm is skipped for ocp-sno1: not configured: ocp-sno1 is the ACM hub itself\n" in hub.err
     lab.pve.add_vm(404, "someones-db", node="pve4")

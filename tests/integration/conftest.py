@@ -82,6 +82,7 @@ def seeded_root(predecessor_root: Path, vault: VaultFixture) -> Path:
 
 
 # Fixtures shared by every integration test.
+from tests.integration.finished import installed  # noqa: E402, F401
 from tests.integration.install_lab import install_lab  # noqa: E402, F401
 from tests.integration.post_install import post_install  # noqa: E402, F401
 from tests.integration.pve import pve_lab  # noqa: E402, F401

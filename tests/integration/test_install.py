@@ -68,6 +68,22 @@ def test_iso_create_runs_the_installer_and_keeps_the_directory_private(sno_root:
     assert "Generated ISO at" in (directory / "proxshift.log").read_text()
 
 
+def test_extra_manifests_are_in_openshift_when_the_installer_runs(sno_root: Path, cli: CliRunner) -> None:
+    source = sno_root / "manifests" / "ocp-sno1" / "99-chrony.yaml"
+    source.parent.mkdir(parents=True)
+    source.write_text("apiVersion: machineconfiguration.openshift.io/v1\nkind: MachineConfig\nmetadata: {name: a}\n")
+    _iso_create(sno_root, cli)
+    directory = sno_root / "ocp_install" / "ocp-sno1"
+    log = (directory / "proxshift.log").read_text()
+    assert "Adding extra manifest openshift/99-chrony.yaml" in log
+    assert not list((directory / "openshift").iterdir())  # consumed with the image, as by the real installer
+    for kept in (directory / "rendered").iterdir():  # as the iso phase does for a new image
+        (directory / kept.name).write_text(kept.read_text())
+    again = cli("--root", sno_root, "iso", "create", "ocp-sno1")  # copies them again for the next image
+    assert again.code == 0, again.err
+    assert (directory / "proxshift.log").read_text().count("Adding extra manifest openshift/99-chrony.yaml") == 2
+
+
 def test_iso_create_without_manifests_says_what_to_do(sno_root: Path, cli: CliRunner) -> None:
     result = cli("--root", sno_root, "iso", "create", "ocp-sno1")
     assert result.code == 2

@@ -29,14 +29,18 @@ def test_the_list_is_the_flow() -> None:
         "credentials",
         "acm",
         "restore",
+        "labels",
         "gitops",
         "eso",
         "apps",
+        "storage",
+        "health",
     ]
     assert len(set(names())) == len(PHASES)
-    assert [p.name for p in PHASES if p.always] == ["preflight", "secrets"]
+    assert [p.name for p in PHASES if p.always] == ["preflight", "secrets", "health"]
     assert names(after("credentials"))[0] == "acm"
-    assert names(after("acm")) == ["restore", "gitops", "eso", "apps"]  # the post-install phases
+    # what `proxshift post` runs
+    assert names(after("acm")) == ["restore", "labels", "gitops", "eso", "apps", "storage", "health"]
     for phase in PHASES:
         assert phase.description and "\n" not in phase.description, phase.name
 
@@ -53,12 +57,12 @@ def test_phase_selection() -> None:
 
 
 def test_selection_works_on_any_list_of_phases() -> None:
-    post = after("start")[:3]
-    assert names(select(Options(), post)) == ["wait", "credentials", "acm"]
-    assert names(select(Options(skip=("wait",)), post)) == ["credentials", "acm"]
+    post = after("acm")
+    assert names(select(Options(), post)) == ["restore", "labels", "gitops", "eso", "apps", "storage", "health"]
+    assert names(select(Options(skip=("storage", "gitops")), post)) == ["restore", "labels", "eso", "apps", "health"]
     with pytest.raises(UserInputError, match="unknown phase 'vms'") as raised:
         select(Options(only="vms"), post)
-    assert raised.value.hint == "phases: wait, credentials, acm"
+    assert raised.value.hint == "phases: restore, labels, gitops, eso, apps, storage, health"
 
 
 def _docs_table() -> list[tuple[str, ...]]:

@@ -7,6 +7,7 @@ always yields every command, and the cli package has no import cycle.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import inspect
 import os
@@ -28,6 +29,7 @@ from proxshift.cli import (
     lab_cmds,
     manifests_cmds,
     nodes_cmds,
+    post_cmds,
     provision_cmds,
     vm_cmds,
 )
@@ -111,6 +113,7 @@ def holding_the_lock(command: Callable[..., None]) -> Callable[..., None]:
 # while another process holds the lock.
 CHANGES_A_CLUSTER: tuple[Callable[..., None], ...] = (
     provision_cmds.provision,
+    post_cmds.post,
     vm_cmds.deprovision,
     vm_cmds.vms_create,
     vm_cmds.start,
@@ -130,6 +133,7 @@ CHANGES_A_CLUSTER: tuple[Callable[..., None], ...] = (
 READS_A_CLUSTER: tuple[Callable[..., None], ...] = (
     inventory_cmds.show,
     doctor_cmds.doctor,
+    post_cmds.health,  # its Vault read is recorded in the audit trail all the same (engine/health.py)
     vm_cmds.status,
     install_cmds.credentials,
     manifests_cmds.vault_check,
@@ -172,11 +176,13 @@ def build_app() -> typer.Typer:
     app.callback()(main_options)
     top_level: tuple[Callable[..., None], ...] = (
         provision_cmds.provision,
+        post_cmds.post,
         manifests_cmds.manifests,
         inventory_cmds.clusters,
         inventory_cmds.show,
         inventory_cmds.validate,
         doctor_cmds.doctor,
+        post_cmds.health,
         vm_cmds.start,
         vm_cmds.stop,
         vm_cmds.status,
@@ -228,7 +234,8 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one retu
     argv, debug = _hoist_debug(argv)
     ui = UI(debug=debug)
     try:
-        result = app(args=argv, prog_name="proxshift", standalone_mode=False)
+        # A context of its own: the audit trail's command (engine/audit.py) is this run's, in-process too.
+        result = contextvars.copy_context().run(_invoke, argv)
     except InvalidInput as exc:
         ui.problems(exc.problems)
         ui.error(exc)
@@ -261,6 +268,13 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one retu
         ui.err.print("  [dim]hint:[/dim] run again with --debug for the traceback, and report it")
         return int(ExitCode.FAILED)
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _invoke(argv: list[str]) -> object:
+    from proxshift.engine.audit import set_command
+
+    set_command(argv)
+    return app(args=argv, prog_name="proxshift", standalone_mode=False)
 
 
 def main() -> None:

@@ -39,9 +39,12 @@ def manifests(
     )
     ui = context.ui
     ui.problems(result.warnings)
+    extra = [project.paths.shown(p) for p in result.extra]
     if result.report is None:
         for name, text in result.redacted.items():
             ui.out.file.write(f"# {name}\n{text}")
+        for shown in extra:
+            ui.out.file.write(f"# extra manifest {shown} -> openshift/\n")
         if dry_run:
             ui.info("dry run: nothing was written")
         return
@@ -52,6 +55,8 @@ def manifests(
         ui.success(f"wrote {project.paths.shown(path)} (0600)")
     for path in report.unchanged:
         ui.info(f"unchanged {project.paths.shown(path)}")
+    for shown in extra:
+        ui.success(f"copied {shown} into openshift/")
 
 
 def vault_check(

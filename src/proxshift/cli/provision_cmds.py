@@ -49,7 +49,8 @@ def provision(
         Path | None, typer.Option(help="Hub kubeconfig [env: PROXSHIFT_HUB_KUBECONFIG; default: from Vault].")
     ] = None,
 ) -> None:
-    """Provision a cluster end to end: every phase from preflight to the ACM import and what is configured after."""
+    """Provision a cluster end to end: every phase from preflight to the ACM import, then what is configured after
+    (restore, labels, gitops, eso, apps, storage) and health."""
     from proxshift.cli.consent import asker
     from proxshift.cli.render import ending_with_error, plan_text, renderer
     from proxshift.config.durations import parse_duration

@@ -68,10 +68,10 @@ def summary_lines(event: Summary) -> list[str]:
         did = ", ".join(event.ran) if event.ran else "no phase"
         return [
             f"{event.cluster}: {did} done in {minutes}; not done yet: {', '.join(event.remaining)}",
-            f"  the rest: proxshift provision {event.cluster}",
+            f"  the rest: proxshift {event.command} {event.cluster}",
         ]
     return [
-        f"{event.cluster} provisioned in {minutes}",
+        f"{event.cluster} {event.verb} in {minutes}",
         f"  console:     {event.console_url or '(see proxshift credentials)'}",
         f"  API:         {event.api_url or '-'}",
         f"  credentials: Vault {event.credentials} (proxshift credentials {event.cluster})",

@@ -9,7 +9,6 @@ that is removed when oc ends, whatever the ending.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +19,7 @@ from typing import Any
 from proxshift.config.install_dir import AddNodesDir
 from proxshift.errors import OperationError
 from proxshift.files import write_private
+from proxshift.processes import without_credentials
 from proxshift.secret import Secret
 
 REGISTRY_CONFIG_SHOWN = "<temporary 0600 copy of the pull secret>"  # what a plan shows for --registry-config
@@ -75,7 +75,7 @@ def create_node_image(
         write_private(kubeconfig_file, kubeconfig.reveal())
         write_private(auth_file, pull_secret.reveal())
         # oc needs none of proxshift's own credentials (Vault token, Proxmox token): it does not get them.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "PROXSHIFT_"))}
+        env = without_credentials()
         env["KUBECONFIG"] = str(kubeconfig_file)
         code, tail = _stream(command(oc, run, str(auth_file), report), env, run, on_line)
     finally:

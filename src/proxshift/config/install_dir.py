@@ -11,6 +11,7 @@ ocp_install/<cluster>/
   proxshift.log                            the installer's output, as streamed
   state.json                               proxshift's phase records
   uploads.json                             the ISO volumes proxshift uploaded (what it may delete)
+  audit.jsonl                              the audit trail (append-only; stays when the rest is archived)
   .lock                                    one run per cluster (flock; names the holder's PID and command)
   add-nodes/<UTC stamp>/                   one `nodes add` run: nodes-config.yaml, node.x86_64.iso,
                                            report.json and oc.log (oc's), result.json (proxshift's)
@@ -144,6 +145,10 @@ class InstallDir:
         return self.path / ".lock"
 
     @property
+    def audit_log(self) -> Path:
+        return self.path / "audit.jsonl"
+
+    @property
     def history(self) -> Path:
         return self.path / "history"
 
@@ -159,10 +164,12 @@ class InstallDir:
         return self.history / history_stamp(now)
 
     def archive(self, now: datetime | None = None) -> Path | None:
-        """Move everything but the history and the lock into history/<UTC stamp>/; None when empty."""
+        """Move everything but the history, the lock and the audit trail into history/<UTC stamp>/; None when
+        empty. The trail goes on across installs: it is the cluster's record, not one install's."""
         if not self.path.is_dir():
             return None
-        entries = [e for e in self.path.iterdir() if e.name not in (self.history.name, self.lock_file.name)]
+        kept = (self.history.name, self.lock_file.name, self.audit_log.name)
+        entries = [e for e in self.path.iterdir() if e.name not in kept]
         if not entries:
             return None
         target = self.history_entry(now)

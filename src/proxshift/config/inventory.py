@@ -5,11 +5,20 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from proxshift.config.model_errors import closest, join_location
+from proxshift.config.post_install import (
+    DEFAULT_HOOK_TIMEOUT,
+    Duration,
+    Hooks,
+    PostInstall,
+    merge_hooks,
+    post_install_for,
+)
 from proxshift.errors import Problem, UserInputError
 
 Role = Literal["master", "worker"]
@@ -69,6 +78,7 @@ class NodeSpec(_Spec):
     interface_name: str | None = None
     disks: dict[str, DiskSpec] = Field(min_length=1)
     nics: dict[str, NicSpec] = Field(min_length=1)
+    node_labels: dict[str, str] = Field(default_factory=dict)  # on this host's Node, after the install
 
 
 class ClusterVars(_Spec):
@@ -82,7 +92,18 @@ class ClusterVars(_Spec):
     base_domain: str | None = None
     acm_labels: dict[str, str | None] = Field(default_factory=dict)  # null removes one of proxshift's defaults
     clusterset: str = "default"
-    post_install: dict[str, Any] | None = None  # merged over the site config's, key by key
+    # After the install (config/post_install.py): post_install is merged over the site config's key by key
+    # at every level (validated with the rules, `post_install_problems`); the others override the site config's.
+    post_install: dict[str, Any] | None = None
+    hooks: Hooks | None = None
+    hook_timeout: Duration | None = None
+    extra_manifests_dir: str | None = None
+
+
+# Keys that change what happens after the install (or, for extra manifests, count by their content):
+# not part of the fingerprint the install phases' inputs are made of (engine/state.py).
+POST_INSTALL_CLUSTER_KEYS = frozenset({"post_install", "hooks", "hook_timeout", "extra_manifests_dir"})
+POST_INSTALL_HOST_KEYS = frozenset({"node_labels"})
 
 
 HOST_KEYS = frozenset(NodeSpec.model_fields) | {"node"}
@@ -172,6 +193,27 @@ class Cluster:
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
+
+    # -- after the install: the site config's defaults, with this cluster's keys over them ----------------
+
+    def post_install(self, defaults: PostInstall) -> PostInstall:
+        """The site config's post_install with this cluster's merged over it, {{ cluster_name }} filled in."""
+        return post_install_for(defaults, self)
+
+    def hooks(self, defaults: Hooks) -> Hooks:
+        return merge_hooks(defaults, self.vars.hooks)
+
+    def hook_timeout(self, default: float | None) -> float:
+        return self.vars.hook_timeout or default or DEFAULT_HOOK_TIMEOUT
+
+    def node_labels(self, defaults: PostInstall, node: Node) -> dict[str, str]:
+        """The labels proxshift wants on a host's Node: the cluster's, then the host's (which win)."""
+        return {**self.post_install(defaults).node_labels, **node.spec.node_labels}
+
+    def extra_manifests_dir(self, root: Path) -> Path:
+        """`<root>/manifests/<cluster>/`, or the inventory var `extra_manifests_dir` (relative to the root)."""
+        named = self.vars.extra_manifests_dir
+        return root / Path(named).expanduser() if named else root / "manifests" / self.name
 
 
 @dataclass

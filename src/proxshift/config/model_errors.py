@@ -35,6 +35,12 @@ FIELD_FIXES: dict[str, str] = {
     "bios": "write bios: seabios or bios: ovmf",
     "disks": "give a mapping of disk keys to disk settings, e.g. scsi0: {storage: local-lvm, size: 120}",
     "nics": "give a mapping of NIC keys to NIC settings, e.g. net0: {model: virtio, mac: ..., bridge: vmbr0}",
+    "node_labels": 'give labels as quoted strings, e.g. node_labels: {"topology.kubernetes.io/region": "homelab"}',
+    "storage_class_timeout": "write a duration, e.g. 10m, 1h or 90s",
+    "node_timeout": "write a duration, e.g. 15m",
+    "hook_timeout": "write a duration, e.g. 10m",
+    "before": 'map phase names to lists of argument lists, e.g. before: {vms: [["./hooks/dns.sh"]]}',
+    "after": 'map phase names to lists of argument lists, e.g. after: {acm: [["./hooks/notify.sh"]]}',
 }
 
 

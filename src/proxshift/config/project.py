@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proxshift.config.extra_manifests import extra_manifest_problems
 from proxshift.config.inventory import Cluster, Inventory
 from proxshift.config.inventory_loader import load_inventory
 from proxshift.config.paths import Paths
@@ -57,6 +58,9 @@ def load_project(
         if name not in inventory.broken_clusters:
             inventory.cluster(name)  # unknown names fail here, with the closest suggested
     problems += inventory.problems + validate(inventory, settings, only)
+    for name, cluster in inventory.clusters.items():
+        if not only or name in only:
+            problems += extra_manifest_problems(paths, cluster)
     problems += list(settings.warnings)
     if only:
         problems = [p for p in problems if _concerns(p, only)]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from proxshift.config.inventory import Cluster, Inventory
 from proxshift.config.node_rules import DNS_LABEL, node_rules
-from proxshift.config.post_install import post_install_problems
+from proxshift.config.post_install import hook_problems, label_problems, post_install_problems
 from proxshift.config.settings import NetworkDefaults, Settings
 from proxshift.errors import Problem
 
@@ -27,6 +27,7 @@ def validate(inventory: Inventory, settings: Settings, only: list[str] | None = 
     for cluster in selected:
         problems += list(_cluster_rules(cluster, settings, file))
         problems += post_install_problems(settings.post_install, cluster, file)
+        problems += list(_post_install_rules(cluster, file))
         for node in cluster.nodes:
             problems += list(node_rules(cluster, node, file))
     problems += list(_uniqueness_rules(list(inventory.clusters.values()), selected, file))
@@ -64,6 +65,15 @@ def _cluster_rules(cluster: Cluster, settings: Settings, file: str) -> Iterator[
             "no base domain is known for this cluster",
             "set network_defaults.base_domain in the site config, or base_domain in the cluster's vars",
         )
+
+
+def _post_install_rules(cluster: Cluster, file: str) -> Iterator[Problem]:
+    """Hooks of unknown phases, hosts' node labels Kubernetes would refuse (config/post_install.py; the
+    cluster's post_install, node labels included: post_install_problems)."""
+    if cluster.vars.hooks is not None:
+        yield from hook_problems(cluster.vars.hooks, file, cluster.where("hooks"))
+    for node in cluster.nodes:
+        yield from label_problems(node.spec.node_labels, file, node.where("node_labels"))
 
 
 def _topology_rules(cluster: Cluster, file: str) -> Iterator[Problem]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from proxshift.config.model_errors import closest, problems_from_validation_error
 from proxshift.config.paths import Paths
-from proxshift.config.post_install import PLACEHOLDER, PostInstall
+from proxshift.config.post_install import HOOK_NAMES, Duration, Hooks, PostInstall, hook_problems, label_problems
 from proxshift.config.references import resolve_references
 from proxshift.config.yamlio import load_yaml, parse_yaml
 from proxshift.errors import InvalidInput, Problem, UserInputError
@@ -129,6 +129,8 @@ class Settings(_Model):
     # How long `openshift-install agent create image` may run: seconds, or a duration (45m).
     installer_timeout: float = Field(default=1800, gt=0)
     post_install: PostInstall = PostInstall()
+    hooks: Hooks = Hooks()
+    hook_timeout: Duration | None = None
     ignored_keys: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
 
@@ -160,6 +162,12 @@ class Settings(_Model):
     def _empty_post_install(cls, value: Any) -> Any:
         return {} if value is None else value
 
+
+# Keys whose strings may name per-cluster things, kept as written and filled in per cluster later: post_install's
+# `{{ cluster_name }}` (config/post_install.py), a hook's HOOK_NAMES (when it runs).
+PER_CLUSTER_NAMES = {"post_install": ("cluster_name",), "hooks": HOOK_NAMES}
+# What the inputs digest of the install phases leaves out (engine/phases/base.py): not settings of the install.
+NOT_INSTALL_INPUTS = frozenset({"source", "source_label", "warnings", "post_install", "hooks", "hook_timeout"})
 
 KNOWN_KEYS = frozenset(Settings.model_fields) - {
     "source",
@@ -207,6 +215,8 @@ def load_settings(paths: Paths) -> Settings:
         problems += problems_from_validation_error(exc, shown)
     else:
         problems += _check_network(settings, shown)
+        problems += list(label_problems(settings.post_install.node_labels, shown, "post_install.node_labels"))
+        problems += list(hook_problems(settings.hooks, shown, "hooks"))
     if problems:
         problems = [
             Problem(p.file, p.location, p.message, p.fix, p.severity, p.line or _line_lookup(lines, p.location))
@@ -219,16 +229,14 @@ def load_settings(paths: Paths) -> Settings:
 
 
 def _resolve_known(raw: dict[str, Any], runtime: dict[str, str], shown: str) -> tuple[dict[str, Any], list[Problem]]:
-    """The known keys with their references resolved; post_install's {{ cluster_name }} stays as written."""
-    resolved, problems = resolve_references(
-        raw, runtime, shown, [k for k in raw if k in KNOWN_KEYS and k != "post_install"]
-    )
-    if "post_install" in raw:
-        resolved_post, post_problems = resolve_references(
-            raw, {**runtime, "cluster_name": PLACEHOLDER}, shown, ["post_install"]
-        )
-        resolved.update(resolved_post)
-        problems += post_problems
+    """The known keys with their references resolved; the per-cluster names (PER_CLUSTER_NAMES) stay as written."""
+    known = [k for k in raw if k in KNOWN_KEYS]
+    resolved, problems = resolve_references(raw, runtime, shown, [k for k in known if k not in PER_CLUSTER_NAMES])
+    for key in (k for k in known if k in PER_CLUSTER_NAMES):
+        kept = {name: f"{{{{ {name} }}}}" for name in PER_CLUSTER_NAMES[key]}
+        later, later_problems = resolve_references(raw, {**runtime, **kept}, shown, [key])
+        resolved.update(later)
+        problems += later_problems
     return resolved, problems
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -140,33 +142,68 @@ def load_yaml(path: Path, label: str | None = None) -> tuple[Any, LineMap]:
     return parse_yaml(_read_text(path, shown), shown)
 
 
+class YamlSyntaxError(UserInputError):
+    """Text that is not YAML, with the line where the parser gave up."""
+
+    def __init__(self, shown: str, line: int | None, problem: str, hint: str) -> None:
+        where = f"{shown}:{line}" if line else shown
+        super().__init__(f"{where}: is not valid YAML: {problem}", hint)
+        self.file, self.line, self.problem = shown, line, f"is not valid YAML: {problem}"
+
+
 def parse_yaml(text: str, shown: str) -> tuple[Any, LineMap]:
     """One YAML document from text: duplicate keys and alias bombs are refused before anything reads it."""
     loader = InventoryLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
-            raise UserInputError(
-                f"{shown}: its aliases (*name) expand to more than {MAX_EXPANDED_NODES:,} values",
-                "this is not an inventory a person writes (a YAML alias bomb?); use fewer nested aliases",
-            )
-        duplicates = _duplicate_keys(node, shown)
-        if duplicates:
-            raise InvalidInput(duplicates)
-        lines: LineMap = {}
-        _collect_lines(node, (), lines)
-        return loader.construct_document(node), lines
+        with _refusals(shown):
+            node = loader.get_single_node()
+            if node is None:
+                return None, {}
+            return _construct(loader, node, shown)
+    finally:
+        loader.dispose()
+
+
+def parse_yaml_documents(text: str, shown: str) -> list[tuple[Any, int]]:
+    """Every document of a `---`-separated text, each with its first line; refused as `parse_yaml` refuses."""
+    loader = InventoryLoader(text)
+    documents = []
+    try:
+        with _refusals(shown):
+            while loader.check_node():
+                node = loader.get_node()
+                if node is not None:
+                    documents.append((_construct(loader, node, shown)[0], node.start_mark.line + 1))
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _construct(loader: InventoryLoader, node: yaml.Node, shown: str) -> tuple[Any, LineMap]:
+    if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+        raise UserInputError(
+            f"{shown}: its aliases (*name) expand to more than {MAX_EXPANDED_NODES:,} values",
+            "this is not an inventory a person writes (a YAML alias bomb?); use fewer nested aliases",
+        )
+    duplicates = _duplicate_keys(node, shown)
+    if duplicates:
+        raise InvalidInput(duplicates)
+    lines: LineMap = {}
+    _collect_lines(node, (), lines)
+    return loader.construct_document(node), lines
+
+
+@contextlib.contextmanager
+def _refusals(shown: str) -> Iterator[None]:
+    """The parser's complaints as proxshift's errors, with the line."""
+    try:
+        yield
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        where = f"{shown}:{line}" if line else shown
-        raise UserInputError(
-            f"{where}: is not valid YAML: {exc.problem}", "correct the YAML syntax there; yamllint shows the exact spot"
+        raise YamlSyntaxError(
+            shown, line, str(exc.problem), "correct the YAML syntax there; yamllint shows the exact spot"
         ) from None
     except yaml.YAMLError as exc:
         raise UserInputError(f"{shown}: is not valid YAML: {exc}", "correct the YAML syntax") from None
     except RecursionError:
         raise UserInputError(f"{shown}: is nested too deeply to read", "flatten the structure") from None
-    finally:
-        loader.dispose()

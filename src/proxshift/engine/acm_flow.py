@@ -61,6 +61,18 @@ def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> 
     return settings.hub_cluster, credentials["kubeconfig"], str(base.child(settings.hub_cluster))
 
 
+def hub_kube(
+    project: Project, notify: Notify = ignore, timeout: float = 30.0, hub_file: Path | None = None
+) -> tuple[str, Kube]:
+    """The hub's name and API (`hub_file`, else as configured); for reading only: not audited."""
+    from proxshift.clients.acm import REFUSED_HINT
+    from proxshift.clients.kube import Kube
+    from proxshift.clients.transport import POLL_RETRY
+
+    hub_name, kubeconfig, _ = _hub_kubeconfig(project, hub_file, notify)
+    return hub_name, Kube(kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT, timeout=timeout, retry=POLL_RETRY)
+
+
 def hub_absent(project: Project, cluster_name: str, hub_file: Path | None = None) -> str | None:
     """Why this cluster has no hub to be imported into (it is the hub, or none is configured), or None."""
     import os
@@ -82,7 +94,7 @@ def acm_context(
     connect: bool = True,
 ) -> AcmContext:
     from proxshift.clients.acm import REFUSED_HINT, AddOns, labels_for, render_plan
-    from proxshift.clients.kube import Kube
+    from proxshift.engine.audited import AuditedKube
 
     cluster = project.cluster(cluster_name)
     settings = project.settings
@@ -106,7 +118,7 @@ def acm_context(
     labels = labels_for(cluster_name, cluster.vars.clusterset, cluster.vars.acm_labels)
     addons = AddOns(**{k: bool(v) for k, v in settings.acm_addons.items() if k in AddOns.__dataclass_fields__})
     plan = render_plan(cluster_name, labels, addons, kubeconfig, project.paths.root / "templates", mode)
-    hub = Kube(hub_kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT) if connect else None
+    hub = AuditedKube(hub_kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT) if connect else None
     return AcmContext(cluster_name, hub_name, plan=plan, hub=hub)
 
 
@@ -114,12 +126,12 @@ def acm_import(
     project: Project, context: AcmContext, mode: str, timeout: float, report: Callable[[str], None], poll: float = 2.0
 ) -> dict[str, str]:
     from proxshift.clients.acm import REFUSED_HINT, import_auto, import_manual
-    from proxshift.clients.kube import Kube
+    from proxshift.engine.audited import AuditedKube
 
     assert context.hub is not None and context.plan is not None  # noqa: S101 - built by acm_context
     if mode == "auto":
         return import_auto(context.hub, context.plan, timeout, poll, report)
-    spoke = Kube(cluster_kubeconfig(project, context.cluster).reveal(), context.cluster, hint=REFUSED_HINT)
+    spoke = AuditedKube(cluster_kubeconfig(project, context.cluster).reveal(), context.cluster, hint=REFUSED_HINT)
     return import_manual(context.hub, spoke, context.plan, timeout, poll, report)
 
 

@@ -27,12 +27,13 @@ def ignore(message: str) -> None:
 
 
 def vault_for(project: Project, notify: Notify) -> Vault:
-    from proxshift.clients.vault import Vault, vault_access
+    from proxshift.clients.vault import vault_access
+    from proxshift.engine.audited import AuditedVault
 
     access = vault_access(project.settings)
     for warning in access.warnings:
         notify(warning)
-    return Vault(access)
+    return AuditedVault(access)
 
 
 def proxmox_for(project: Project, cluster_name: str, notify: Notify = ignore) -> tuple[Proxmox, Cluster]:
@@ -51,15 +52,18 @@ def connect_proxmox(
     settings: Settings, cluster: Cluster, read_vault: CredentialsReader | None = None, notify: Notify = ignore
 ) -> Proxmox:
     from proxshift.clients.proxmox.client import Proxmox
+    from proxshift.engine.audited import audited_proxmox
 
     endpoint, warnings = endpoint_for(settings.proxmox, cluster.nodes[0].spec.pve_node)
     for warning in warnings:
         notify(warning)
-    return Proxmox(
-        endpoint,
-        proxmox_credentials(settings, read_vault),
-        poll_interval=settings.proxmox.poll_interval,
-        task_timeout=settings.proxmox.task_timeout,
+    return audited_proxmox(
+        Proxmox(
+            endpoint,
+            proxmox_credentials(settings, read_vault),
+            poll_interval=settings.proxmox.poll_interval,
+            task_timeout=settings.proxmox.task_timeout,
+        )
     )
 
 

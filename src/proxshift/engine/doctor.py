@@ -23,6 +23,7 @@ class Check:
     status: str  # ok, warning, failed
     detail: str
     hint: str = ""
+    part: str = ""  # what it is about (health: vms, api, cluster, acm)
 
 
 def _run(checks: list[Check], name: str, probe: Callable[[], str], hint: str = "", warn: bool = False) -> Any:

@@ -77,6 +77,8 @@ class Summary:
     seconds: float
     ran: tuple[str, ...] = ()  # the phases this run ran, in order
     remaining: tuple[str, ...] = ()  # the cluster's phases not done yet (none: it is provisioned)
+    verb: str = "provisioned"  # what a run that leaves nothing undone did ("finished": `proxshift post`)
+    command: str = "provision"  # the command that runs the rest
 
     @property
     def provisioned(self) -> bool:

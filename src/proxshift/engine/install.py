@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 
 def create_iso(project: Project, cluster_name: str, on_line: Callable[[str], None] | None = None) -> Path:
     from proxshift.clients.installer import create_image, find_installer
+    from proxshift.engine.manifests_flow import copy_extra_manifests
 
     cluster = project.cluster(cluster_name)
     installer = find_installer(cluster.vars.ocp_version, project.settings.ocp_installer_path)
     install_dir = project.paths.install_dir(cluster_name)
+    copy_extra_manifests(project, cluster_name, install_dir)  # the last image consumed them
     return create_image(installer.path, install_dir, on_line, project.settings.installer_timeout)
 
 
@@ -99,6 +101,17 @@ def cluster_kubeconfig(project: Project, cluster_name: str, notify: Notify = ign
         return Secret(local.read_text(), str(local))
     base = KvPath.parse(project.settings.credentials_path)
     return vault_for(project, notify).read_credentials(base, cluster_name)["kubeconfig"]
+
+
+def api_url_of(kubeconfig: Secret) -> str | None:
+    """The API URL a kubeconfig points at (its first cluster's server)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(kubeconfig.reveal())
+        return str(data["clusters"][0]["cluster"]["server"])
+    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+        return None
 
 
 def live_api(project: Project, cluster_name: str) -> str | None:

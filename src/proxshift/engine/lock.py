@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxshift.config.install_dir import InstallDir
+from proxshift.engine.audit import trail
 from proxshift.errors import OperationError, UserInputError
 
 _held: dict[tuple[str, int], int] = {}  # (lock file, thread) -> depth: a nested take in one thread is free
@@ -60,7 +61,8 @@ class Locked(UserInputError):
 
 @contextlib.contextmanager
 def cluster_lock(install_dir: InstallDir, command: str) -> Iterator[None]:
-    """Hold the cluster's lock for the block; a second process gets `Locked`. Nested takes in one thread are free."""
+    """Hold the cluster's lock for the block; a second process gets `Locked`. Nested takes in one thread are free.
+    What the holder does is recorded in the cluster's audit trail (engine/audit.py)."""
     key = (os.path.abspath(install_dir.lock_file), threading.get_ident())
     with _guard:
         nested = key in _held
@@ -81,7 +83,8 @@ def cluster_lock(install_dir: InstallDir, command: str) -> Iterator[None]:
         _remove_empty(created)
         raise
     try:
-        yield
+        with trail(install_dir):
+            yield
     finally:
         with _guard:
             del _held[key]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from proxshift.config.extra_manifests import extra_manifests
 from proxshift.config.install_dir import InstallDir
 from proxshift.config.project import Project
 from proxshift.engine.connections import Notify, ignore, vault_for
@@ -17,7 +18,7 @@ from proxshift.manifests.write import WriteReport, write
 from proxshift.secret import InstallSecrets
 
 if TYPE_CHECKING:
-    pass
+    from proxshift.config.inventory import Cluster
 
 
 @dataclass
@@ -27,6 +28,7 @@ class ManifestsResult:
     redacted: RenderedManifests
     warnings: list[Problem]
     report: WriteReport | None = None
+    extra: list[Path] = field(default_factory=list)  # the extra manifests (copied into openshift/ unless a dry run)
 
 
 def generate_manifests(
@@ -60,14 +62,46 @@ def generate_manifests(
     redacted = (
         rendered if no_vault else render(build_context(cluster, settings, placeholders, inventory_file), templates)
     )
-    result = ManifestsResult(redacted, [p for p in problems if not p.is_error])
+    extra = extra_manifests(cluster.extra_manifests_dir(project.paths.root))
+    result = ManifestsResult(redacted, [p for p in problems if not p.is_error], extra=extra)
     if dry_run or (no_vault and output_dir is None):
         return result
     destination = InstallDir(output_dir) if output_dir else project.paths.install_dir(cluster_name)
     try:
         result.report = write(rendered, destination)
+        copy_extra_manifests(project, cluster_name, destination)
     except OSError as exc:
         raise OperationError(
             f"cannot write manifests to {destination}: {exc.strerror}", "check the directory's permissions"
         ) from None
     return result
+
+
+def extra_manifest_texts(project: Project, cluster: Cluster) -> list[tuple[str, str]]:
+    """(name, text) of each extra manifest: what the manifests and iso phases' inputs digests count."""
+    return [(p.name, p.read_text()) for p in extra_manifests(cluster.extra_manifests_dir(project.paths.root))]
+
+
+def copy_extra_manifests(project: Project, cluster_name: str, install_dir: InstallDir) -> list[Path]:
+    """Make `openshift/` hold exactly the cluster's extra manifests (the installer consumes them with the
+    image, so this runs again before each image); a file that is no longer among them goes to history."""
+    from proxshift.config.extra_manifests import SUFFIXES
+    from proxshift.files import private_dir, write_private
+
+    cluster = project.cluster(cluster_name)
+    sources = {p.name: p.read_text() for p in extra_manifests(cluster.extra_manifests_dir(project.paths.root))}
+    target = install_dir.extra_manifests
+    stale = [p for p in target.iterdir() if p.suffix in SUFFIXES and p.name not in sources] if target.is_dir() else []
+    if stale:
+        history = install_dir.history_entry() / target.name
+        private_dir(history)
+        for path in stale:
+            path.replace(history / path.name)
+    copied = []
+    for name, text in sources.items():
+        path = target / name
+        if not path.is_file() or path.read_text() != text:
+            private_dir(target)
+            write_private(path, text)
+        copied.append(path)
+    return copied

@@ -60,9 +60,9 @@ def cluster_kubeconfig(project: Project, name: str, notify: Notify) -> tuple[Sec
 
 
 def connect(kubeconfig: Secret, name: str) -> Kube:
-    from proxshift.clients.kube import Kube
+    from proxshift.engine.audited import AuditedKube  # its patches and CSR approvals go to the audit trail
 
-    return Kube(
+    return AuditedKube(
         kubeconfig.reveal(),
         f"cluster {name}",
         timeout=API_TIMEOUT,

@@ -49,9 +49,10 @@ def kubeconfig_for(project: Project, cluster_name: str, notify: Notify = ignore)
 
 
 def cluster_api(project: Project, cluster_name: str, notify: Notify = ignore) -> Kube:
-    from proxshift.clients.kube import Kube
+    """The cluster's API for `backup`, `restore` and deprovision's backup; its changes go to the audit trail."""
+    from proxshift.engine.audited import AuditedKube
 
-    return Kube(kubeconfig_for(project, cluster_name, notify).reveal(), cluster_name, hint=REFUSED_HINT)
+    return AuditedKube(kubeconfig_for(project, cluster_name, notify).reveal(), cluster_name, hint=REFUSED_HINT)
 
 
 def read_item(vault: Vault, path: str, what: str, hint: str) -> tuple[str, dict[str, Secret]]:

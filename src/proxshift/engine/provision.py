@@ -40,6 +40,9 @@ class Interrupted(ProxshiftError):
 class Provision:
     """Runs (or plans) the phases for one cluster; every side effect is in a phase or the --force teardown."""
 
+    verb = "provisioned"  # what the summary says was done
+    command = "provision"  # the command: the lock names it, the summary says how to run the rest
+
     def __init__(
         self,
         project: Project,
@@ -65,7 +68,7 @@ class Provision:
         plans = []
         for phase in self.selected:
             why = phase.not_configured(self.ctx)
-            details = {"skipped": f"not configured: {why}"} if why else phase.plan(self.ctx)
+            details = {"skipped": f"not configured: {why}"} if why else phase.planned(self.ctx)
             plans.append(PhasePlan(phase.name, state.ever_done(phase.name), details))
         return plans
 
@@ -78,7 +81,7 @@ class Provision:
     def run(self) -> Summary:
         started = time.monotonic()
         ctx = self.ctx
-        with cluster_lock(ctx.install_dir, f"proxshift provision {self.name}"), _sigterm_as_interrupt():
+        with cluster_lock(ctx.install_dir, f"proxshift {self.command} {self.name}"), _sigterm_as_interrupt():
             state = self._prepare(State(ctx.install_dir.state_file))
             state.data["cluster"] = self.name
             for phase in self.phases:
@@ -179,7 +182,7 @@ class Provision:
         ctx = self.ctx
         began = time.monotonic()
         try:
-            phase.run(ctx)
+            phase.execute(ctx)  # its run between its hooks
         except KeyboardInterrupt:
             self.report(PhaseFinished(phase.name, "interrupted", _since(began)))
             raise Interrupted(
@@ -213,6 +216,8 @@ class Provision:
             _since(started),
             tuple(self._ran),
             remaining,
+            self.verb,
+            self.command,
         )
         self.report(summary)
         return summary

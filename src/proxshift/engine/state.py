@@ -21,10 +21,16 @@ def digest(*parts: Any) -> str:
 
 
 def cluster_fingerprint(cluster: Cluster) -> str:
-    """This cluster's inventory entry, as resolved (so inherited vars count too)."""
+    """This cluster's inventory entry, as resolved (so inherited vars count too); what only matters after
+    the install (labels, hooks, post_install) is left out, so changing it re-runs no install phase."""
+    from proxshift.config.inventory import POST_INSTALL_CLUSTER_KEYS, POST_INSTALL_HOST_KEYS
+
     return digest(
-        cluster.vars.model_dump(mode="json"),
-        [(n.name, n.role, str(n.ip), n.mac, n.spec.model_dump(mode="json")) for n in cluster.nodes],
+        cluster.vars.model_dump(mode="json", exclude=set(POST_INSTALL_CLUSTER_KEYS)),
+        [
+            (n.name, n.role, str(n.ip), n.mac, n.spec.model_dump(mode="json", exclude=set(POST_INSTALL_HOST_KEYS)))
+            for n in cluster.nodes
+        ],
     )
 
 

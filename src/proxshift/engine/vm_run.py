@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -61,5 +62,7 @@ def in_parallel(items: list[T], work: Callable[[T], R]) -> list[R]:
     """`work` on every item, PARALLEL at a time, answers in the items' order."""
     if not items:
         return []
+    # Each item runs in a copy of the caller's context: the audit trail (engine/audit.py) follows the work.
+    contexts = [contextvars.copy_context() for _ in items]
     with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL, len(items)))) as pool:
-        return list(pool.map(work, items))
+        return list(pool.map(lambda context, item: context.run(work, item), contexts, items))

@@ -1,9 +1,10 @@
 """A stand-in for `openshift-install`: `version` and `agent create image --dir D`, like the real one.
 
-`agent create image` consumes install-config.yaml and agent-config.yaml, writes agent.x86_64.iso,
-auth/kubeconfig, auth/kubeadmin-password and .openshift_install_state.json (holding the watcher
-token under `*gencrypto.AuthConfig`). The kubeconfig, password and token come from
-`<state-dir>/<cluster>.json`, written by the lab or the test that plays the new cluster.
+`agent create image` consumes install-config.yaml, agent-config.yaml and the extra manifests in
+openshift/, writes agent.x86_64.iso, auth/kubeconfig, auth/kubeadmin-password and
+.openshift_install_state.json (holding the watcher token under `*gencrypto.AuthConfig`). The
+kubeconfig, password and token come from `<state-dir>/<cluster>.json`, written by the lab or the
+test that plays the new cluster.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def _create_image(directory: Path, state_dir: Path) -> int:
         iso.write(os.urandom(64 * 1024))
     install_config.unlink()
     agent_config.unlink()
+    extra = directory / "openshift"  # extra manifests: the real installer consumes them with the image
+    for manifest in sorted(extra.glob("*")) if extra.is_dir() else []:
+        if manifest.suffix in (".yaml", ".yml", ".json"):
+            _log(f"Adding extra manifest openshift/{manifest.name}")
+            manifest.unlink()
     _log("Generated ISO at " + str(directory / "agent.x86_64.iso"))
     return 0
 

@@ -448,7 +448,8 @@ class KubeApiServer:
     (`POST .../serviceaccounts/<name>/token`) or `issue_token`; those tokens are accepted as bearer
     tokens (with every right: there is no RBAC here) and TokenReview (`POST
     /apis/authentication.k8s.io/v1/tokenreviews`) tells who they belong to, as Vault's kubernetes
-    auth asks.
+    auth asks. `/readyz` (and `/livez`, `/healthz`) answer ok, or, while `not_ready` names checks,
+    500 with those checks failing, as the real API server's health endpoints do.
     """
 
     def __init__(self, tls: CertificateFiles, token: str) -> None:
@@ -456,6 +457,7 @@ class KubeApiServer:
         self.token = token
         self.tls = tls
         self.available = True
+        self.not_ready: list[str] = []
         self.requests: list[tuple[str, str]] = []
         self.admission: list[Admission] = []
         self.service_account_tokens: dict[str, dict[str, Any]] = {}
@@ -650,6 +652,26 @@ class KubeApiServer:
             }
         return None
 
+    def _fixed(self, parts: list[str], request: Any) -> Any:
+        """/version and the health endpoints; None for any other path."""
+        from aiohttp import web
+
+        if parts[:1] == ["version"]:
+            return web.json_response({"major": "1", "minor": "32", "gitVersion": "v1.32.0-lab"})
+        if parts in (["readyz"], ["livez"], ["healthz"]):
+            return self._health(parts[0], "verbose" in request.query)
+        return None
+
+    def _health(self, endpoint: str, verbose: bool) -> Any:
+        from aiohttp import web
+
+        checks = ["ping", "log", "etcd", "informer-sync", "poststarthook/start-apiextensions-controllers"]
+        lines = [f"[+]{c} ok" for c in checks if c not in self.not_ready]
+        lines += [f"[-]{c} failed: reason withheld" for c in self.not_ready]
+        if self.not_ready:
+            return web.Response(status=500, text="\n".join([*lines, f"{endpoint} check failed"]) + "\n")
+        return web.Response(text="\n".join([*lines, f"{endpoint} check passed"]) + "\n" if verbose else "ok")
+
     async def _handle(self, request: Any) -> Any:
         from aiohttp import web
 
@@ -658,8 +680,8 @@ class KubeApiServer:
             discovery = self._discovery(parts)
             if discovery is not None:
                 return web.json_response(discovery)
-        if parts[:1] == ["version"]:
-            return web.json_response({"major": "1", "minor": "32", "gitVersion": "v1.32.0-lab"})
+        if (fixed := self._fixed(parts, request)) is not None:
+            return fixed
         if parts[:2] == ["api", "v1"]:
             group, version, rest = "", "v1", parts[2:]
         elif parts[:1] == ["apis"] and len(parts) >= 4:

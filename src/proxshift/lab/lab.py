@@ -332,7 +332,7 @@ class Lab:
 
     def _watch_vms(self) -> None:
         """Play a cluster's install once all of its VMs run; stop it when one is destroyed; forget it when
-        they are all gone."""
+        they are all gone. An installed cluster's API answers while one of its VMs runs."""
         while not self._stop.wait(0.2):
             vms = list(self.pve.vms)
             running = {vm.vmid for vm in vms if vm.status == "running"}
@@ -354,6 +354,8 @@ class Lab:
                         lab.kube.store = Store()  # a fresh, empty API for the next install
                         lab.kube.available = False
                         lab.agent.reset()
+                elif lab.started and not lab.sim.running:
+                    lab.kube.available = any(v in running for v in lab.vmids)  # installed: up while a VM runs
 
     # -- files users source -----------------------------------------------------------------------------
 

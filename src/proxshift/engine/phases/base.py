@@ -5,7 +5,8 @@ A phase is one object in the list of engine/phases/flow.py. It has a name, a one
 with the same digest is skipped on a re-run), a plan (what --dry-run shows: data, rendered as text or
 JSON by the CLI), a run, and a way to say it is not configured for a cluster (then it is skipped with
 that reason, never an error). Phases import their service modules inside `plan` and `run`, so the
-list stays cheap to import.
+list stays cheap to import. The driver calls `execute` (the run between the phase's hooks) and
+`planned` (the plan with the hooks it would run).
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from proxshift.engine.events import Log, Notice, Reporter
-from proxshift.engine.state import cluster_fingerprint, digest
+from proxshift.engine.events import Log, Notice, Output, Reporter
+from proxshift.engine.state import State, cluster_fingerprint, digest
 
 if TYPE_CHECKING:
     from proxshift.clients.kube import Kube
     from proxshift.clients.proxmox.client import Proxmox
     from proxshift.config.project import Project
+    from proxshift.engine.hooks import Hook
     from proxshift.engine.vmspec import VmPlan
+    from proxshift.secret import Secret
+
+HOOK_TIMES = ("before", "after")
 
 
 @dataclass
@@ -57,8 +62,9 @@ class PhaseContext:
         self.install_dir = project.paths.install_dir(cluster_name)
         self.results = Results()
         self._prox: Proxmox | None = None
-        self._kube: Kube | None = None
         self._vm_plans: list[VmPlan] | None = None
+        self._kubeconfig: Secret | None = None
+        self._kube: Kube | None = None
         self._live: tuple[str | None] | None = None
 
     def notify(self, message: str) -> None:
@@ -73,18 +79,6 @@ class PhaseContext:
             self._prox = proxmox_for(self.project, self.name, self.notify)[0]
         return self._prox
 
-    def cluster_api(self) -> Kube:
-        """The installed cluster's API (kubeconfig from Vault, else the install directory), made once."""
-        if self._kube is None:
-            from proxshift.engine.post_install import cluster_api
-
-            self._kube = cluster_api(self.project, self.name, self.notify)
-        return self._kube
-
-    def reconnect_cluster_api(self) -> None:
-        """The next `cluster_api()` reads the kubeconfig again (restore added a CA to it)."""
-        self._kube = None
-
     def vm_plans(self) -> list[VmPlan]:
         """What would happen to each VM (read-only; the plans of several phases share it)."""
         if self._vm_plans is None:
@@ -92,6 +86,56 @@ class PhaseContext:
 
             self._vm_plans = plan_vms(self.proxmox(), specs_for(self.cluster), force=self.options.force)
         return self._vm_plans
+
+    def kubeconfig(self) -> Secret:
+        """The installed cluster's kubeconfig: the one this run's install just left, until the credentials
+        phase has stored it; otherwise the one stored in Vault, else (Vault holds nothing for the cluster)
+        the install directory's."""
+        if self._kubeconfig is None:
+            from proxshift.engine.nodes_plan import cluster_kubeconfig
+            from proxshift.secret import Secret
+
+            local = self.install_dir.kubeconfig
+            if self.results.api_url and self.results.credentials is None and local.is_file():
+                self._kubeconfig = Secret(local.read_text(), str(local))
+            else:
+                self._kubeconfig = cluster_kubeconfig(self.project, self.name, self.notify)[0]
+        return self._kubeconfig
+
+    def kube(self) -> Kube:
+        """One connection to the installed cluster's API for the run; its changes go to the audit trail."""
+        if self._kube is None:
+            from proxshift.engine.audited import AuditedKube
+            from proxshift.engine.post_install import REFUSED_HINT
+
+            self._kube = AuditedKube(self.kubeconfig().reveal(), self.name, hint=REFUSED_HINT)
+        return self._kube
+
+    def reconnect(self) -> None:
+        """The next `kube()` reads the kubeconfig again (restore added a CA to the one stored in Vault)."""
+        self._kubeconfig = None
+        self._kube = None
+
+    def hooks(self, phase: str, when: str) -> list[Hook]:
+        """The hooks to run `when` ("before", "after") `phase`, their arguments filled in."""
+        from proxshift.config.post_install import fill
+        from proxshift.engine.hooks import Hook
+
+        settings = self.project.settings
+        hooks = self.cluster.hooks(settings.hooks)
+        root = self.project.paths.root
+        values = {
+            "cluster_name": self.name,
+            "phase": phase,
+            "root": str(root),
+            "install_dir": str(self.install_dir.path),
+            "base_domain": self.cluster.base_domain or "",
+        }
+        timeout = self.cluster.hook_timeout(settings.hook_timeout)
+        return [
+            Hook(phase, when, tuple(fill(arg, values) for arg in argv), root, self.install_dir.path, self.name, timeout)
+            for argv in (hooks.before if when == "before" else hooks.after).get(phase, [])
+        ]
 
     def live_api(self) -> str | None:
         """The API URL if the cluster answers with the credentials in Vault (a live cluster), else None; asked
@@ -111,8 +155,19 @@ class PhaseContext:
 
     def base_inputs(self) -> dict[str, Any]:
         """The cluster's inventory entry and the site config: what most phases depend on, by name."""
-        settings = self.project.settings.model_dump_json(exclude={"source", "source_label", "warnings"})
+        from proxshift.config.settings import NOT_INSTALL_INPUTS
+
+        settings = self.project.settings.model_dump_json(exclude=set(NOT_INSTALL_INPUTS))
         return {"the cluster's inventory entry": cluster_fingerprint(self.cluster), "the site config": settings}
+
+
+def not_installed(ctx: PhaseContext) -> str | None:
+    """Why there is no installed cluster to finish yet (the phases after `acm` are then skipped): its install
+    was not followed to the end (`wait`), in this run or before (`adopt` records it for a cluster installed
+    without proxshift)."""
+    if "wait" in ctx.selected or State(ctx.install_dir.state_file).ever_done("wait"):
+        return None
+    return "the install is not recorded as complete (the wait phase has not run; 'proxshift adopt' records it)"
 
 
 @dataclass
@@ -166,6 +221,48 @@ class Phase(ABC):
 
     def log(self, ctx: PhaseContext, message: str) -> None:
         ctx.report(Log(self.name, message))
+
+    # -- what the driver calls: the phase with its hooks ----------------------------------------------
+
+    def execute(self, ctx: PhaseContext) -> None:
+        """The run between the phase's hooks; a failing hook fails the phase (it is not recorded done)."""
+        self._run_hooks(ctx, "before")
+        self.run(ctx)
+        self._run_hooks(ctx, "after")
+
+    def planned(self, ctx: PhaseContext) -> dict[str, Any]:
+        """The plan, and the hooks that would run around it."""
+        details = self.plan(ctx)
+        for when in HOOK_TIMES:
+            hooks = ctx.hooks(self.name, when)
+            if hooks:
+                details[f"hooks {when}"] = [hook.shown for hook in hooks]
+        return details
+
+    def _run_hooks(self, ctx: PhaseContext, when: str) -> None:
+        from proxshift.config.post_install import PHASE_NAMES
+        from proxshift.engine.hooks import hook_environment, private_kubeconfig, run_hook
+
+        hooks = ctx.hooks(self.name, when)
+        if not hooks:
+            return
+        kubeconfig = None
+        order = PHASE_NAMES.index
+        if order(self.name) > order("wait") or (self.name, when) == ("wait", "after"):  # the cluster is up
+            from proxshift.engine.install import api_url_of
+            from proxshift.errors import ProxshiftError
+
+            try:
+                kubeconfig = ctx.kubeconfig()
+            except ProxshiftError as exc:
+                ctx.notify(f"hooks {when} {self.name} run without KUBECONFIG: {exc.message}")
+        api_url = api_url_of(kubeconfig) if kubeconfig is not None else None
+        with private_kubeconfig(kubeconfig) as path:
+            for hook in hooks:
+                self.log(ctx, f"hook {when} {self.name}: {hook.shown}")
+                env = hook_environment(hook, path, api_url)
+                seconds = run_hook(hook, env, lambda line: ctx.report(Output(self.name, line)))
+                self.log(ctx, f"hook {when} {self.name}: exit 0 ({seconds:.1f} s)")
 
 
 @dataclass(frozen=True)

@@ -16,39 +16,57 @@ if TYPE_CHECKING:
 class Manifests(Phase):
     name = "manifests"
     description = "renders and checks install-config.yaml and agent-config.yaml"
-    unchanged = "the cluster's inventory entry, the site config and the secrets' versions are unchanged"
+    unchanged = (
+        "the cluster's inventory entry, the site config, the secrets' versions and the extra manifests are unchanged"
+    )
     rebuilds = True
 
     def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
-        return {**ctx.base_inputs(), "the secrets' versions in Vault": ctx.results.versions}
+        from proxshift.engine.manifests_flow import extra_manifest_texts
+
+        extra = extra_manifest_texts(ctx.project, ctx.cluster)  # a part only when there are some: digests stay
+        return {
+            **ctx.base_inputs(),
+            "the secrets' versions in Vault": ctx.results.versions,
+            **({"the extra manifests": extra} if extra else {}),
+        }
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.manifests_flow import generate_manifests
 
         rendered = generate_manifests(ctx.project, ctx.name, dry_run=True, notify=ctx.notify)
+        shown = ctx.project.paths.shown
         return {
-            "writes": [ctx.project.paths.shown(p) for p in ctx.install_dir.manifests],
+            "writes": [shown(p) for p in ctx.install_dir.manifests],
+            "extra manifests": [
+                f"{shown(p)} -> {shown(ctx.install_dir.extra_manifests / p.name)}" for p in rendered.extra
+            ],
             "manifests": dict(rendered.redacted.items()),
         }
 
     def run(self, ctx: PhaseContext) -> None:
         from proxshift.engine.manifests_flow import generate_manifests
 
-        report = generate_manifests(ctx.project, ctx.name, notify=ctx.notify).report
-        if report:
-            self.log(ctx, f"{len(report.written)} written, {len(report.unchanged)} unchanged")
+        result = generate_manifests(ctx.project, ctx.name, notify=ctx.notify)
+        if result.report:
+            self.log(ctx, f"{len(result.report.written)} written, {len(result.report.unchanged)} unchanged")
+        if result.extra:
+            self.log(ctx, f"extra manifests in openshift/: {', '.join(p.name for p in result.extra)}")
 
 
 class Iso(Phase):
     name = "iso"
     description = "openshift-install agent create image"
-    unchanged = "the rendered manifests are unchanged"
+    unchanged = "the rendered manifests and the extra manifests are unchanged"
     rebuilds = True
 
     def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
+        from proxshift.engine.manifests_flow import extra_manifest_texts
+
         rendered = ctx.install_dir.rendered
         kept = [(p.name, p.read_text()) for p in sorted(rendered.glob("*.yaml"))] if rendered.is_dir() else []
-        return {"the rendered manifests": kept}
+        extra = extra_manifest_texts(ctx.project, ctx.cluster)
+        return {"the rendered manifests": kept, **({"the extra manifests": extra} if extra else {})}
 
     def result_gone(self, ctx: PhaseContext) -> str | None:
         iso = ctx.install_dir.iso

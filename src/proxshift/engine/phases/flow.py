@@ -2,7 +2,8 @@
 
 Everything that names phases derives from PHASES: the run, the state file's records, the dry-run
 plan, `doctor`, docs/provisioning.md's table (a test compares them). A new phase is a new object here,
-at its place in the order. `proxshift post` will run `after("acm")`.
+at its place in the order (and its name in config/post_install.PHASE_NAMES, which hooks are checked
+against). `proxshift post` runs `after("acm")`: the phases that finish an installed cluster.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from proxshift.engine.phases.acm import Acm
 from proxshift.engine.phases.base import Options, Phase
 from proxshift.engine.phases.build import Iso, Manifests, Upload
 from proxshift.engine.phases.checks import Preflight, Secrets
+from proxshift.engine.phases.finish import Health, Labels, Storage
 from proxshift.engine.phases.gitops import Apps, Eso, Gitops
 from proxshift.engine.phases.install import Credentials, Wait
 from proxshift.engine.phases.machines import Start, Vms
@@ -30,10 +32,15 @@ PHASES: tuple[Phase, ...] = (
     Wait(),
     Credentials(),
     Acm(),
+    # After the install (`proxshift post`): restore first, so certificates exist before anything that would
+    # request new ones; storage after GitOps, which may be what creates the StorageClass it waits for.
     Restore(),
+    Labels(),
     Gitops(),
     Eso(),
     Apps(),
+    Storage(),
+    Health(),
 )
 
 

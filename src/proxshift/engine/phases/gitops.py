@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from proxshift.engine.phases.base import Phase, PhaseContext
+from proxshift.engine.phases.base import Phase, PhaseContext, not_installed
 
 if TYPE_CHECKING:
     from proxshift.config.post_install import PostInstall
@@ -16,6 +16,13 @@ def _settings(ctx: PhaseContext) -> PostInstall:
     return settings_for(ctx.project, ctx.name)
 
 
+def section_inputs(ctx: PhaseContext, section: str) -> dict[str, Any]:
+    """The cluster's entry and the site config, and its effective `post_install.<section>` (which both leave out,
+    as they are the install phases' inputs too)."""
+    value = getattr(_settings(ctx), section)
+    return {**ctx.base_inputs(), f"post_install.{section}": value.model_dump(mode="json") if value else None}
+
+
 class Gitops(Phase):
     name = "gitops"
     description = (
@@ -23,7 +30,10 @@ class Gitops(Phase):
     )
 
     def not_configured(self, ctx: PhaseContext) -> str | None:
-        return None if _settings(ctx).gitops else "no post_install.gitops"
+        return not_installed(ctx) if _settings(ctx).gitops else "no post_install.gitops"
+
+    def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
+        return section_inputs(ctx, "gitops")
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.gitops_flow import gitops_plan
@@ -38,7 +48,7 @@ class Gitops(Phase):
         config = _settings(ctx).gitops
         assert config is not None  # noqa: S101 - not_configured said so
         options = ctx.options
-        install_gitops(ctx.cluster_api(), config, options.post_timeout, options.wait_poll, lambda m: self.log(ctx, m))
+        install_gitops(ctx.kube(), config, options.post_timeout, options.wait_poll, lambda m: self.log(ctx, m))
 
 
 class Eso(Phase):
@@ -46,7 +56,10 @@ class Eso(Phase):
     description = "External Secrets: the operator, a ClusterSecretStore on Vault with a dedicated token, Ready"
 
     def not_configured(self, ctx: PhaseContext) -> str | None:
-        return None if _settings(ctx).eso else "no post_install.eso"
+        return not_installed(ctx) if _settings(ctx).eso else "no post_install.eso"
+
+    def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
+        return section_inputs(ctx, "eso")
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.eso_flow import eso_plan
@@ -64,7 +77,7 @@ class Eso(Phase):
         install_eso(
             ctx.project,
             ctx.name,
-            ctx.cluster_api(),
+            ctx.kube(),
             config,
             options.post_timeout,
             options.wait_poll,
@@ -81,7 +94,10 @@ class Apps(Phase):
 
     def not_configured(self, ctx: PhaseContext) -> str | None:
         config = _settings(ctx).gitops
-        return None if config and config.repo_url else "no post_install.gitops.repo_url"
+        return not_installed(ctx) if config and config.repo_url else "no post_install.gitops.repo_url"
+
+    def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
+        return section_inputs(ctx, "gitops")
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.gitops_flow import apps_plan
@@ -98,7 +114,7 @@ class Apps(Phase):
         bootstrap_apps(
             ctx.project,
             ctx.name,
-            ctx.cluster_api(),
+            ctx.kube(),
             config,
             ctx.options.wait_poll,
             lambda m: self.log(ctx, m),

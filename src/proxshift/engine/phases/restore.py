@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxshift.engine.phases.base import Phase, PhaseContext
+from proxshift.engine.phases.base import Phase, PhaseContext, not_installed
 
 
 class Restore(Phase):
@@ -14,7 +14,12 @@ class Restore(Phase):
     def not_configured(self, ctx: PhaseContext) -> str | None:
         from proxshift.engine.backup import configured
 
-        return None if configured(ctx.project, ctx.name) else "no post_install.backup"
+        return not_installed(ctx) if configured(ctx.project, ctx.name) else "no post_install.backup"
+
+    def input_parts(self, ctx: PhaseContext) -> dict[str, Any]:
+        from proxshift.engine.phases.gitops import section_inputs
+
+        return section_inputs(ctx, "backup")
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.backup import backups_root
@@ -32,8 +37,8 @@ class Restore(Phase):
             ctx.name,
             timeout=options.post_timeout,
             poll=options.wait_poll,
-            kube=ctx.cluster_api(),
+            kube=ctx.kube(),
             notify=ctx.notify,
             report=lambda m: self.log(ctx, m),
         )
-        ctx.reconnect_cluster_api()
+        ctx.reconnect()
