@@ -205,15 +205,23 @@ def test_json_events_parse(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         "wait",
         "credentials",
     ]
+    assert {e["cluster"] for e in events} == {"ocp-sno1"}
+    run = events[0]
+    assert run["event"] == "run" and run["phases"][:10] == [*phases[:9], "acm"]
     acm = next(e for e in events if e["event"] == "phase" and e["phase"] == "acm")
     assert acm == {
         "event": "phase",
         "time": acm["time"],
+        "cluster": "ocp-sno1",
         "phase": "acm",
         "status": "skipped",
         "reason": "not configured: ocp-sno1 is the ACM hub itself",
     }
     assert events[-1]["event"] == "summary" and events[-1]["console"].startswith("https://console-openshift-console")
+    assert events[-1]["kubeconfig"] == str(predecessor_root / "ocp_install" / "ocp-sno1" / "auth" / "kubeconfig")
+    vms = [e for e in events if e["event"] == "host" and e["phase"] == "vms"]
+    assert [(e["host"], e["state"]) for e in vms] == [("master-sno1", "creating"), ("master-sno1", "created")]
+    assert vms[-1]["details"]["vmid"] == "301" and vms[-1]["details"]["node"] == "pve2"
 
 
 def test_doctor_in_the_lab(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
@@ -303,6 +311,7 @@ def test_a_failed_run_s_json_stream_ends_with_the_error(
     assert result.code == 1
     events = [json.loads(line) for line in result.out.splitlines()]
     assert [(e["event"], e.get("phase"), e.get("status")) for e in events] == [
+        ("run", None, None),
         ("phase", "preflight", "running"),
         ("phase", "preflight", "failed"),
         ("error", None, None),

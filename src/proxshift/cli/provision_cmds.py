@@ -51,7 +51,8 @@ def provision(
 ) -> None:
     """Provision a cluster end to end: every phase from preflight to the ACM import and what is configured after."""
     from proxshift.cli.consent import asker
-    from proxshift.cli.render import ending_with_error, plan_text, renderer
+    from proxshift.cli.render.choose import ending_with_error, renderer
+    from proxshift.cli.render.plan import plan_text
     from proxshift.config.durations import parse_duration
     from proxshift.engine.phases.base import Options
     from proxshift.engine.provision import Provision

@@ -17,6 +17,9 @@ class Acm(Phase):
 
         return hub_absent(ctx.project, ctx.name, ctx.options.hub_kubeconfig)
 
+    def timeout(self, ctx: PhaseContext) -> float | None:
+        return ctx.options.acm_timeout
+
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.acm_flow import acm_context
 
