@@ -3,9 +3,11 @@ test_live_cluster.py; the fault matrix: test_faults.py)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import hvac
@@ -325,3 +327,48 @@ def test_a_failed_run_s_json_stream_ends_with_the_error(
     assert unknown.code == 2
     (only,) = [json.loads(line) for line in unknown.out.splitlines()]
     assert only["event"] == "error" and only["exit_code"] == 2 and "nosuch" in only["message"]
+
+
+def test_two_clusters_at_once_with_tagged_interleaved_events(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    # ocp-sno1 is the hub: ocp-sno2's acm phase waits for its run, then imports into it.
+    result = cli("--root", predecessor_root, "provision", "ocp-sno1", "ocp-sno2", "--parallel", "2", "--json", *FAST)
+    assert result.code == 0, result.err
+    events = [json.loads(line) for line in result.out.splitlines()]
+    assert {e["cluster"] for e in events} == {"ocp-sno1", "ocp-sno2"}
+    order = [e["cluster"] for e in events]
+    switches = sum(1 for before, after in itertools.pairwise(order) if before != after)
+    assert switches > 2, "the two runs went side by side, not one after the other"
+    ends = {e["cluster"]: e for e in events if e["event"] == "summary"}
+    assert set(ends) == {"ocp-sno1", "ocp-sno2"}
+    done = [(e["cluster"], e["phase"]) for e in events if e["event"] == "phase" and e["status"] == "done"]
+    assert ("ocp-sno2", "acm") in done and ("ocp-sno1", "wait") in done
+    assert lab.clusters["ocp-sno1"].kube.store.find(*MC, "ocp-sno2") is not None
+    assert _stored(lab, "ocp-sno1") is not None and _stored(lab, "ocp-sno2") is not None
+    assert re.search(r"✓ ocp-sno1: done in \d+:\d\d", result.err) and re.search(r"✓ ocp-sno2: done in", result.err)
+
+
+def test_several_clusters_exit_with_the_worst_run(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    from tests.cli.test_lock import HOLD
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(predecessor_root / "ocp_install" / "ocp-sno3")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    try:
+        result = cli(
+            "--root", predecessor_root, "provision", "ocp-sno2", "ocp-sno3", "--parallel", "2", "--skip", "acm", *FAST
+        )
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(10)
+    assert result.code == 2, result.err  # ocp-sno3 refused by its lock; ocp-sno2 done
+    lines = result.err.splitlines()
+    assert any(re.search(r"Z \[ocp-sno2\] ✓ vms\s+done", line) for line in lines), result.err
+    assert re.search(r"✓ ocp-sno2: done in", result.err)
+    assert re.search(r"✗ ocp-sno3: failed \(exit 2\) after", result.err)
+    assert f"another proxshift run (PID {holder.pid}" in result.err
+    assert [vm.vmid for vm in lab.pve.vms] == [302]

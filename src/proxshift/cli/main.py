@@ -87,10 +87,14 @@ def holding_the_lock(command: Callable[..., None]) -> Callable[..., None]:
 
         ctx: typer.Context = kwargs["ctx"]
         context: AppContext = ctx.obj
-        cluster: str = kwargs[argument]
-        if any(kwargs.get(flag) for flag in read_only):
+        given = kwargs[argument]
+        clusters = list(dict.fromkeys(given)) if isinstance(given, list) else [given]
+        # Several clusters: each one's run takes its own lock (provision's in its process, start's and stop's
+        # in their thread), so that one held lock refuses that cluster alone.
+        if any(kwargs.get(flag) for flag in read_only) or len(clusters) > 1:
             command(*args, **kwargs)
             return
+        cluster: str = clusters[0]
         with contextlib.ExitStack() as held:
 
             def take(project: Project) -> None:

@@ -138,7 +138,7 @@ class LiveRenderer:
 
         capture = Console(width=self.console.width, color_system=None, force_terminal=False)
         with capture.capture() as captured:
-            capture.print(hosts_table(event.phase, run.hosts, self.clock()))
+            capture.print(hosts_table(event.phase, run.hosts, self.clock(), since=False))
         return [(line.rstrip(), "dim") for line in captured.get().splitlines() if line.strip()]
 
     def _progress(self, event: Progress) -> None:

@@ -51,8 +51,8 @@ def phase_row(view: PhaseView, run: RunView, now: float, width: int) -> Text:
     return text
 
 
-def hosts_table(phase: str, hosts: dict[str, HostView], now: float) -> Table:
-    """One row per host: its state, its details as columns, and how long it has been in that state."""
+def hosts_table(phase: str, hosts: dict[str, HostView], now: float, since: bool = True) -> Table:
+    """One row per host: its state, its details as columns, and (since) how long it has been in that state."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -61,13 +61,13 @@ def hosts_table(phase: str, hosts: dict[str, HostView], now: float) -> Table:
     for view in hosts.values():
         keys += [key for key, _ in view.event.details if key not in keys]
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=f"{phase}: hosts", title_justify="left")
-    for column in ("HOST", "STATE", *(key.upper() for key in keys), "FOR"):
+    for column in ("HOST", "STATE", *(key.upper() for key in keys), *(("FOR",) if since else ())):
         table.add_column(column, no_wrap=True, overflow="ellipsis")
     for name, view in hosts.items():
         details = dict(view.event.details)
         style = "red" if view.event.state.lower().startswith(("fail", "error")) else ""
         cells = [Text(name), Text(view.event.state, style=style), *(Text(details.get(k, "")) for k in keys)]
-        table.add_row(*cells, Text(clock_text(now - view.since), style="dim"))
+        table.add_row(*cells, *((Text(clock_text(now - view.since), style="dim"),) if since else ()))
     return table
 
 

@@ -29,6 +29,10 @@ class Wait(Phase):
         def hosts(rows: list[tuple[str, ...]]) -> None:
             """The bootstrap's rows (host, role, status, stage, %, time in stage), each host when it moves on:
             the time in stage alone changes at every poll, and the live view counts it by itself."""
+            if not rows:  # bootstrap is complete: the hosts left the rendezvous host's API for the cluster's
+                for name, (role, *_) in list(shown.items()):
+                    shown[name] = (role, "bootstrapped", "", "")
+                    self.host(ctx, name, "bootstrapped", role=role, stage="", progress="")
             for row in rows:
                 name, role, status, stage, percent = (*row, "", "", "", "")[:5]
                 if shown.get(name) != (role, status, stage, percent):
