@@ -234,11 +234,28 @@ def lab_down(ctx: typer.Context) -> None:
     context.ui.success("lab down")
 
 
-def lab_status(ctx: typer.Context) -> None:
+def lab_status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
     """Each stand-in's address and whether it answers."""
     context: AppContext = ctx.obj
     state = _state(context.paths.root / ".lab")
-    if not state or not _alive(state.get("pid")):
+    up = bool(state and _alive(state.get("pid")))
+    if as_json:
+        services = (state or {}).get("services", {}) if up else {}
+        context.ui.json(
+            {
+                "up": up,
+                "pid": (state or {}).get("pid") if up else None,
+                "services": [{"name": n, "address": u, "healthy": _answers(u)} for n, u in services.items()],
+                "knobs": (state or {}).get("knobs") if up else None,
+            }
+        )
+        if not up:
+            raise typer.Exit(1)
+        return
+    if not state or not up:
         context.ui.info("the lab is not up ('proxshift lab up' starts it)")
         raise typer.Exit(1)
     context.ui.table(
