@@ -6,13 +6,16 @@ from typing import Annotated
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 from proxshift.errors import ExitCode
 
 
 def doctor(
     ctx: typer.Context,
-    cluster: Annotated[str | None, typer.Argument(help="Also check Proxmox and DNS for this cluster.")] = None,
+    cluster: Annotated[
+        str | None, typer.Argument(help="Also check Proxmox and DNS for this cluster.", autocompletion=complete_cluster)
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Check everything a provision needs, before it starts: a table of ok / warning / failed, one row per

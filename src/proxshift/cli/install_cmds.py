@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 
 if TYPE_CHECKING:
@@ -14,7 +15,9 @@ if TYPE_CHECKING:
     from proxshift.config.project import Project
 
 
-def iso_create(ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name.")]) -> None:
+def iso_create(
+    ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name.", autocompletion=complete_cluster)]
+) -> None:
     """Run `openshift-install agent create image` in ocp_install/<cluster>, log in proxshift.log."""
     from proxshift.engine.install import create_iso
 
@@ -50,7 +53,7 @@ def installer_fetch(
 
 def wait(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name.")],
+    cluster: Annotated[str, typer.Argument(help="Cluster name.", autocompletion=complete_cluster)],
     timeout: Annotated[str, typer.Option(help="Give up after this long (e.g. 120m, 2h).")] = "120m",
     poll_interval: Annotated[
         float, typer.Option(help="Seconds between polls (the last stage polls at most every 2 s).")
@@ -120,7 +123,7 @@ def _wait_live(context: AppContext, project: Project, cluster: str, timeout: flo
 
 def credentials(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name.")],
+    cluster: Annotated[str, typer.Argument(help="Cluster name.", autocompletion=complete_cluster)],
     kubeconfig_out: Annotated[
         Path | None, typer.Option(help="Write the kubeconfig here: YAML, mode 0600, never over a different file.")
     ] = None,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def clusters(
 
 def show(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
+    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.", autocompletion=complete_cluster)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Show every node of a cluster with its derived settings."""
@@ -114,7 +115,9 @@ def show(
 
 def validate(
     ctx: typer.Context,
-    clusters: Annotated[list[str] | None, typer.Argument(help="Clusters to check (default: all).")] = None,
+    clusters: Annotated[
+        list[str] | None, typer.Argument(help="Clusters to check (default: all).", autocompletion=complete_cluster)
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict and every problem as JSON.")] = False,
 ) -> None:

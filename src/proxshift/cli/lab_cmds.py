@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 from proxshift.errors import OperationError, UserInputError
 from proxshift.lab.faults import INSTALL_SECONDS, JOIN_SECONDS, OPERATOR_SECONDS, TIME_SCALE
@@ -276,7 +277,8 @@ def lab_env(ctx: typer.Context) -> None:
 
 
 def lab_predecessor(
-    ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")]
+    ctx: typer.Context,
+    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.", autocompletion=complete_cluster)],
 ) -> None:
     """Leave a cluster in the lab as the predecessor's ps.provision does (no proxshift marker), to try 'adopt'."""
     from proxshift.engine.connections import proxmox_for

@@ -168,7 +168,7 @@ def build_app() -> typer.Typer:
         name="proxshift",
         help="Provision OpenShift clusters on Proxmox VE from one inventory file.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion, --show-completion; cluster names: cli/completion.py
         pretty_exceptions_show_locals=False,
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
@@ -257,6 +257,8 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one retu
         return int(ExitCode.BAD_INPUT)
     except typer.Exit as exc:
         return int(exc.exit_code)
+    except SystemExit as exc:  # --show-completion and --install-completion end with sys.exit
+        return exc.code if isinstance(exc.code, int) else int(ExitCode.OK if exc.code is None else ExitCode.FAILED)
     except Exception as exc:
         if debug:
             raise

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 from proxshift.errors import ExitCode
 
 
 def manifests(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
+    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.", autocompletion=complete_cluster)],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print both manifests, secrets redacted; write nothing.")
     ] = False,
@@ -56,7 +57,9 @@ def manifests(
 
 def vault_check(
     ctx: typer.Context,
-    cluster: Annotated[str | None, typer.Argument(help="Probe the credentials path of this cluster.")] = None,
+    cluster: Annotated[
+        str | None, typer.Argument(help="Probe the credentials path of this cluster.", autocompletion=complete_cluster)
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Read every vault item and probe write access to the credentials path (nothing is written)."""

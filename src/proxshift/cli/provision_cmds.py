@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 from proxshift.engine.phases.flow import names
 
@@ -27,7 +28,12 @@ def _phases(value: str | list[str] | None) -> str | list[str] | None:
 def provision(
     ctx: typer.Context,
     cluster: Annotated[
-        list[str], typer.Argument(metavar="CLUSTER...", help="Cluster names from the inventory (one or more).")
+        list[str],
+        typer.Argument(
+            metavar="CLUSTER...",
+            help="Cluster names from the inventory (one or more).",
+            autocompletion=complete_cluster,
+        ),
     ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the whole plan; change nothing anywhere.")] = False,
     force: Annotated[

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 from proxshift.errors import ExitCode
 
@@ -17,7 +18,9 @@ if TYPE_CHECKING:
 
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the per-VM plan with exact parameters; change nothing.")]
-ClusterName = Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster name from the inventory.")]
+ClusterName = Annotated[
+    str, typer.Argument(metavar="CLUSTER", help="Cluster name from the inventory.", autocompletion=complete_cluster)
+]
 
 
 def _progress(context: AppContext):  # type: ignore[no-untyped-def]

@@ -48,6 +48,7 @@ LIBRARIES: tuple[Variable, ...] = (
     Variable("https_proxy", "HTTPS_PROXY in the lowercase form, which requests reads too"),
     Variable("http_proxy", "HTTP_PROXY in the lowercase form, which requests reads too"),
     Variable("no_proxy", "NO_PROXY in the lowercase form, which requests reads too"),
+    Variable("_PROXSHIFT_COMPLETE", "set by the shell's completion script: Typer prints candidates instead of running"),
 )
 
 # Read too, but every program needs them: tests point them somewhere instead of clearing them.
