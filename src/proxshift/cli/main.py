@@ -34,7 +34,7 @@ from proxshift.cli import (
 from proxshift.cli.console import UI
 from proxshift.cli.context import AppContext
 from proxshift.config.paths import discover_paths
-from proxshift.errors import Aborted, ExitCode, InvalidInput, ProxshiftError
+from proxshift.errors import Aborted, ExitCode, InvalidInput, ProxshiftError, UserInputError
 
 if TYPE_CHECKING:
     from proxshift.config.project import Project
@@ -227,6 +227,18 @@ def build_app() -> typer.Typer:
 app = build_app()
 
 
+def _failed(ui: UI, exc: ProxshiftError, debug: bool) -> int:
+    """An operation's error: one line and a hint (a traceback with --debug)."""
+    if debug:
+        ui.err.print_exception()
+    if not isinstance(exc, UserInputError):  # old lab tokens: re-sourcing .lab/env is the fix, not a login
+        from proxshift.cli.lab_env import stale_lab_env
+
+        exc.hint = stale_lab_env() or exc.hint
+    ui.error(exc)
+    return int(exc.exit_code)
+
+
 def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one return per kind of ending
     """Run the CLI in-process and return the exit code; the one error boundary."""
     argv, debug = _hoist_debug(argv)
@@ -241,10 +253,7 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one retu
         ui.info(exc.message)
         return int(exc.exit_code)
     except ProxshiftError as exc:
-        if debug:
-            ui.err.print_exception()
-        ui.error(exc)
-        return int(exc.exit_code)
+        return _failed(ui, exc, debug)
     except (typer.Abort, KeyboardInterrupt):
         ui.info("interrupted")
         return int(ExitCode.INTERRUPTED)
