@@ -20,8 +20,10 @@ def test_reports_in_the_lab(predecessor_root: Path, lab: Lab, cli: CliRunner) ->
     for line in run.out.splitlines():
         check("provision <cluster>... --json", line)
 
-    status = check("status <cluster> --json", cli(*root, "status", "ocp-sno1", "--json").out)
+    status = check("status <cluster>... --json", cli(*root, "status", "ocp-sno1", "--json").out)
     assert status["vms"][0]["status"] == "running" and status["vms"][0]["ours"] is True
+    several = check("status <cluster>... --json", cli(*root, "status", "ocp-sno1", "ocp", "--json").out)
+    assert [one["cluster"] for one in several] == ["ocp-sno1", "ocp"]
     vault = check("vault check [<cluster>] --json", cli(*root, "vault", "check", "ocp-sno1", "--json").out)
     assert vault["ok"] and vault["items"][-1]["item"] == "credentials"
 

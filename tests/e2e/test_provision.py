@@ -377,3 +377,26 @@ def test_several_clusters_exit_with_the_worst_run(predecessor_root: Path, lab: L
     assert re.search(r"✗ ocp-sno3: failed \(exit 2\) after", result.err)
     assert f"another proxshift run (PID {holder.pid}" in result.err
     assert [vm.vmid for vm in lab.pve.vms] == [302]
+
+
+def test_start_stop_status_of_several_clusters(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    root = ("--root", predecessor_root)
+    skips = ("--skip", "wait", "--skip", "credentials", "--skip", "acm")
+    built = cli(*root, "provision", "ocp-sno2", "ocp-sno3", "--parallel", "2", *skips)
+    assert built.code == 0, built.err
+    stopped = cli(*root, "stop", "ocp-sno2", "ocp-sno3", "--parallel", "2", "--force", "--timeout", "5")
+    assert stopped.code == 0, stopped.err
+    assert "# ocp-sno2" in stopped.out and "# ocp-sno3" in stopped.out
+    assert {vm.vmid: vm.status for vm in lab.pve.vms} == {302: "stopped", 303: "stopped"}
+    started = cli(*root, "start", "ocp-sno2", "ocp-sno3", "ocp3", "--parallel", "3")
+    assert started.code == 2, started.err  # ocp3 has no VMs yet: its error; the others are started
+    assert started.out.count("ok: running") == 2 and "VM(s) do not exist yet" in started.err
+    assert {vm.vmid: vm.status for vm in lab.pve.vms} == {302: "running", 303: "running"}
+    status = cli(*root, "status", "ocp-sno2", "ocp-sno3", "--json")
+    assert status.code == 0, status.err
+    assert [(s["cluster"], [v["status"] for v in s["vms"]]) for s in json.loads(status.out)] == [
+        ("ocp-sno2", ["running"]),
+        ("ocp-sno3", ["running"]),
+    ]
+    table = cli(*root, "status", "ocp-sno2", "ocp-sno3")
+    assert re.search(r"^ocp-sno3\s+master-sno3\s+303", table.out, re.MULTILINE), table.out
