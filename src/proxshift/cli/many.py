@@ -9,7 +9,6 @@ stop is idempotent, and is checked again by the next run).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, TypeVar
 
 import typer
@@ -32,6 +31,8 @@ def for_each(names: Sequence[str], parallel: int, work: Callable[[str], T]) -> l
 
     if len(names) == 1:
         return [(names[0], guarded(names[0]))]
+    from concurrent.futures import ThreadPoolExecutor
+
     pool = ThreadPoolExecutor(max_workers=max(1, min(parallel, len(names))))
     try:
         futures = [(name, pool.submit(guarded, name)) for name in names]
