@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -11,19 +12,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from proxshift.cli.render import (
-    JsonRenderer,
-    LiveRenderer,
-    PlainRenderer,
-    Renderer,
-    error_event,
-    json_fields,
-    summary_lines,
-)
+from proxshift.cli.render.common import Renderer, summary_lines
+from proxshift.cli.render.jsonl import JsonRenderer, json_fields
+from proxshift.cli.render.live import LiveRenderer
+from proxshift.cli.render.plain import PlainRenderer
 from proxshift.engine.events import (
     EVENT_TYPES,
     Error,
     Event,
+    HostState,
     Log,
     Notice,
     Output,
@@ -31,12 +28,15 @@ from proxshift.engine.events import (
     PhaseSkipped,
     PhaseStarted,
     Progress,
+    RunStarted,
     Summary,
+    error_event,
 )
 from proxshift.errors import UserInputError
 from tests.conftest import REPO
 
 SAMPLES: dict[type[Event], Event] = {
+    RunStarted: RunStarted(("preflight", "upload", "acm"), cluster="c"),
     PhaseStarted: PhaseStarted("upload"),
     PhaseFinished: PhaseFinished("upload", "done", 1.25),
     PhaseSkipped: PhaseSkipped("acm", "not configured: no ACM hub is configured"),
@@ -44,7 +44,10 @@ SAMPLES: dict[type[Event], Event] = {
     Notice: Notice("proxmox.verify_ssl is false"),
     Output: Output("iso", 'level=info msg="Generated ISO at [/tmp/x]"'),
     Progress: Progress("upload", "pve1:local:iso/a.iso", 512 * 2**20, 1024 * 2**20),
-    Summary: Summary("c", "https://console", "https://api:6443", "secrets/data/openshift/c", 90.0),
+    HostState: HostState("vms", "master-0", "created", (("vmid", "301"), ("node", "pve2"))),
+    Summary: Summary(
+        "https://console", "https://api:6443", "secrets/data/openshift/c", 90.0, "/r/ocp_install/c/auth/kubeconfig"
+    ),
     Error: Error("it broke", "fix it", 1),
 }
 CLOCK = datetime(2025, 6, 1, 12, 0, 3, tzinfo=UTC)
@@ -55,12 +58,24 @@ def _views() -> dict[str, tuple[Renderer, io.StringIO]]:
     from rich.console import Console
 
     plain, js, live = io.StringIO(), io.StringIO(), io.StringIO()
-    console = Console(file=live, force_terminal=True, width=100)
+    # Not a terminal: rich draws the live display once, when it stops, so what it shows is deterministic.
+    console = Console(file=live, force_terminal=False, width=100, height=40)
     return {
         "plain": (PlainRenderer(plain, clock=lambda: CLOCK), plain),
         "json": (JsonRenderer(js, clock=lambda: 1748779203.0), js),
-        "live": (LiveRenderer(console), live),
+        "live": (LiveRenderer(console, clock=lambda: 100.0, wall=lambda: 1748779203.0), live),
     }
+
+
+PRELUDE: list[Event] = [RunStarted(("preflight", "iso", "upload"), cluster="c"), PhaseStarted("iso", cluster="c")]
+
+
+def _output(view: str, events: list[Event]) -> tuple[str, Renderer]:
+    render, stream = _views()[view]
+    for event in events:
+        render(event)
+    render.close()
+    return stream.getvalue(), render
 
 
 def test_the_samples_cover_every_event_kind() -> None:
@@ -70,18 +85,13 @@ def test_the_samples_cover_every_event_kind() -> None:
 @pytest.mark.parametrize("kind", EVENT_TYPES, ids=lambda kind: kind.__name__)
 @pytest.mark.parametrize("view", ["plain", "json", "live"])
 def test_every_view_shows_every_kind_or_ignores_it_on_purpose(view: str, kind: type[Event]) -> None:
-    render, stream = _views()[view]
-    before = 0
-    if kind in (Output, Progress):
-        render(PhaseStarted("iso"))  # the live view shows them under the running phase
-        before = len(stream.getvalue())
-    render(SAMPLES[kind])
-    render.close()
-    shown = stream.getvalue()[before:]
+    sample = dataclasses.replace(SAMPLES[kind], cluster="c")
+    without, render = _output(view, PRELUDE)
+    shown, _ = _output(view, [*PRELUDE, sample])
     if kind in render.ignores:
-        assert shown == "", shown
+        assert shown == without, shown
     else:
-        assert shown.strip(), f"{view} shows nothing for {kind.__name__}"
+        assert shown != without, f"{view} shows nothing for {kind.__name__}"
 
 
 def test_plain_lines_are_timestamped_once_each_without_codes() -> None:
@@ -113,7 +123,7 @@ def test_plain_lines_are_timestamped_once_each_without_codes() -> None:
 def test_plain_view_needs_no_rich() -> None:
     code = (
         "import io, sys\n"
-        "from proxshift.cli.render import PlainRenderer\n"
+        "from proxshift.cli.render.plain import PlainRenderer\n"
         "from tests.cli.test_render import SAMPLES\n"
         "render = PlainRenderer(io.StringIO())\n"
         "for event in SAMPLES.values(): render(event)\n"
@@ -122,22 +132,68 @@ def test_plain_view_needs_no_rich() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
 
-def test_live_view_prints_remote_text_literally_and_shows_the_latest_output() -> None:
+def test_live_view_draws_the_phase_list_hosts_and_the_end_of_the_run() -> None:
     from rich.console import Console
 
     stream = io.StringIO()
-    render = LiveRenderer(Console(file=stream, force_terminal=True, width=100, color_system=None))
-    render(PhaseStarted("iso"))
-    render(Output("iso", "level=info msg=[bold]extracting[/bold]"))
-    screen = io.StringIO()
-    Console(file=screen, width=100).print(render.render())
-    assert "iso 0:00  level=info msg=[bold]extracting[/bold]" in screen.getvalue()
-    render(SAMPLES[Log])
-    render(PhaseFinished("iso", "done", 3.0))
+    now = [100.0]
+    render = LiveRenderer(
+        Console(file=stream, force_terminal=False, width=120, height=40), clock=lambda: now[0], wall=lambda: 0.0
+    )
+    render(RunStarted(("preflight", "iso", "vms", "wait", "acm"), cluster="c"))
+    render(PhaseStarted("preflight", cluster="c"))
+    render(PhaseFinished("preflight", "done", 0.4, cluster="c"))
+    render(PhaseStarted("iso", cluster="c"))
+    now[0] = 107.0
+    render(Output("iso", "level=info msg=[bold]extracting[/bold]", cluster="c"))
+    screen = _frame(render)
+    assert "✓ preflight    0.4 s" in screen
+    assert "iso          0:07  level=info msg=[bold]extracting[/bold]" in screen  # remote text, literally
+    assert "· vms" in screen and "· acm" in screen
+    render(PhaseFinished("iso", "done", 7.0, cluster="c"))
+    render(PhaseStarted("vms", cluster="c"))
+    for host in ("master-0", "master-1"):
+        render(HostState("vms", host, "creating", cluster="c"))
+    render(HostState("vms", "master-0", "created", (("vmid", "301"), ("node", "pve2")), cluster="c"))
+    screen = _frame(render)
+    assert re.search(r"master-0\s+created\s+301\s+pve2", screen), screen
+    assert re.search(r"master-1\s+creating", screen), screen
+    render(Log("vms", "event: disk [/dev/sda] is [bold]slow[/bold]", cluster="c"))
+    render(PhaseFinished("vms", "done", 3.0, cluster="c"))
+    render(PhaseStarted("wait", 7200.0, cluster="c"))
+    assert "of 120 min (until " in _frame(render)
+    render(SAMPLES[Summary].__class__(**{**dataclasses.asdict(SAMPLES[Summary]), "cluster": "c"}))
     render.close()
     out = stream.getvalue()
-    assert "    event: disk [/dev/sda] is [bold]slow[/bold]" in out
-    assert "✓ iso          done (3.0 s)" in out
+    assert "  vms: event: disk [/dev/sda] is [bold]slow[/bold]" in out
+    assert out.rstrip().endswith("export KUBECONFIG=/r/ocp_install/c/auth/kubeconfig"), out
+    assert out.index("✓ c provisioned in 1:30") > out.index("✓ iso"), "the end of the run comes after the last frame"
+
+
+def _frame(render: LiveRenderer) -> str:
+    from rich.console import Console
+
+    screen = io.StringIO()
+    Console(file=screen, width=120, color_system=None).print(render.render())
+    return screen.getvalue()
+
+
+def test_live_view_of_several_clusters_is_one_row_each() -> None:
+    from rich.console import Console
+
+    render = LiveRenderer(
+        Console(file=io.StringIO(), width=120), clock=lambda: 130.0, clusters=["a", "b", "c"], wall=lambda: 0.0
+    )
+    render(RunStarted(("preflight", "iso"), cluster="a"))
+    render(PhaseStarted("iso", cluster="a"))
+    render(Output("iso", "extracting", cluster="a"))
+    render(RunStarted(("preflight", "iso"), cluster="b"))
+    render(Error("another run holds b", None, 2, cluster="b"))
+    rows = {line.split()[1]: line for line in _frame(render).splitlines()[2:] if line.strip()}
+    render.close()
+    assert re.search(r"iso\s+0/2\s+0:00\s+extracting", rows["a"]), rows
+    assert "failed (exit 2)" in rows["b"]
+    assert "waiting" in rows["c"]
 
 
 def test_json_lines_carry_kind_time_and_the_documented_fields() -> None:
@@ -147,6 +203,7 @@ def test_json_lines_carry_kind_time_and_the_documented_fields() -> None:
         render(event)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["event"] for line in lines] == [
+        "run",
         "phase",
         "phase",
         "phase",
@@ -154,13 +211,16 @@ def test_json_lines_carry_kind_time_and_the_documented_fields() -> None:
         "warning",
         "output",
         "progress",
+        "host",
         "summary",
         "error",
     ]
     assert all(line["time"] == 1748779203.0 for line in lines)
+    assert [line["cluster"] for line in lines] == ["c", *[None] * (len(lines) - 1)]
     assert lines[-1] == {
         "event": "error",
         "time": 1748779203.0,
+        "cluster": None,
         "message": "it broke",
         "hint": "fix it",
         "exit_code": 1,
@@ -200,12 +260,16 @@ def test_error_event_matches_what_the_boundary_prints() -> None:
 
 def test_the_last_line_says_provisioned_only_when_every_phase_is_done() -> None:
     """Fault issue, item 9: `--only preflight` and `--skip wait` ended in "✓ provisioned"."""
-    partial = Summary("c", None, None, "secrets/data/openshift/c", 6.0, ("preflight",), ("manifests", "iso", "acm"))
+    partial = Summary(
+        None, None, "secrets/data/openshift/c", 6.0, None, ("preflight",), ("manifests", "iso", "acm"), cluster="c"
+    )
     assert summary_lines(partial) == [
-        "c: preflight done in 0.1 min; not done yet: manifests, iso, acm",
+        "c: preflight done in 0:06; not done yet: manifests, iso, acm",
         "  the rest: proxshift provision c",
     ]
-    done = Summary("c", "https://console", "https://api:6443", "secrets/data/openshift/c", 90.0, ("acm",), ())
-    assert summary_lines(done)[0] == "c provisioned in 1.5 min"
+    done = Summary(
+        "https://console", "https://api:6443", "secrets/data/openshift/c", 90.0, None, ("acm",), (), cluster="c"
+    )
+    assert summary_lines(done)[0] == "c provisioned in 1:30"
     fields = json_fields(partial)
     assert (fields["ran"], fields["remaining"]) == (["preflight"], ["manifests", "iso", "acm"])

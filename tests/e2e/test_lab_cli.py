@@ -10,10 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CliRunner
+
 
 def _proxshift(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     exe = str(Path(sys.executable).parent / "proxshift")
     return subprocess.run([exe, "--root", str(root), *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def _shell(root: Path, script: str) -> subprocess.CompletedProcess[str]:
+    """A user's shell: no venv on PATH until .lab/env puts it there."""
+    env = {"HOME": os.environ["HOME"], "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    return subprocess.run(
+        ["bash", "--norc", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=240, check=False
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -40,6 +50,20 @@ def test_lab_up_status_env_down(predecessor_root: Path) -> None:
         assert status.stdout.count(" ok") == len(state["services"])
         env = _proxshift(predecessor_root, "lab", "env")
         assert "export VAULT_ADDR=" in env.stdout and "export PROXSHIFT_CONFIG=" in env.stdout
+        # The README's next commands work as written: .lab/env puts this proxshift on PATH too.
+        readme = _shell(predecessor_root, ". .lab/env && proxshift lab status --json && proxshift clusters")
+        assert readme.returncode == 0, readme.stderr
+        assert json.loads(readme.stdout.split("\n}\n", 1)[0] + "}")["up"] is True and "ocp-sno1" in readme.stdout
+        # A shell that sourced .lab/env before a restart is told to source it again, not to log in again.
+        stale = _shell(
+            predecessor_root,
+            ". .lab/env && proxshift lab down >/dev/null 2>&1 && proxshift lab up >/dev/null 2>&1"
+            " && proxshift status ocp-sno1",
+        )
+        state = json.loads(state_file.read_text())
+        pids = [state["pid"], state["bao_pid"]]
+        assert stale.returncode == 1, stale.stderr
+        assert "the lab was restarted since this shell sourced its variables: run '. " in stale.stderr
     finally:
         down = _proxshift(predecessor_root, "lab", "down")
     assert down.returncode == 0, down.stderr
@@ -125,3 +149,14 @@ def test_lab_up_refuses_bad_knobs_before_starting(
     assert result.returncode == 2
     assert message in result.stderr
     assert not (predecessor_root / ".lab" / "state.json").exists()
+
+
+def test_lab_up_without_the_lab_extra_says_which_to_install(
+    predecessor_root: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("proxshift.cli.lab_cmds.LAB_MODULES", ("fakepve", "proxshift_no_such_module"))
+    result = cli("--root", predecessor_root, "lab", "up")
+    assert result.code == 2
+    assert "the lab needs the 'lab' extra" in result.err and "proxshift_no_such_module" in result.err
+    assert "pip install 'proxshift[lab]'" in result.err and "pipx install --force 'proxshift[lab]'" in result.err
+    assert not (predecessor_root / ".lab").exists()

@@ -3,9 +3,11 @@ test_live_cluster.py; the fault matrix: test_faults.py)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import hvac
@@ -208,16 +210,24 @@ def test_json_events_parse(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         "restore",  # the predecessor's site config lists backup_secrets (there is nothing to restore yet)
         "health",
     ]
+    assert {e["cluster"] for e in events} == {"ocp-sno1"}
+    run = events[0]
+    assert run["event"] == "run" and run["phases"][:10] == [*phases[:9], "acm"]
     acm = next(e for e in events if e["event"] == "phase" and e["phase"] == "acm")
     assert acm == {
         "event": "phase",
         "time": acm["time"],
+        "cluster": "ocp-sno1",
         "phase": "acm",
         "status": "skipped",
         "reason": "not configured: ocp-sno1 is the ACM hub itself",
     }
     assert events[-2]["phase"] == "health" and events[-2]["status"] == "done"
     assert events[-1]["event"] == "summary" and events[-1]["console"].startswith("https://console-openshift-console")
+    assert events[-1]["kubeconfig"] == str(predecessor_root / "ocp_install" / "ocp-sno1" / "auth" / "kubeconfig")
+    vms = [e for e in events if e["event"] == "host" and e["phase"] == "vms"]
+    assert [(e["host"], e["state"]) for e in vms] == [("master-sno1", "creating"), ("master-sno1", "created")]
+    assert vms[-1]["details"]["vmid"] == "301" and vms[-1]["details"]["node"] == "pve2"
 
 
 def test_doctor_in_the_lab(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
@@ -233,7 +243,12 @@ def test_doctor_in_the_lab(predecessor_root: Path, lab: Lab, cli: CliRunner) -> 
         "vmids free or proxshift's",
     ):
         assert " ok " in rows[check] or rows[check].split()[len(check.split())] == "ok", rows[check]
-    assert "ISO on its storage" in result.out and "warning" in rows["ISO on its storage"]
+    # Before the first provision the ISO is not there yet: no warning, provision uploads it.
+    assert re.search(r"ISO on its storage\s+ok\s+not uploaded yet", rows["ISO on its storage"])
+    # The same count of warnings as 'proxshift validate ocp' gives, and the pointer says so.
+    validate = cli("--root", predecessor_root, "validate", "ocp")
+    count = re.search(r"\((\d+) warnings?\)", validate.err)
+    assert count and re.search(rf"{count.group(1)} warnings? for ocp\s+run 'proxshift validate ocp'", result.out)
     assert "DNS api.ocp.homelab.local" in result.out  # a warning here: nothing resolves in the lab
     flow = " → ".join(names())
     assert f"provision runs these phases: {flow}\n" in result.err
@@ -309,6 +324,7 @@ def test_a_failed_run_s_json_stream_ends_with_the_error(
     assert result.code == 1
     events = [json.loads(line) for line in result.out.splitlines()]
     assert [(e["event"], e.get("phase"), e.get("status")) for e in events] == [
+        ("run", None, None),
         ("phase", "preflight", "running"),
         ("phase", "preflight", "failed"),
         ("error", None, None),
@@ -322,3 +338,71 @@ def test_a_failed_run_s_json_stream_ends_with_the_error(
     assert unknown.code == 2
     (only,) = [json.loads(line) for line in unknown.out.splitlines()]
     assert only["event"] == "error" and only["exit_code"] == 2 and "nosuch" in only["message"]
+
+
+def test_two_clusters_at_once_with_tagged_interleaved_events(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    # ocp-sno1 is the hub: ocp-sno2's acm phase waits for its run, then imports into it.
+    result = cli("--root", predecessor_root, "provision", "ocp-sno1", "ocp-sno2", "--parallel", "2", "--json", *FAST)
+    assert result.code == 0, result.err
+    events = [json.loads(line) for line in result.out.splitlines()]
+    assert {e["cluster"] for e in events} == {"ocp-sno1", "ocp-sno2"}
+    order = [e["cluster"] for e in events]
+    switches = sum(1 for before, after in itertools.pairwise(order) if before != after)
+    assert switches > 2, "the two runs went side by side, not one after the other"
+    ends = {e["cluster"]: e for e in events if e["event"] == "summary"}
+    assert set(ends) == {"ocp-sno1", "ocp-sno2"}
+    done = [(e["cluster"], e["phase"]) for e in events if e["event"] == "phase" and e["status"] == "done"]
+    assert ("ocp-sno2", "acm") in done and ("ocp-sno1", "wait") in done
+    assert lab.clusters["ocp-sno1"].kube.store.find(*MC, "ocp-sno2") is not None
+    assert _stored(lab, "ocp-sno1") is not None and _stored(lab, "ocp-sno2") is not None
+    assert re.search(r"✓ ocp-sno1: done in \d+:\d\d", result.err) and re.search(r"✓ ocp-sno2: done in", result.err)
+
+
+def test_several_clusters_exit_with_the_worst_run(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    from tests.cli.test_lock import HOLD
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(predecessor_root / "ocp_install" / "ocp-sno3")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    try:
+        result = cli(
+            "--root", predecessor_root, "provision", "ocp-sno2", "ocp-sno3", "--parallel", "2", "--skip", "acm", *FAST
+        )
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(10)
+    assert result.code == 2, result.err  # ocp-sno3 refused by its lock; ocp-sno2 done
+    lines = result.err.splitlines()
+    assert any(re.search(r"Z \[ocp-sno2\] ✓ vms\s+done", line) for line in lines), result.err
+    assert re.search(r"✓ ocp-sno2: done in", result.err)
+    assert re.search(r"✗ ocp-sno3: failed \(exit 2\) after", result.err)
+    assert f"another proxshift run (PID {holder.pid}" in result.err
+    assert [vm.vmid for vm in lab.pve.vms] == [302]
+
+
+def test_start_stop_status_of_several_clusters(predecessor_root: Path, lab: Lab, cli: CliRunner) -> None:
+    root = ("--root", predecessor_root)
+    skips = ("--skip", "wait", "--skip", "credentials", "--skip", "acm")
+    built = cli(*root, "provision", "ocp-sno2", "ocp-sno3", "--parallel", "2", *skips)
+    assert built.code == 0, built.err
+    stopped = cli(*root, "stop", "ocp-sno2", "ocp-sno3", "--parallel", "2", "--force", "--timeout", "5")
+    assert stopped.code == 0, stopped.err
+    assert "# ocp-sno2" in stopped.out and "# ocp-sno3" in stopped.out
+    assert {vm.vmid: vm.status for vm in lab.pve.vms} == {302: "stopped", 303: "stopped"}
+    started = cli(*root, "start", "ocp-sno2", "ocp-sno3", "ocp3", "--parallel", "3")
+    assert started.code == 2, started.err  # ocp3 has no VMs yet: its error; the others are started
+    assert started.out.count("ok: running") == 2 and "VM(s) do not exist yet" in started.err
+    assert {vm.vmid: vm.status for vm in lab.pve.vms} == {302: "running", 303: "running"}
+    status = cli(*root, "status", "ocp-sno2", "ocp-sno3", "--json")
+    assert status.code == 0, status.err
+    assert [(s["cluster"], [v["status"] for v in s["vms"]]) for s in json.loads(status.out)] == [
+        ("ocp-sno2", ["running"]),
+        ("ocp-sno3", ["running"]),
+    ]
+    table = cli(*root, "status", "ocp-sno2", "ocp-sno3")
+    assert re.search(r"^ocp-sno3\s+master-sno3\s+303", table.out, re.MULTILINE), table.out

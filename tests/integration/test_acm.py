@@ -179,3 +179,31 @@ def test_hub_kubeconfig_file_option(acm_lab: AcmLab, cli: CliRunner, tmp_path: P
     hub_file.write_text(acm_lab.hub.kubeconfig("hub"))
     result = cli("--root", acm_lab.root, "acm", "import", "ocp-sno2", "--hub-kubeconfig", hub_file)
     assert result.code == 0, result.err
+
+
+def test_the_hub_from_kubeconfig_when_vault_has_none(
+    acm_lab: AcmLab, cli: CliRunner, vault: VaultFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Users who `oc login` to a hub proxshift did not build: its credentials are not in Vault.
+    vault.admin.secrets.kv.v2.delete_metadata_and_all_versions(path="openshift/ocp-sno1", mount_point=vault.mount)
+    logged_in = tmp_path / "oc-login.kubeconfig"
+    logged_in.write_text(acm_lab.hub.kubeconfig("admin"))
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'absent'}:{logged_in}")
+    result = cli("--root", acm_lab.root, "acm", "import", "ocp-sno2")
+    assert result.code == 0, result.err
+    assert (
+        f"the hub ocp-sno1's credentials are not in Vault: using {logged_in} as the hub's kubeconfig; "
+        f"it points at {acm_lab.hub.url}" in " ".join(result.err.split())
+    )
+    assert acm_lab.hub.store.find(*MC, "ocp-sno2") is not None
+
+
+def test_no_hub_configured_but_logged_in_with_oc(acm_lab: AcmLab, cli: CliRunner, isolated_env: Path) -> None:
+    config = acm_lab.root / "config" / "site-config.yaml"
+    config.write_text(config.read_text().replace("hub_cluster: ocp-sno1", "hub_cluster: ''"))
+    (isolated_env / ".kube").mkdir()
+    (isolated_env / ".kube" / "config").write_text(acm_lab.hub.kubeconfig("admin"))
+    result = cli("--root", acm_lab.root, "acm", "import", "ocp-sno2")
+    assert result.code == 0, result.err
+    assert f"no hub is configured: using {isolated_env / '.kube' / 'config'}" in " ".join(result.err.split())
+    assert acm_lab.hub.store.find(*MC, "ocp-sno2") is not None

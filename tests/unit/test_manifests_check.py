@@ -66,6 +66,9 @@ def test_example_fixtures_match_shared(request: pytest.FixtureRequest) -> None:
     """The copy under tests/fixtures stays identical to ../shared/schemas/examples when it is there."""
     shared = Path(request.config.rootpath).parent / "shared" / "schemas" / "examples"
     if not shared.is_dir():
-        pytest.skip("../shared is not beside this checkout")
+        pytest.skip(
+            "compares tests/fixtures/schema-examples with the design workspace's shared/schemas/examples, "
+            "which is not beside this checkout (put the workspace's shared/ next to it to run this)"
+        )
     for path in shared.rglob("*.yaml"):
         assert (EXAMPLES / path.relative_to(shared)).read_text() == path.read_text()

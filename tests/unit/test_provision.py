@@ -9,7 +9,7 @@ import pytest
 
 from proxshift.config.paths import discover_paths
 from proxshift.config.project import Project, load_project
-from proxshift.engine.events import Event, Log, PhaseFinished, PhaseSkipped, PhaseStarted, Summary
+from proxshift.engine.events import Event, Log, PhaseFinished, PhaseSkipped, PhaseStarted, RunStarted, Summary
 from proxshift.engine.phases.base import Options, Phase, PhaseContext
 from proxshift.engine.provision import Interrupted, Provision
 from proxshift.errors import OperationError
@@ -67,15 +67,17 @@ def test_the_run_reports_each_phase_and_records_what_it_did(loaded: Project) -> 
     phases = [stub("always", always=True), stub("once"), stub("unwanted"), stub("hubless", unconfigured="no hub")]
     provision, events = _provision(loaded, phases, Options(skip=("unwanted",)))
     summary = provision.run()
+    sno = {"cluster": "sno"}  # every event says which cluster's run it belongs to
     assert events[:-1] == [
-        PhaseStarted("always"),
-        Log("always", "always ran"),
-        PhaseFinished("always", "done", _seconds(events, "always")),
-        PhaseStarted("once"),
-        Log("once", "once ran"),
-        PhaseFinished("once", "done", _seconds(events, "once")),
-        PhaseSkipped("unwanted", "not selected"),
-        PhaseSkipped("hubless", "not configured: no hub"),
+        RunStarted(("always", "once", "unwanted", "hubless"), **sno),
+        PhaseStarted("always", **sno),
+        Log("always", "always ran", **sno),
+        PhaseFinished("always", "done", _seconds(events, "always"), **sno),
+        PhaseStarted("once", **sno),
+        Log("once", "once ran", **sno),
+        PhaseFinished("once", "done", _seconds(events, "once"), **sno),
+        PhaseSkipped("unwanted", "not selected", **sno),
+        PhaseSkipped("hubless", "not configured: no hub", **sno),
     ]
     assert events[-1] == summary and isinstance(summary, Summary) and summary.cluster == "sno"
     state = json.loads(loaded.paths.install_dir("sno").state_file.read_text())
@@ -84,8 +86,8 @@ def test_the_run_reports_each_phase_and_records_what_it_did(loaded: Project) -> 
 
     again, events = _provision(loaded, phases, Options(skip=("unwanted",)))
     again.run()
-    assert PhaseSkipped("once", "done, inputs unchanged") in events
-    assert PhaseStarted("always") in events  # read-only phases run every time
+    assert PhaseSkipped("once", "done, inputs unchanged", cluster="sno") in events
+    assert PhaseStarted("always", cluster="sno") in events  # read-only phases run every time
     plans = _provision(loaded, phases)[0].plan()
     assert {p.phase: p.previously_done for p in plans} == {
         "always": True,
@@ -104,7 +106,7 @@ def test_a_failing_phase_stops_the_run_and_is_not_recorded(loaded: Project) -> N
     provision, events = _provision(loaded, phases)
     with pytest.raises(OperationError, match="it broke"):
         provision.run()
-    assert events[-1] == PhaseFinished("broken", "failed", _seconds(events, "broken"))
+    assert events[-1] == PhaseFinished("broken", "failed", _seconds(events, "broken"), cluster="sno")
     assert not any(isinstance(e, PhaseStarted) and e.phase == "never" for e in events)
     state = json.loads(loaded.paths.install_dir("sno").state_file.read_text())
     assert list(state["phases"]) == ["first"]
@@ -116,4 +118,7 @@ def test_ctrl_c_in_a_phase_is_exit_130_with_a_resume_hint(loaded: Project) -> No
         provision.run()
     assert raised.value.exit_code == 130
     assert raised.value.hint == "resume with: proxshift provision sno"
-    assert events == [PhaseStarted("slow"), PhaseFinished("slow", "interrupted", _seconds(events, "slow"))]
+    assert events[1:] == [
+        PhaseStarted("slow", cluster="sno"),
+        PhaseFinished("slow", "interrupted", _seconds(events, "slow"), cluster="sno"),
+    ]

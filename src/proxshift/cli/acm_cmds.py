@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 
 HubFile = Annotated[
@@ -24,7 +25,7 @@ def _print_documents(context: AppContext, documents: list[dict[str, object]], ve
 
 def acm_import(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name.")],
+    cluster: Annotated[str, typer.Argument(help="Cluster name.", autocompletion=complete_cluster)],
     mode: Annotated[
         Literal["auto", "manual"], typer.Option(help="auto: hub only; manual: apply the klusterlet here.")
     ] = "auto",
@@ -58,7 +59,7 @@ def acm_import(
 
 def acm_detach(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name.")],
+    cluster: Annotated[str, typer.Argument(help="Cluster name.", autocompletion=complete_cluster)],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be deleted; change nothing.")] = False,
     hub_kubeconfig: HubFile = None,
     timeout: Timeout = "10m",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.consent import asker
 from proxshift.cli.context import AppContext
 from proxshift.errors import Aborted, OperationError
@@ -102,7 +103,7 @@ def _fail_on_problems(plan: AdoptPlan) -> None:
 
 def adopt(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
+    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.", autocompletion=complete_cluster)],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the verdicts and the plan; change nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,

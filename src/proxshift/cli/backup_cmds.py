@@ -10,9 +10,12 @@ from typing import Annotated
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 
-ClusterName = Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster name from the inventory.")]
+ClusterName = Annotated[
+    str, typer.Argument(metavar="CLUSTER", help="Cluster name from the inventory.", autocompletion=complete_cluster)
+]
 
 
 def backup(

@@ -33,8 +33,10 @@ class AppContext:
         project = load_project(self.paths, need_site_config=need_site_config, strict=strict, only=only)
         if quiet and project.warnings:
             count = len(project.warnings)
+            scope = "".join(f" {name}" for name in only or [])  # the same clusters, so the same count
             self.ui.info(
-                f"{count} warning{'s' if count != 1 else ''} in the inventory or site config: run 'proxshift validate'"
+                f"{count} warning{'s' if count != 1 else ''} in the inventory or site config: "
+                f"run 'proxshift validate{scope}'"
             )
         else:
             self.ui.problems(project.warnings)

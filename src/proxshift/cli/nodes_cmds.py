@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 from proxshift.errors import OperationError
 
@@ -18,7 +19,10 @@ if TYPE_CHECKING:
 
 def nodes_add(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster name from the inventory.")],
+    cluster: Annotated[
+        str,
+        typer.Argument(metavar="CLUSTER", help="Cluster name from the inventory.", autocompletion=complete_cluster),
+    ],
     hosts: Annotated[
         list[str] | None,
         typer.Argument(metavar="[HOST]...", help="Inventory hosts to add [default: every host that is not a Node]."),

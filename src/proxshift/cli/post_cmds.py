@@ -27,7 +27,8 @@ def post(
 ) -> None:
     """Finish an installed cluster: the phases after the ACM import (restore, node labels, GitOps, ESO, the root
     Application, the default StorageClass, health)."""
-    from proxshift.cli.render import ending_with_error, plan_text, renderer
+    from proxshift.cli.render.choose import ending_with_error, renderer
+    from proxshift.cli.render.plan import plan_text
     from proxshift.engine.phases.base import Options
     from proxshift.engine.post import Post
 

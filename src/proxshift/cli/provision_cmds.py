@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 from proxshift.engine.phases.flow import names
+
+if TYPE_CHECKING:
+    from proxshift.engine.phases.base import Options
 
 PHASES = ", ".join(names())
 
@@ -23,7 +27,14 @@ def _phases(value: str | list[str] | None) -> str | list[str] | None:
 
 def provision(
     ctx: typer.Context,
-    cluster: Annotated[str, typer.Argument(help="Cluster name from the inventory.")],
+    cluster: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="CLUSTER...",
+            help="Cluster names from the inventory (one or more).",
+            autocompletion=complete_cluster,
+        ),
+    ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the whole plan; change nothing anywhere.")] = False,
     force: Annotated[
         bool, typer.Option(help="Recreate drifted VMs; tear down and rebuild a live cluster (lists what goes, asks).")
@@ -48,17 +59,25 @@ def provision(
     hub_kubeconfig: Annotated[
         Path | None, typer.Option(help="Hub kubeconfig [env: PROXSHIFT_HUB_KUBECONFIG; default: from Vault].")
     ] = None,
+    parallel: Annotated[
+        int, typer.Option(min=1, help="With several clusters: how many run at once, each in its own process.")
+    ] = 1,
 ) -> None:
-    """Provision a cluster end to end: every phase from preflight to the ACM import, then what is configured after
-    (restore, labels, gitops, eso, apps, storage) and health."""
+    """Provision clusters end to end: every phase from preflight to the ACM import, then what is configured after
+    (restore, labels, gitops, eso, apps, storage) and health.
+
+    Several clusters run side by side (up to --parallel), each under its own lock and state; the exit code is
+    the worst of their runs.
+    """
     from proxshift.cli.consent import asker
-    from proxshift.cli.render import ending_with_error, plan_text, renderer
+    from proxshift.cli.render.choose import ending_with_error, renderer
     from proxshift.config.durations import parse_duration
     from proxshift.engine.phases.base import Options
     from proxshift.engine.provision import Provision
 
     context: AppContext = ctx.obj
     ui = context.ui
+    clusters = list(dict.fromkeys(cluster))
     options = Options(
         force=force,
         start_from=start_from,
@@ -70,15 +89,52 @@ def provision(
         hub_kubeconfig=hub_kubeconfig,
     )
     if dry_run:
-        project = context.project(only=[cluster], quiet=as_json)
-        with renderer(ui) as report:  # warnings on stderr; the plan is the output
-            plans = Provision(project, cluster, options, report).plan()
-        if as_json:
-            ui.json([plan.as_dict() for plan in plans])
-        else:
-            ui.stdout.write(plan_text(plans))
-        ui.info("dry run: nothing was changed anywhere")
+        _dry_run(context, clusters, options, as_json)
         return
-    with renderer(ui, as_json) as report, ending_with_error(report):
-        project = context.project(only=[cluster], quiet=as_json)
-        Provision(project, cluster, options, report, confirm=asker(ui, yes, f"provision {cluster} --force")).run()
+    if len(clusters) > 1:
+        _several(context, clusters, options, as_json, parallel, yes)
+        return
+    with renderer(ui, as_json) as report, ending_with_error(report, clusters[0]):
+        project = context.project(only=clusters, quiet=as_json)
+        confirm = asker(ui, yes, f"provision {clusters[0]} --force")
+        Provision(project, clusters[0], options, report, confirm=confirm).run()
+
+
+def _dry_run(context: AppContext, clusters: list[str], options: Options, as_json: bool) -> None:
+    """The plan of each cluster: text under a `# <cluster>` line each when several; JSON: one cluster's array,
+    or an object of arrays by cluster."""
+    from proxshift.cli.render.choose import renderer
+    from proxshift.cli.render.plan import plan_text
+    from proxshift.engine.provision import Provision
+
+    ui = context.ui
+    project = context.project(only=clusters, quiet=as_json)
+    plans = {}
+    with renderer(ui) as report:  # warnings on stderr; the plan is the output
+        for name in clusters:
+            plans[name] = Provision(project, name, options, report).plan()
+    if as_json:
+        data = {name: [plan.as_dict() for plan in found] for name, found in plans.items()}
+        ui.json(data[clusters[0]] if len(clusters) == 1 else data)
+    else:
+        for name, found in plans.items():
+            ui.stdout.write((f"# {name}\n" if len(clusters) > 1 else "") + plan_text(found))
+    ui.info("dry run: nothing was changed anywhere")
+
+
+def _several(
+    context: AppContext, clusters: list[str], options: Options, as_json: bool, parallel: int, yes: bool
+) -> None:
+    """Each cluster in its own process (engine/fleet.py); one summary row each; exit with the worst. The runs
+    have no terminal to ask on: what --force would destroy needs --yes (without it, that cluster is refused)."""
+    from proxshift.cli.render.choose import renderer
+    from proxshift.cli.render.fleet import show_outcomes
+    from proxshift.engine.fleet import Fleet, worst
+
+    project = context.project(only=clusters, quiet=as_json)  # every name and file checked before any run starts
+    with renderer(context.ui, as_json, clusters) as report:
+        outcomes = Fleet(project.paths, clusters, options, report, parallel, debug=context.debug, yes=yes).run()
+    show_outcomes(context.ui, outcomes)
+    code = worst([outcome.exit_code for outcome in outcomes])
+    if code:
+        raise typer.Exit(code)

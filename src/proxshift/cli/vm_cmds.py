@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
-from proxshift.errors import ExitCode
+from proxshift.cli.many import Parallel, for_each
+from proxshift.errors import ExitCode, ProxshiftError
 
 if TYPE_CHECKING:
     from proxshift.config.project import Project
@@ -17,17 +20,63 @@ if TYPE_CHECKING:
 
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the per-VM plan with exact parameters; change nothing.")]
-ClusterName = Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster name from the inventory.")]
+ClusterName = Annotated[
+    str, typer.Argument(metavar="CLUSTER", help="Cluster name from the inventory.", autocompletion=complete_cluster)
+]
+ClusterNames = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="CLUSTER...", help="Cluster names from the inventory (one or more).", autocompletion=complete_cluster
+    ),
+]
 
 
-def _progress(context: AppContext):  # type: ignore[no-untyped-def]
+def _progress(context: AppContext, cluster: str = ""):  # type: ignore[no-untyped-def]
     lock = threading.Lock()
+    prefix = f"{cluster} " if cluster else ""
 
     def report(host: str, message: str) -> None:
         with lock:
-            context.ui.info(f"  {host}: {message}")
+            context.ui.info(f"  {prefix}{host}: {message}")
 
     return report
+
+
+def _locked(project: Project, cluster: str, command: str, dry_run: bool) -> contextlib.AbstractContextManager[None]:
+    """Each cluster's own lock, in the thread that works on it (one cluster: already held, by cli/main.py's
+    wrapper, and a nested take is free); a dry run changes nothing and takes none."""
+    from proxshift.engine.lock import cluster_lock
+
+    if dry_run:
+        return contextlib.nullcontext()
+    return cluster_lock(project.paths.install_dir(cluster), f"proxshift {command} {cluster}")
+
+
+def _show_each(context: AppContext, outcomes: list[tuple[str, VmRun | ProxshiftError]], dry_run: bool) -> None:
+    """One cluster: its table (or its error, through the boundary). Several: each under a `# <cluster>` line,
+    then the worst exit code."""
+    from proxshift.engine.fleet import worst
+
+    if len(outcomes) == 1:
+        outcome = outcomes[0][1]
+        if isinstance(outcome, ProxshiftError):
+            raise outcome
+        _show(context, outcome, dry_run)
+        return
+    codes = []
+    for cluster, outcome in outcomes:
+        context.ui.out.file.write(f"# {cluster}\n")
+        if isinstance(outcome, ProxshiftError):
+            context.ui.error(outcome)
+            codes.append(int(outcome.exit_code))
+            continue
+        try:
+            _show(context, outcome, dry_run)
+            codes.append(0)
+        except typer.Exit as exc:
+            codes.append(exc.exit_code)
+    if worst(codes):
+        raise typer.Exit(worst(codes))
 
 
 def _show(context: AppContext, run: VmRun, dry_run: bool) -> None:
@@ -95,34 +144,47 @@ def vms_create(
     _show(context, create_vms(prox, cluster, force=force, progress=_progress(context)), dry_run)
 
 
-def start(ctx: typer.Context, name: ClusterName, dry_run: DryRun = False) -> None:
-    """Start every VM of the cluster and wait until each runs."""
+def start(ctx: typer.Context, name: ClusterNames, dry_run: DryRun = False, parallel: Parallel = 1) -> None:
+    """Start every VM of the clusters and wait until each runs."""
     from proxshift.engine.connections import proxmox_for
     from proxshift.engine.vm_lifecycle import start_vms
 
     context: AppContext = ctx.obj
-    prox, cluster = proxmox_for(context.project(only=[name]), name, context.ui.warning)
-    _show(context, start_vms(prox, cluster, dry_run=dry_run, progress=_progress(context)), dry_run)
+    names = list(dict.fromkeys(name))
+    project = context.project(only=names)
+
+    def one(cluster_name: str) -> VmRun:
+        with _locked(project, cluster_name, "start", dry_run):
+            prox, cluster = proxmox_for(project, cluster_name, context.ui.warning)
+            progress = _progress(context, cluster_name if len(names) > 1 else "")
+            return start_vms(prox, cluster, dry_run=dry_run, progress=progress)
+
+    _show_each(context, for_each(names, parallel, one), dry_run)
 
 
 def stop(
     ctx: typer.Context,
-    name: ClusterName,
+    name: ClusterNames,
     force: Annotated[bool, typer.Option(help="Hard-stop VMs that do not shut down in time.")] = False,
     timeout: Annotated[int, typer.Option(help="Seconds to wait for a graceful shutdown.")] = 120,
     dry_run: DryRun = False,
+    parallel: Parallel = 1,
 ) -> None:
-    """Shut the cluster's VMs down gracefully (hard stop only with --force)."""
+    """Shut the clusters' VMs down gracefully (hard stop only with --force)."""
     from proxshift.engine.connections import proxmox_for
     from proxshift.engine.vm_lifecycle import stop_vms
 
     context: AppContext = ctx.obj
-    prox, cluster = proxmox_for(context.project(only=[name]), name, context.ui.warning)
-    _show(
-        context,
-        stop_vms(prox, cluster, force=force, timeout=timeout, dry_run=dry_run, progress=_progress(context)),
-        dry_run,
-    )
+    names = list(dict.fromkeys(name))
+    project = context.project(only=names)
+
+    def one(cluster_name: str) -> VmRun:
+        with _locked(project, cluster_name, "stop", dry_run):
+            prox, cluster = proxmox_for(project, cluster_name, context.ui.warning)
+            progress = _progress(context, cluster_name if len(names) > 1 else "")
+            return stop_vms(prox, cluster, force=force, timeout=timeout, dry_run=dry_run, progress=progress)
+
+    _show_each(context, for_each(names, parallel, one), dry_run)
 
 
 def deprovision(
@@ -181,41 +243,62 @@ def deprovision(
 
 def status(
     ctx: typer.Context,
-    name: ClusterName,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    name: ClusterNames,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table (several clusters: an array).")
+    ] = False,
+    parallel: Parallel = 4,
 ) -> None:
     """Each VM: exists, ours, power state, uptime, node, CPU and memory use, drift from the inventory."""
     from proxshift.engine.connections import proxmox_for
+    from proxshift.engine.fleet import worst
     from proxshift.engine.vm_lifecycle import vm_status
 
     context: AppContext = ctx.obj
-    project = context.project(only=[name])
-    prox, cluster = proxmox_for(project, name, context.ui.warning)
-    rows = vm_status(prox, cluster)
-    acm = _acm_state(project, name)
+    names = list(dict.fromkeys(name))
+    project = context.project(only=names, quiet=as_json)
+
+    def one(cluster_name: str) -> dict[str, Any]:
+        prox, cluster = proxmox_for(project, cluster_name, context.ui.warning)
+        return {"cluster": cluster_name, "vms": vm_status(prox, cluster), "acm": _acm_state(project, cluster_name)}
+
+    outcomes = for_each(names, parallel, one)
+    found = [outcome for _, outcome in outcomes if not isinstance(outcome, ProxshiftError)]
+    failures = [outcome for _, outcome in outcomes if isinstance(outcome, ProxshiftError)]
+    if len(names) == 1 and failures:
+        raise failures[0]
     if as_json:
-        context.ui.json({"cluster": name, "vms": rows, "acm": acm})
-        return
-    context.ui.table(
-        None,
-        ("HOST", "VMID", "NODE", "EXISTS", "OURS", "STATE", "UPTIME", "CPU", "MEMORY", "DRIFT"),
-        [
-            (
-                r["host"],
-                str(r["vmid"]),
-                r["node"],
-                "yes" if r["exists"] else "no",
-                "yes" if r["ours"] else ("-" if not r["exists"] else "NO"),
-                r["status"],
-                f"{r.get('uptime', 0) // 60} min" if r.get("uptime") else "-",
-                f"{r['cpu'] * 100:.0f}%" if "cpu" in r else "-",
-                f"{r['mem'] // 2**20}/{r['maxmem'] // 2**20} MiB" if r.get("maxmem") else "-",
-                "; ".join(r["drift"]) or r["note"] or "-",
-            )
-            for r in rows
-        ],
-    )
-    context.ui.out.file.write(f"ACM: {acm}\n")
+        context.ui.json(found[0] if len(names) == 1 else found)
+    else:
+        _status_table(context, found, several=len(names) > 1)
+    for failure in failures:
+        context.ui.error(failure)
+    if failures:
+        raise typer.Exit(worst([int(f.exit_code) for f in failures]))
+
+
+def _status_table(context: AppContext, found: list[dict[str, Any]], several: bool) -> None:
+    columns = ("HOST", "VMID", "NODE", "EXISTS", "OURS", "STATE", "UPTIME", "CPU", "MEMORY", "DRIFT")
+    rows = [
+        (
+            *((one["cluster"],) if several else ()),
+            r["host"],
+            str(r["vmid"]),
+            r["node"],
+            "yes" if r["exists"] else "no",
+            "yes" if r["ours"] else ("-" if not r["exists"] else "NO"),
+            r["status"],
+            f"{r.get('uptime', 0) // 60} min" if r.get("uptime") else "-",
+            f"{r['cpu'] * 100:.0f}%" if "cpu" in r else "-",
+            f"{r['mem'] // 2**20}/{r['maxmem'] // 2**20} MiB" if r.get("maxmem") else "-",
+            "; ".join(r["drift"]) or r["note"] or "-",
+        )
+        for one in found
+        for r in one["vms"]
+    ]
+    context.ui.table(None, (("CLUSTER",) if several else ()) + columns, rows)
+    for one in found:
+        context.ui.out.file.write(f"ACM{' ' + one['cluster'] if several else ''}: {one['acm']}\n")
 
 
 def _acm_state(project: Project, cluster: str) -> str:

@@ -17,6 +17,11 @@ SETTINGS: tuple[Variable, ...] = (
     Variable("PROXSHIFT_ROOT", "the root (inventory/, ocp_install/, templates/) when --root is not given"),
     Variable("PROXSHIFT_CONFIG", "the site config when --config is not given"),
     Variable("PROXSHIFT_HUB_KUBECONFIG", "the ACM hub's kubeconfig when --hub-kubeconfig is not given"),
+    Variable(
+        "KUBECONFIG",
+        "the hub's kubeconfig when no other source has it (else ~/.kube/config), with a warning; set for oc "
+        "(nodes add) to a temporary copy of the cluster's",
+    ),
     Variable("PROXSHIFT_PROXMOX_TOKEN_ID", "the Proxmox API token (user@realm!tokenid), preferred to a password"),
     Variable("PROXSHIFT_PROXMOX_TOKEN_SECRET", "the secret of that API token"),
     Variable("PROXSHIFT_PROXMOX_USER", "the Proxmox user for a password login, when there is no token"),
@@ -35,11 +40,6 @@ SETTINGS: tuple[Variable, ...] = (
 
 # Read by the libraries proxshift drives, with an effect on what proxshift does.
 LIBRARIES: tuple[Variable, ...] = (
-    Variable(
-        "KUBECONFIG",
-        "the kubernetes client's default config; proxshift passes its own, never relies on it, and sets it "
-        "for oc (nodes add) to a temporary copy of the cluster's",
-    ),
     Variable("REQUESTS_CA_BUNDLE", "requests' CA bundle for Vault and Proxmox when no CA file is configured"),
     Variable("CURL_CA_BUNDLE", "the same, under curl's name, when REQUESTS_CA_BUNDLE is unset"),
     Variable("HTTPS_PROXY", "requests' proxy for https URLs (Proxmox, Vault)"),
@@ -48,11 +48,12 @@ LIBRARIES: tuple[Variable, ...] = (
     Variable("https_proxy", "HTTPS_PROXY in the lowercase form, which requests reads too"),
     Variable("http_proxy", "HTTP_PROXY in the lowercase form, which requests reads too"),
     Variable("no_proxy", "NO_PROXY in the lowercase form, which requests reads too"),
+    Variable("_PROXSHIFT_COMPLETE", "set by the shell's completion script: Typer prints candidates instead of running"),
 )
 
 # Read too, but every program needs them: tests point them somewhere instead of clearing them.
 INHERITED: tuple[Variable, ...] = (
-    Variable("HOME", "~/.vault-token, ~/.proxshift/site-config.yaml and the default cache"),
+    Variable("HOME", "~/.vault-token, ~/.proxshift/site-config.yaml, ~/.kube/config and the default cache"),
     Variable("PATH", "openshift-install when ocp_installer_path does not hold it"),
 )
 

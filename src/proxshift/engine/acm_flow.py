@@ -30,6 +30,8 @@ class AcmContext:
 
 
 def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> tuple[str, Secret, str]:
+    """The hub's kubeconfig: --hub-kubeconfig, PROXSHIFT_HUB_KUBECONFIG, the hub's credentials in Vault, then
+    the one `oc login` left (KUBECONFIG, else ~/.kube/config), with a notice naming the server it points at."""
     import os
 
     from proxshift.clients.vault import KvPath
@@ -44,21 +46,61 @@ def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> 
             return settings.hub_cluster or "hub", Secret(path.read_text(), str(path)), str(path)
         except OSError as exc:
             raise UserInputError(f"cannot read the hub kubeconfig {path}: {exc.strerror}", "check the path") from None
-    if not settings.hub_cluster:
-        raise UserInputError(
-            "no ACM hub is configured",
-            "set hub_cluster in the site config, or pass --hub-kubeconfig / PROXSHIFT_HUB_KUBECONFIG",
-        )
-    base = KvPath.parse(settings.credentials_path)
+    missing: ProxshiftError = UserInputError(
+        "no ACM hub is configured",
+        "set hub_cluster in the site config, pass --hub-kubeconfig / PROXSHIFT_HUB_KUBECONFIG, or log in to the "
+        "hub with oc (KUBECONFIG or ~/.kube/config)",
+    )
+    if settings.hub_cluster:
+        base = KvPath.parse(settings.credentials_path)
+        try:
+            credentials = vault_for(project, notify).read_credentials(base, settings.hub_cluster)
+            return settings.hub_cluster, credentials["kubeconfig"], str(base.child(settings.hub_cluster))
+        except OperationError as exc:
+            missing = OperationError(
+                f"cannot get the ACM hub's kubeconfig: {exc.message}",
+                f"provision the hub {settings.hub_cluster} first, point --hub-kubeconfig (provision, acm import) or "
+                "PROXSHIFT_HUB_KUBECONFIG at its kubeconfig, or log in to the hub with oc (KUBECONFIG)",
+            )
+    fallback = _logged_in_kubeconfig()
+    if fallback is None:
+        raise missing
+    text = fallback.read_text()
+    context, server = kubeconfig_target(text)
+    why = (
+        f"the hub {settings.hub_cluster}'s credentials are not in Vault"
+        if settings.hub_cluster
+        else "no hub is configured"
+    )
+    notify(f"{why}: using {fallback} as the hub's kubeconfig; it points at {server or 'no server'}")
+    return settings.hub_cluster or context or "hub", Secret(text, str(fallback)), str(fallback)
+
+
+def _logged_in_kubeconfig() -> Path | None:
+    """The kubeconfig `oc` and `kubectl` use: the first file of KUBECONFIG, else ~/.kube/config."""
+    import os
+
+    listed = [Path(p).expanduser() for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    for candidate in listed or [Path.home() / ".kube" / "config"]:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def kubeconfig_target(text: str) -> tuple[str | None, str | None]:
+    """A kubeconfig's current context and the API server it points at (None where it does not say)."""
+    import yaml
+
     try:
-        credentials = vault_for(project, notify).read_credentials(base, settings.hub_cluster)
-    except OperationError as exc:
-        raise OperationError(
-            f"cannot get the ACM hub's kubeconfig: {exc.message}",
-            f"provision the hub {settings.hub_cluster} first, or point --hub-kubeconfig (provision, acm import) "
-            "or PROXSHIFT_HUB_KUBECONFIG at its kubeconfig",
-        ) from None
-    return settings.hub_cluster, credentials["kubeconfig"], str(base.child(settings.hub_cluster))
+        data = yaml.safe_load(text) or {}
+        current = data.get("current-context")
+        contexts = {c.get("name"): c.get("context") or {} for c in data.get("contexts") or []}
+        clusters = {c.get("name"): c.get("cluster") or {} for c in data.get("clusters") or []}
+        cluster = contexts.get(current, {}).get("cluster") if current else None
+        server = clusters.get(cluster, {}).get("server") if cluster else None
+    except (yaml.YAMLError, AttributeError, TypeError):
+        return None, None
+    return (str(current) if current else None), (str(server) if server else None)
 
 
 def hub_kube(

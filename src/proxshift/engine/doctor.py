@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxshift.config.project import Project
 from proxshift.config.pve_keys import INSTALL_ISO_SLOT, is_disk_slot
-from proxshift.errors import ProxshiftError
+from proxshift.errors import OperationError, ProxshiftError
 
 if TYPE_CHECKING:
     from proxshift.clients.proxmox.client import Proxmox
@@ -25,10 +25,25 @@ class Check:
     hint: str = ""
     part: str = ""  # what it is about (health: vms, api, cluster, acm)
 
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "status": self.status, "detail": self.detail, "hint": self.hint}
+
+
+class Findings(OperationError):
+    """Several problems found by one check: one row each."""
+
+    def __init__(self, problems: list[str], hint: str) -> None:
+        super().__init__("; ".join(problems), hint)
+        self.problems = problems
+
 
 def _run(checks: list[Check], name: str, probe: Callable[[], str], hint: str = "", warn: bool = False) -> Any:
     try:
         detail = probe()
+    except Findings as exc:
+        status = "warning" if warn else "failed"
+        checks.extend(Check(name, status, problem, exc.hint or hint) for problem in exc.problems)
+        return None
     except ProxshiftError as exc:
         checks.append(Check(name, "warning" if warn else "failed", exc.message, exc.hint or hint))
         return None
@@ -46,14 +61,16 @@ def _resolves(name: str) -> set[str]:
 def run_checks(project: Project, cluster_name: str | None, notify: Callable[[str], None]) -> list[Check]:
     from proxshift.engine.connections import proxmox_for
     from proxshift.engine.vault_check import check_vault
-    from proxshift.errors import OperationError
 
+    scope = f" {cluster_name}" if cluster_name else ""
+    warnings = len(project.warnings)  # what `proxshift validate` says for the same clusters
     checks = [
         Check(
             "inventory and site config",
-            "ok" if not project.warnings else "warning",
-            f"{len(project.inventory.clusters)} clusters, {len(project.warnings)} warnings",
-            "run 'proxshift validate' for the warnings" if project.warnings else "",
+            "ok" if not warnings else "warning",
+            f"{len(project.inventory.clusters)} clusters; {warnings} warning{'s' if warnings != 1 else ''}"
+            + (f" for {cluster_name}" if cluster_name else ""),
+            f"run 'proxshift validate{scope}' for the warnings" if warnings else "",
         )
     ]
 
@@ -61,7 +78,7 @@ def run_checks(project: Project, cluster_name: str | None, notify: Callable[[str
         rows = check_vault(project, cluster_name, notify)
         bad = [r for r in rows if not r.ok]
         if bad:
-            raise OperationError("; ".join(f"{r.item}: {r.detail}" for r in bad), "see 'proxshift vault check'")
+            raise Findings([f"{r.item}: {r.detail}" for r in bad], "see 'proxshift vault check'")
         return f"{len(rows) - 1} inputs readable, credentials path writable"
 
     _run(checks, "Vault", vault)
@@ -119,7 +136,6 @@ def _reach(project: Project, cluster: str, notify: Callable[[str], None]) -> str
 
 def _privileges(prox: Proxmox, specs: list[VmSpec], facts: NodeFacts) -> str:
     from proxshift.engine.vm_checks import missing_privileges
-    from proxshift.errors import OperationError
 
     missing = missing_privileges(prox, specs, facts, iso_upload=True)
     if missing:
@@ -129,28 +145,30 @@ def _privileges(prox: Proxmox, specs: list[VmSpec], facts: NodeFacts) -> str:
 
 def _environment(facts: NodeFacts, specs: list[VmSpec], iso: bool = False) -> str:
     from proxshift.engine.vm_checks import check_environment
-    from proxshift.errors import OperationError
 
     problems = [p for p in check_environment(facts, specs, iso_present=iso) if ("ISO" in p) == iso]
+    # An ISO not uploaded yet is no problem: provision's upload phase puts it there.
+    not_yet = [p for p in problems if " is not on storage " in p]
+    problems = [p for p in problems if p not in not_yet]
     if problems:
-        raise OperationError("; ".join(problems), "fix the inventory or the Proxmox side")
+        raise Findings(problems, "fix the inventory or the Proxmox side")
+    if not_yet:
+        return "not uploaded yet: provision's upload phase puts it there"
     return "ok"
 
 
 def _vmids(prox: Proxmox, specs: list[VmSpec]) -> str:
     from proxshift.engine.vm_plan import plan_vms
-    from proxshift.errors import OperationError
 
     plans = plan_vms(prox, specs)
     refused = [f"{p.spec.host}: {p.reason}" for p in plans if p.action == "refuse"]
     if refused:
-        raise OperationError("; ".join(refused), "free those vmids or change the inventory")
+        raise Findings(refused, "free those vmids or change the inventory")
     return ", ".join(f"{p.spec.vmid} {p.action}" for p in plans)
 
 
 def _space(prox: Proxmox, specs: list[VmSpec]) -> str:
     from proxshift.clients.proxmox.options import split_options
-    from proxshift.errors import OperationError
 
     need: dict[tuple[str, str], float] = {}
     for spec in specs:
@@ -165,5 +183,5 @@ def _space(prox: Proxmox, specs: list[VmSpec]) -> str:
         if avail < gib:
             short.append(f"{storage} on {node}: {avail:.0f} GiB free for {gib:.0f} GiB")
     if short:
-        raise OperationError("; ".join(short), "thin pools may overcommit; make sure they will not fill up")
+        raise Findings(short, "thin pools may overcommit; make sure they will not fill up")
     return "enough for every disk"

@@ -2,39 +2,54 @@
 
 Events are plain data: no rendering, no I/O. A new kind is a new frozen dataclass here, added to
 `Event`; mypy then points at every renderer that does not handle it yet (docs/provisioning.md
-documents the --json form of each).
+documents the --json form of each). Every event carries the cluster its run is for: the run tags
+each one (`tagged`), so that the events of several clusters provisioned at once can be told apart.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias, get_args
 
-from proxshift.errors import UserInputError
+from proxshift.errors import ExitCode, ProxshiftError, UserInputError
 
 Finished = Literal["done", "failed", "interrupted"]
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Tagged:
+    cluster: str = ""  # set by the run that reports it (`tagged`); "" before a run knows its cluster
+
+
 @dataclass(frozen=True)
-class PhaseStarted:
+class RunStarted(_Tagged):
+    """A run begins: every phase of the flow, in order (the live view lists them before they run)."""
+
+    phases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PhaseStarted(_Tagged):
     phase: str
+    timeout: float | None = None  # seconds the phase may take at most (the install wait, the ACM import)
 
 
 @dataclass(frozen=True)
-class PhaseFinished:
+class PhaseFinished(_Tagged):
     phase: str
     status: Finished
     seconds: float
 
 
 @dataclass(frozen=True)
-class PhaseSkipped:
+class PhaseSkipped(_Tagged):
     phase: str
     reason: str  # "not selected", "done, inputs unchanged", "not configured: <why>"
 
 
 @dataclass(frozen=True)
-class Log:
+class Log(_Tagged):
     """A line about what a phase did or is doing."""
 
     phase: str
@@ -42,14 +57,14 @@ class Log:
 
 
 @dataclass(frozen=True)
-class Notice:
+class Notice(_Tagged):
     """Something the user should know that does not stop the run (rendered as a warning)."""
 
     message: str
 
 
 @dataclass(frozen=True)
-class Output:
+class Output(_Tagged):
     """A line of a child process's output (openshift-install)."""
 
     phase: str
@@ -57,7 +72,7 @@ class Output:
 
 
 @dataclass(frozen=True)
-class Progress:
+class Progress(_Tagged):
     """Bytes sent of a transfer (the ISO upload), one target at a time."""
 
     phase: str
@@ -67,14 +82,27 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class Summary:
+class HostState(_Tagged):
+    """Where one host (a VM, a host being installed) stands in a phase; reported when it changes.
+
+    `details` are further columns in order, e.g. (("vmid", "301"), ("node", "pve2")); the live view keeps
+    one table row per host, the plain view one line per change."""
+
+    phase: str
+    host: str
+    state: str
+    details: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Summary(_Tagged):
     """The end of a successful run."""
 
-    cluster: str
     console_url: str | None
     api_url: str | None
     credentials: str | None
     seconds: float
+    kubeconfig: str | None = None  # the new cluster's admin kubeconfig (absolute), for `export KUBECONFIG=`
     ran: tuple[str, ...] = ()  # the phases this run ran, in order
     remaining: tuple[str, ...] = ()  # the cluster's phases not done yet (none: it is provisioned)
     verb: str = "provisioned"  # what a run that leaves nothing undone did ("finished": `proxshift post`)
@@ -86,7 +114,7 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class Error:
+class Error(_Tagged):
     """The end of a failed run: the same message, hint and exit code the error boundary prints."""
 
     message: str
@@ -94,7 +122,19 @@ class Error:
     exit_code: int
 
 
-Event: TypeAlias = PhaseStarted | PhaseFinished | PhaseSkipped | Log | Notice | Output | Progress | Summary | Error
+Event: TypeAlias = (
+    RunStarted
+    | PhaseStarted
+    | PhaseFinished
+    | PhaseSkipped
+    | Log
+    | Notice
+    | Output
+    | Progress
+    | HostState
+    | Summary
+    | Error
+)
 EVENT_TYPES: tuple[type[Event], ...] = get_args(Event)
 
 
@@ -116,4 +156,27 @@ def without_consent(question: str, items: list[str], /) -> bool:
     """The engine's default: nobody to ask, so nothing destructive happens."""
     raise UserInputError(
         question + "\n  " + "\n  ".join(items), "nothing was changed; this needs consent (the CLI asks, or --yes)"
+    )
+
+
+def tagged(report: Reporter, cluster: str) -> Reporter:
+    """A reporter that stamps each event with the run's cluster before passing it on."""
+
+    def tag(event: Event, /) -> None:
+        report(event if event.cluster == cluster else dataclasses.replace(event, cluster=cluster))
+
+    return tag
+
+
+def error_event(exc: BaseException, cluster: str = "") -> Error:
+    """The event a failed run ends with: what the error boundary (cli/main.py) prints for the same error."""
+    if isinstance(exc, ProxshiftError):
+        return Error(exc.message, exc.hint, int(exc.exit_code), cluster=cluster)
+    if isinstance(exc, KeyboardInterrupt):
+        return Error("interrupted", None, int(ExitCode.INTERRUPTED), cluster=cluster)
+    return Error(
+        f"unexpected {type(exc).__name__} inside proxshift",
+        "run again with --debug for the traceback, and report it",
+        int(ExitCode.FAILED),
+        cluster=cluster,
     )

@@ -23,7 +23,9 @@ from proxshift.engine.events import (
     PhaseSkipped,
     PhaseStarted,
     Reporter,
+    RunStarted,
     Summary,
+    tagged,
     without_consent,
 )
 from proxshift.engine.lock import cluster_lock
@@ -54,9 +56,9 @@ class Provision:
     ) -> None:
         self.phases = tuple(phases)
         self.selected = select(options, self.phases)
-        self.ctx = PhaseContext(project, cluster_name, options, report, [p.name for p in self.selected])
+        self.report = tagged(report, cluster_name)  # every event says which cluster it is about
+        self.ctx = PhaseContext(project, cluster_name, options, self.report, [p.name for p in self.selected])
         self.name = cluster_name
-        self.report = report
         self.confirm = confirm
         self._ran: list[str] = []
 
@@ -81,6 +83,7 @@ class Provision:
     def run(self) -> Summary:
         started = time.monotonic()
         ctx = self.ctx
+        self.report(RunStarted(tuple(phase.name for phase in self.phases)))
         with cluster_lock(ctx.install_dir, f"proxshift {self.command} {self.name}"), _sigterm_as_interrupt():
             state = self._prepare(State(ctx.install_dir.state_file))
             state.data["cluster"] = self.name
@@ -144,7 +147,7 @@ class Provision:
                 self.report(PhaseSkipped(phase.name, f"done; {gone}, but the cluster is live"))
                 return
             self._refuse_rebuild(phase, reason)
-        self.report(PhaseStarted(phase.name))
+        self.report(PhaseStarted(phase.name, phase.timeout(ctx)))
         if gone:
             self.report(Log(phase.name, f"recorded done, but {gone}: running it again"))
         self._run(phase, state, parts, inputs)
@@ -208,16 +211,18 @@ class Provision:
             for p in self.phases
             if not p.always and not state.ever_done(p.name) and p.not_configured(ctx) is None
         )
+        kubeconfig = ctx.install_dir.kubeconfig
         summary = Summary(
-            self.name,
             results.console_url,
             results.api_url,
             results.credentials,
             _since(started),
+            str(kubeconfig.resolve()) if kubeconfig.is_file() else None,
             tuple(self._ran),
             remaining,
             self.verb,
             self.command,
+            cluster=self.name,
         )
         self.report(summary)
         return summary

@@ -61,7 +61,6 @@ def create_vms(
             prox.vms.destroy(node, spec.vmid, spec.host)
         progress(spec.host, "creating")
         prox.vms.create(spec.node, spec.params, spec.host)
-        progress(spec.host, "created")
         return "recreated" if plan.action == "recreate" else "created"
 
     run.results = _each(plans, "create", build)
@@ -84,7 +83,6 @@ def start_vms(prox: Proxmox, cluster: Cluster, *, dry_run: bool = False, progres
             return "already running"
         progress(plan.spec.host, "starting")
         prox.vms.start(node, plan.spec.vmid, plan.spec.host)
-        progress(plan.spec.host, "running")
         return "running"
 
     run.results = _each(ours, "start", start)

@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,13 @@ from proxshift.lab.kubeapi import KubeApiServer, Store
 from proxshift.lab.olm_sim import OlmSimulation
 from proxshift.lab.openbao import OpenBaoServer, remove_stale_homes
 from proxshift.lab.serving import CertificateFiles, make_certificates, serve_fakepve, stop_fakepve
+
+
+def _proxshift_bin() -> list[str]:
+    """The directory of the `proxshift` that runs the lab (a venv's bin), so that the README's next commands
+    work as written after `. .lab/env`; nothing when that is not where the command lives."""
+    directory = Path(sys.executable).parent
+    return [str(directory)] if (directory / "proxshift").is_file() else []
 
 
 def _openssh_public_key() -> str:
@@ -382,7 +390,8 @@ class Lab:
             "PROXSHIFT_PROXMOX_TOKEN_SECRET": self.token_secret,
         }
         lines = [f"export {k}='{v}'" for k, v in env.items()]
-        lines.append(f"export PATH='{self.bin_dir}':\"$PATH\"")
+        path = "".join(f"'{directory}':" for directory in [str(self.bin_dir), *_proxshift_bin()])
+        lines.append(f'export PATH={path}"$PATH"')
         lines.append(
             "unset VAULT_CACERT VAULT_NAMESPACE VAULT_ROLE_ID VAULT_SECRET_ID PROXSHIFT_PROXMOX_USER "
             "PROXSHIFT_PROXMOX_PASSWORD"
@@ -416,7 +425,7 @@ class Lab:
             if line.startswith("export ") and "PATH=" not in line:
                 key, _, value = line[len("export ") :].partition("=")
                 found[key] = value.strip("'")
-        found["PATH"] = f"{self.bin_dir}:{os.environ.get('PATH', '')}"
+        found["PATH"] = ":".join([str(self.bin_dir), *_proxshift_bin(), os.environ.get("PATH", "")])
         return found
 
     def stop(self) -> None:

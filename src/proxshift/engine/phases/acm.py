@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from proxshift.engine.phases.base import Phase, PhaseContext
-from proxshift.errors import ProxshiftError
+from proxshift.errors import OperationError, ProxshiftError
 
 
 class Acm(Phase):
@@ -16,6 +17,9 @@ class Acm(Phase):
         from proxshift.engine.acm_flow import hub_absent
 
         return hub_absent(ctx.project, ctx.name, ctx.options.hub_kubeconfig)
+
+    def timeout(self, ctx: PhaseContext) -> float | None:
+        return ctx.options.acm_timeout
 
     def plan(self, ctx: PhaseContext) -> dict[str, Any]:
         from proxshift.engine.acm_flow import acm_context
@@ -34,6 +38,7 @@ class Acm(Phase):
         from proxshift.engine.acm_flow import acm_context, acm_import
 
         options = ctx.options
+        self._wait_for_the_hub(ctx)
         try:
             context = acm_context(ctx.project, ctx.name, options.acm_mode, options.hub_kubeconfig, ctx.notify)
             if context.skipped:
@@ -49,3 +54,24 @@ class Acm(Phase):
             exc.hint = f"{exc.hint}; {resume}" if exc.hint else resume
             raise
         self.log(ctx, f"joined hub {context.hub_name}; add-ons: {', '.join(sorted(addons)) or 'none reported'}")
+
+    def _wait_for_the_hub(self, ctx: PhaseContext, poll: float = 2.0) -> None:
+        """When another run is provisioning the hub (`provision hub a b --parallel 3`), its credentials reach
+        Vault at its end: import after it rather than fail for want of them."""
+        hub = ctx.project.settings.hub_cluster
+        if not hub or hub == ctx.name or hub not in ctx.project.inventory.clusters:
+            return
+        from proxshift.engine.lock import holder_of
+
+        deadline = time.monotonic() + ctx.options.wait_timeout
+        said = None
+        while (holder := holder_of(ctx.project.paths.install_dir(hub))) is not None:
+            if time.monotonic() > deadline:
+                raise OperationError(
+                    f"the hub {hub} is still being worked on ({holder.describe()})",
+                    f"import later: proxshift acm import {ctx.name}",
+                )
+            if said != holder:
+                said = holder
+                self.log(ctx, f"waiting for the run working on the hub {hub} (PID {holder.pid}) to end")
+            time.sleep(poll)

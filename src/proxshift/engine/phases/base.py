@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from proxshift.engine.events import Log, Notice, Output, Reporter
+from proxshift.engine.events import HostState, Log, Notice, Output, Reporter
 from proxshift.engine.state import State, cluster_fingerprint, digest
 
 if TYPE_CHECKING:
@@ -219,8 +219,17 @@ class Phase(ABC):
     def run(self, ctx: PhaseContext) -> None:
         """Do it; raise a ProxshiftError to fail the phase (and the run)."""
 
+    def timeout(self, ctx: PhaseContext) -> float | None:
+        """The most seconds this phase may take, when it has such a limit (the live view shows its deadline)."""
+        del ctx
+        return None
+
     def log(self, ctx: PhaseContext, message: str) -> None:
         ctx.report(Log(self.name, message))
+
+    def host(self, ctx: PhaseContext, host: str, state: str, **details: str) -> None:
+        """Where one host stands in this phase (one row of the live view's table)."""
+        ctx.report(HostState(self.name, host, state, tuple(details.items())))
 
     # -- what the driver calls: the phase with its hooks ----------------------------------------------
 

@@ -17,12 +17,35 @@ class Wait(Phase):
         )
         return {"watches": [agent, "the cluster's API"]}
 
+    def timeout(self, ctx: PhaseContext) -> float | None:
+        return ctx.options.wait_timeout
+
     def run(self, ctx: PhaseContext) -> None:
         from proxshift.engine.install import wait_for_install
 
         options = ctx.options
+        shown: dict[str, tuple[str, ...]] = {}
+
+        def hosts(rows: list[tuple[str, ...]]) -> None:
+            """The bootstrap's rows (host, role, status, stage, %, time in stage), each host when it moves on:
+            the time in stage alone changes at every poll, and the live view counts it by itself."""
+            if not rows:  # bootstrap is complete: the hosts left the rendezvous host's API for the cluster's
+                for name, (role, *_) in list(shown.items()):
+                    shown[name] = (role, "bootstrapped", "", "")
+                    self.host(ctx, name, "bootstrapped", role=role, stage="", progress="")
+            for row in rows:
+                name, role, status, stage, percent = (*row, "", "", "", "")[:5]
+                if shown.get(name) != (role, status, stage, percent):
+                    shown[name] = (role, status, stage, percent)
+                    self.host(ctx, name, status, role=role, stage=stage, progress=percent)
+
         installed = wait_for_install(
-            ctx.project, ctx.name, options.wait_timeout, lambda line: self.log(ctx, line.strip()), options.wait_poll
+            ctx.project,
+            ctx.name,
+            options.wait_timeout,
+            lambda line: self.log(ctx, line.strip()),
+            options.wait_poll,
+            on_hosts=hosts,
         )
         ctx.results.console_url = installed.console_url
         ctx.results.api_url = installed.api_url

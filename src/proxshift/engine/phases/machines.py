@@ -12,8 +12,18 @@ if TYPE_CHECKING:
 
 
 def _outcome(phase: Phase, ctx: PhaseContext, run: VmRun) -> None:
+    """Each VM's end as its row's last state; one line for the lot; the failures as the phase's error."""
     for result in run.results:
-        phase.log(ctx, f"{result.host}: {'ok' if result.ok else 'FAILED'}: {result.detail}")
+        state = result.detail if result.ok else "FAILED"
+        details = {"vmid": str(result.vmid), "node": result.node, "time": f"{result.seconds:.1f} s"}
+        if not result.ok:
+            details["error"] = result.detail
+        phase.host(ctx, result.host, state, **details)
+    counts: dict[str, int] = {}
+    for result in run.results:
+        key = result.detail if result.ok else "failed"
+        counts[key] = counts.get(key, 0) + 1
+    phase.log(ctx, f"{len(run.results)} VMs: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
     if run.failed:
         raise OperationError(
             f"{phase.name}: " + "; ".join(f"{r.host}: {r.detail}" for r in run.results if not r.ok),
@@ -59,7 +69,7 @@ class Vms(Phase):
             ctx.proxmox(),
             ctx.cluster,
             force=ctx.options.force,
-            progress=lambda host, message: self.log(ctx, f"{host}: {message}"),
+            progress=lambda host, message: self.host(ctx, host, message),
         )
         ctx.forget_vm_plans()
         ctx.results.created += [r.host for r in run.results if r.ok and r.detail in ("created", "recreated")]
@@ -81,6 +91,6 @@ class Start(Phase):
     def run(self, ctx: PhaseContext) -> None:
         from proxshift.engine.vm_lifecycle import start_vms
 
-        run = start_vms(ctx.proxmox(), ctx.cluster, progress=lambda host, message: self.log(ctx, f"{host}: {message}"))
+        run = start_vms(ctx.proxmox(), ctx.cluster, progress=lambda host, message: self.host(ctx, host, message))
         ctx.forget_vm_plans()
         _outcome(self, ctx, run)

@@ -1,0 +1,30 @@
+"""A shell that sourced `.lab/env` before the lab was restarted holds the old tokens: say so, not "log in again"."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def stale_lab_env(shell: Mapping[str, str] = os.environ) -> str | None:
+    """A hint when this shell's lab variables are not the running lab's (or the lab is gone); else None."""
+    config = shell.get("PROXSHIFT_CONFIG", "")
+    if Path(config).name != "site-config.yaml" or Path(config).parent.name != ".lab":
+        return None  # not pointed at a lab
+    env_file = Path(config).parent / "env"
+    try:
+        text = env_file.read_text()
+    except OSError:
+        return (
+            f"this shell points at the lab in {env_file.parent}, which is not up: "
+            f"'proxshift lab up', then '. {env_file}'"
+        )
+    exported = {}
+    for line in text.splitlines():
+        name, sep, value = line.removeprefix("export ").partition("=")
+        if line.startswith("export ") and sep and name != "PATH":
+            exported[name] = value.strip("'")
+    if any(shell.get(name) != value for name, value in exported.items()):
+        return f"the lab was restarted since this shell sourced its variables: run '. {env_file}' again"
+    return None
