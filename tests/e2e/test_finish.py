@@ -13,6 +13,7 @@ import hvac
 
 from proxshift.lab.cluster_sim import DEFAULT_CLASS
 from proxshift.lab.lab import Lab
+from tests.cli.test_json_outputs import check
 from tests.conftest import CliRunner
 
 FAST = ("--poll-interval", "0.1")
@@ -89,7 +90,9 @@ def test_health_after_stopping_the_hub_names_the_stopped_vm(predecessor_root: Pa
     assert cli("--root", predecessor_root, "stop", "ocp-sno1").code == 0
     result = cli("--root", predecessor_root, "health", "ocp-sno1", "--json")
     assert result.code == 1
-    checks = {c["name"]: c for c in json.loads(result.out)["checks"]}
+    report = check("health <cluster> --json", result.out)  # the schema docs/json.md gives it
+    assert report["healthy"] is False
+    checks = {c["name"]: c for c in report["checks"]}
     assert checks["VM master-sno1"]["status"] == "failed"
     assert checks["VM master-sno1"]["detail"] == "VM 301 on pve2 is stopped"
     assert checks["VM master-sno1"]["hint"] == "proxshift start ocp-sno1"
