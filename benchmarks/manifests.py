@@ -1,75 +1,110 @@
 """Median wall time of `proxshift manifests <cluster>` against a local OpenBao dev server.
 
-Usage: python benchmarks/manifests.py [--runs 10]
+Usage: python benchmarks/manifests.py [--runs 10] [--before DIR] [--bytecode off|on|both]
 Seeds OpenBao like the predecessor's Vault (tests/fixtures/predecessor/rendered/vault-seed.json)
 and renders an SNO (ocp-sno1) and the 6-node `ocp` of the predecessor's inventory, each run a
-fresh process that reads Vault, renders, checks and writes. Target (issue 3): under 0.5 s each.
+fresh process that reads Vault, renders, checks and writes. --before DIR runs a second tree (another
+checkout) interleaved with this one; --bytecode: see benchmarks/_compare.py.
+Target (issue 18): `manifests ocp` at most 0.4 s (limit about 0.2 s); the predecessor's
+ps.generate_manifests: 5.6 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import hvac
+from _compare import REPO, Runs, Tree, env_for, load_note, measure, median, modes, spread, trees, warn_stale
 
 from proxshift.lab.openbao import OpenBaoServer
 
-REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "predecessor"
+TARGET = 0.4
+
+
+def _seed(server: OpenBaoServer) -> None:
+    client = hvac.Client(url=server.addr, token=server.root_token)
+    client.sys.enable_secrets_engine("kv", path="secrets", options={"version": "2"})
+    for path, data in json.loads((FIXTURES / "rendered" / "vault-seed.json").read_text())["secrets"].items():
+        client.secrets.kv.v2.create_or_update_secret(path=path, mount_point="secrets", secret=data)
+
+
+def _report(
+    chosen: list[Tree],
+    chosen_modes: tuple[str, ...],
+    commands: list[str],
+    walls: dict[str, list[float]],
+    cpus: dict[str, list[float]],
+) -> None:
+    labels = [t.label for t in chosen]
+    head = "".join(f"{label + ' median':>14}{'min-max':>13}{'cpu':>7}" for label in labels)
+    print(f"{'bytecode':<9}{'command':<25}{head}" + (f"{'now/before':>12}" if len(labels) > 1 else ""))
+    verdicts = []
+    for mode in chosen_modes:
+        key = f"{mode}|python -c pass|-"
+        print(
+            f"{mode:<9}{'python -c pass':<25}{median(walls[key]):>14.3f}{spread(walls[key]):>13}"
+            f"{median(cpus[key]):>7.3f}"
+        )
+        for name in commands:
+            cells, wall = "", {}
+            for label in labels:
+                key = f"{mode}|{name}|{label}"
+                wall[label] = median(walls[key])
+                cells += f"{wall[label]:>14.3f}{spread(walls[key]):>13}{median(cpus[key]):>7.3f}"
+            ratio = f"{wall['this'] / wall['before']:>12.2f}" if "before" in wall else ""
+            print(f"{mode:<9}{name:<25}{cells}{ratio}")
+        worst = max(median(walls[f"{mode}|{name}|this"]) for name in commands)
+        verdicts.append(
+            f"bytecode {mode}: slowest median {worst:.3f} s: {'meets' if worst <= TARGET else 'misses'} the "
+            f"{TARGET} s target (the predecessor's ps.generate_manifests: 5.6 s)"
+        )
+    print("cpu: median user + system seconds of the proxshift process")
+    print("\n".join(verdicts))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--before", type=Path, default=None, help="a second checkout to measure beside this one")
+    parser.add_argument("--bytecode", choices=("off", "on", "both"), default="both")
     args = parser.parse_args()
     exe = str(Path(sys.executable).parent / "proxshift")
+    chosen, chosen_modes = trees(args.before), modes(args.bytecode)
+    warn_stale(chosen, chosen_modes)
     server = OpenBaoServer().start()
     try:
-        client = hvac.Client(url=server.addr, token=server.root_token)
-        client.sys.enable_secrets_engine("kv", path="secrets", options={"version": "2"})
-        for path, data in json.loads((FIXTURES / "rendered" / "vault-seed.json").read_text())["secrets"].items():
-            client.secrets.kv.v2.create_or_update_secret(path=path, mount_point="secrets", secret=data)
-        with tempfile.TemporaryDirectory() as root_dir:
-            root = Path(root_dir)
-            (root / "inventory").mkdir()
+        _seed(server)
+        with tempfile.TemporaryDirectory() as work_dir:
+            work = Path(work_dir)
+            root = work / "root"
+            (root / "inventory").mkdir(parents=True)
             (root / "config").mkdir()
             shutil.copy(FIXTURES / "clusters.yml", root / "inventory" / "clusters.yml")
             shutil.copy(FIXTURES / "site-config.yaml", root / "config" / "site-config.yaml")
-            env = {**os.environ, "VAULT_ADDR": server.addr, "VAULT_TOKEN": server.root_token, "HOME": root_dir}
-            baseline = [sys.executable, "-c", "pass"]
+            base = {"VAULT_ADDR": server.addr, "VAULT_TOKEN": server.root_token, "HOME": work_dir}
             commands = {
-                "python -c pass": baseline,
-                "manifests ocp-sno1": [exe, "--root", root_dir, "manifests", "ocp-sno1"],
-                "manifests ocp (6 nodes)": [exe, "--root", root_dir, "manifests", "ocp"],
+                "manifests ocp-sno1": [exe, "--root", str(root), "manifests", "ocp-sno1"],
+                "manifests ocp (6 nodes)": [exe, "--root", str(root), "manifests", "ocp"],
             }
-            samples: dict[str, list[float]] = {name: [] for name in commands}
-            for _ in range(args.runs):
-                for name, cmd in commands.items():
-                    shutil.rmtree(root / "ocp_install", ignore_errors=True)  # a real render + write each time
-                    start = time.perf_counter()
-                    result = subprocess.run(cmd, env=env, capture_output=True, check=False)
-                    samples[name].append(time.perf_counter() - start)
-                    if result.returncode != 0:
-                        raise SystemExit(f"{name} failed: {result.stderr.decode()}")
+            runs: Runs = {}
+            for mode in chosen_modes:
+                env = env_for(chosen[0], mode, work)
+                runs[f"{mode}|python -c pass|-"] = ([sys.executable, "-c", "pass"], {**env, **base})
+                for tree in chosen:
+                    for name, cmd in commands.items():
+                        runs[f"{mode}|{name}|{tree.label}"] = (cmd, {**env_for(tree, mode, work), **base})
+            # A real render + write each time.
+            walls, cpus = measure(runs, args.runs, before_each=lambda: shutil.rmtree(root / "ocp_install", True))
     finally:
         server.stop()
-    print(f"{'command':<26}{'median s':>10}{'min s':>9}{'max s':>9}")
-    for name, values in samples.items():
-        print(f"{name:<26}{statistics.median(values):>10.3f}{min(values):>9.3f}{max(values):>9.3f}")
-    worst = max(statistics.median(samples[n]) for n in commands if n != "python -c pass")
-    print(
-        f"\nslowest median {worst:.3f} s: {'meets' if worst < 0.5 else 'misses'} the 0.5 s target; "
-        f"runs={args.runs} (the predecessor's ps.generate_manifests: 5.6-6.2 s)"
-    )
+    print(f"runs={args.runs} per figure, interleaved; {load_note()} at the end")
+    _report(chosen, chosen_modes, list(commands), walls, cpus)
 
 
 if __name__ == "__main__":
