@@ -90,3 +90,62 @@ def test_force_color_brings_rich_back(monkeypatch: pytest.MonkeyPatch) -> None:
     ui.warning("coloured")
     assert "\x1b[" in err.getvalue()
     assert "coloured" in err.getvalue()
+
+
+TABLES = [
+    (("CLUSTER", "TOPOLOGY"), [("ocp", "HA (3 masters, 3 workers)"), ("ocp-sno1", "SNO")]),
+    (("A", "BB"), []),
+    (("A", "BB"), [("", "")]),
+    (("A", "BB"), [("x y ", " lead")]),
+    (("HOST", "DISKS", "NICS"), [("n1", "scsi0=a\nscsi1=bb", "net0"), ("n2", "-", "net0\nnet1\nnet2")]),
+    (("ONLY",), [("one",), ("two",)]),
+    (("A", "B"), [("[bold]not markup[/bold]", ":smile: [red]")]),
+]
+
+
+def _table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    out = io.StringIO()
+    UI(stdout=out, stderr=io.StringIO()).table(None, columns, rows)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("columns", "rows"), TABLES)
+def test_a_piped_table_is_drawn_as_rich_draws_it(
+    columns: tuple[str, ...], rows: list[tuple[str, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = _table(columns, rows)
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")  # rich decides (a pipe all the same): rich draws it
+    assert plain == _table(columns, rows)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [("wide", "x" * 70)],  # wider than COLUMNS: rich folds it
+        [("ünïcode", "日本語")],  # display widths are rich's to measure
+        [("tab\there", "x")],
+    ],
+)
+def test_tables_the_plain_drawing_leaves_to_rich(rows: list[tuple[str, ...]], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    plain = _table(("A", "B"), rows)
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    assert plain == _table(("A", "B"), rows)
+    assert all(len(line) <= 60 for line in plain.splitlines())
+
+
+def test_cells_are_never_markup() -> None:
+    assert "[bold]not markup[/bold]" in _table(("A",), [("[bold]not markup[/bold]",)])
+    assert ":smile:" in _table(("A",), [(":smile:",)])
+
+
+def test_a_piped_table_does_not_import_rich() -> None:
+    script = """
+import io, sys
+from proxshift.cli.console import UI
+ui = UI(stdout=io.StringIO(), stderr=io.StringIO())
+ui.table(None, ("A", "B"), [("1", "2\\n3")]); ui.newline()
+print(sorted(m for m in sys.modules if m.split(".")[0] == "rich"))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
