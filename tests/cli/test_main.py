@@ -33,6 +33,23 @@ def test_importing_the_app_registers_every_command() -> None:
     assert groups == str(sorted((name, sorted(subs)) for name, subs in EXPECTED_GROUPS.items()))
 
 
+def test_a_run_makes_only_the_click_command_it_runs(predecessor_root: Path) -> None:
+    """typer reading every command's signature costs a light command ~20 ms."""
+    code = (
+        "import sys, typer.main\n"
+        "made = []\n"
+        "def counted(info, **kw):\n"
+        "    made.append(info.callback.__name__)\n"
+        "    return make(info, **kw)\n"
+        "make, typer.main.get_command_from_info = typer.main.get_command_from_info, counted\n"
+        "from proxshift.cli import run\n"
+        f"run(['--root', {str(predecessor_root)!r}, 'clusters'])\n"
+        "print(made)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "['clusters']"
+
+
 def test_short_help_everywhere(cli: CliRunner) -> None:
     for argv in (["-h"], ["provision", "-h"], ["vms", "-h"], ["vms", "create", "-h"]):
         result = cli(*argv)

@@ -12,11 +12,13 @@ import functools
 import inspect
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
+from typer.core import TyperGroup
+from typer.models import TyperInfo
 
 from proxshift import __version__
 from proxshift.cli import (
@@ -166,17 +168,20 @@ def _hoist_debug(argv: list[str]) -> tuple[list[str], bool]:
     return (["--debug", *rest] if debug else rest), debug
 
 
+ROOT: dict[str, Any] = {
+    "name": "proxshift",
+    "help": "Provision OpenShift clusters on Proxmox VE from one inventory file.",
+    "no_args_is_help": True,
+    "add_completion": True,  # --install-completion, --show-completion; cluster names: cli/completion.py
+    "pretty_exceptions_show_locals": False,
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+
+
 def build_app() -> typer.Typer:
     """The whole command tree, in the order `--help` lists it."""
-    app = typer.Typer(
-        name="proxshift",
-        help="Provision OpenShift clusters on Proxmox VE from one inventory file.",
-        no_args_is_help=True,
-        add_completion=True,  # --install-completion, --show-completion; cluster names: cli/completion.py
-        pretty_exceptions_show_locals=False,
-        rich_markup_mode=None,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
+    app = typer.Typer(**ROOT)
     app.callback()(main_options)
     top_level: tuple[Callable[..., None], ...] = (
         provision_cmds.provision,
@@ -231,6 +236,48 @@ def build_app() -> typer.Typer:
 
 
 app = build_app()
+
+
+def _made(info: Any) -> Any:
+    """The click command (or group) of one of app's registered commands (or groups)."""
+    if not isinstance(info, TyperInfo):
+        return typer.main.get_command_from_info(
+            info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
+        )
+    return typer.main.get_group_from_info(
+        info,
+        pretty_exceptions_short=app.pretty_exceptions_short,
+        rich_markup_mode=app.rich_markup_mode,
+        suggest_commands=app.suggest_commands,
+    )
+
+
+def _name(info: Any) -> str:
+    """A registered command's name as typer gives it (from its function's when not given), or a group's."""
+    return str(info.name or typer.main.get_command_name(info.callback.__name__))
+
+
+class _OnDemand(TyperGroup):
+    """The root group of a run: a command's click command is made when click asks for it by name, so a run
+    does not wait for typer to read every command's signature (~20 ms); `--help` asks for every one."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self._infos: dict[str, Any] = {_name(info): info for info in [*app.registered_commands, *app.registered_groups]}
+        # Every name is known from the start (the order of --help, "did you mean"), no command made yet.
+        self.commands = cast("MutableMapping[str, Any]", dict.fromkeys(self._infos))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in self._infos and self.commands.get(cmd_name) is None:
+            self.commands[cmd_name] = _made(self._infos[cmd_name])
+        return self.commands.get(cmd_name)
+
+
+def _entry() -> typer.Typer:
+    """What a run calls: app's root (its options, its help), with each command made on demand."""
+    root = typer.Typer(cls=_OnDemand, **ROOT)
+    root.callback()(main_options)
+    return root
 
 
 def _failed(ui: UI, exc: ProxshiftError, debug: bool) -> int:
@@ -289,7 +336,7 @@ def _invoke(argv: list[str]) -> object:
     from proxshift.engine.audit import set_command
 
     set_command(argv)
-    return app(args=argv, prog_name="proxshift", standalone_mode=False)
+    return _entry()(args=argv, prog_name="proxshift", standalone_mode=False)
 
 
 def main() -> None:
