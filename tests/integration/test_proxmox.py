@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,6 +64,33 @@ def test_create_ocp_matches_the_inventory(root: Path, pve_lab: PveLab, cli: CliR
     assert len(creates) == 6  # one call per VM, every disk and NIC included
     assert "6 VMs" not in result.err  # (the table is on stdout)
     assert result.out.count("ok: created") == 6
+
+
+def test_the_reads_before_create_go_out_together_each_once(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
+    """Each read waits 0.2 s on fakepve: made one after another, no two would ever be in flight together."""
+    pve = pve_lab.pve
+    answer = pve._answer
+    in_flight: list[str] = []
+    together: list[set[str]] = []
+
+    async def slow_answer(request: Any, *args: Any) -> Any:
+        if request.method != "GET" or "/tasks/" in request.path or "/qemu/" in request.path:
+            return await answer(request, *args)
+        in_flight.append(request.path)
+        together.append(set(in_flight))
+        await asyncio.sleep(0.2)
+        in_flight.remove(request.path)
+        return await answer(request, *args)
+
+    pve._answer = slow_answer
+    result = cli("--root", root, "vms", "create", "ocp")
+    assert result.code == 0, result.err
+    reads = [p.removeprefix("/api2/json") for m, p, _ in pve.requests if m == "GET" and "/tasks/" not in p]
+    assert sorted(reads) == sorted(set(reads))  # each read once, however many VMs asked for it
+    first = {"/api2/json/access/permissions", "/api2/json/cluster/resources", "/api2/json/nodes"}
+    assert any(first <= reads for reads in together)  # what every create reads first, at once
+    storages = {f"/api2/json/nodes/{node}/storage" for node in ("pve1", "pve3", "pve4")}
+    assert any(storages <= reads for reads in together)  # each node's facts, the nodes at once
 
 
 def test_rerun_makes_no_writes(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:

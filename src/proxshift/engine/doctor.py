@@ -98,7 +98,7 @@ def run_checks(project: Project, cluster_name: str | None, notify: Callable[[str
         prox, _ = proxmox_for(project, cluster_name, notify)
         specs = specs_for(cluster)
         facts = NodeFacts(prox)
-        _run(checks, "Proxmox privileges", lambda: _privileges(prox, specs, facts))
+        _run(checks, "Proxmox privileges", lambda: _privileges(specs, facts))
         _run(checks, "nodes, storages, bridges, boot order", lambda: _environment(facts, specs))
         _run(checks, "ISO on its storage", lambda: _environment(facts, specs, iso=True), warn=True)
         _run(checks, "vmids free or proxshift's", lambda: _vmids(prox, specs))
@@ -134,10 +134,10 @@ def _reach(project: Project, cluster: str, notify: Callable[[str], None]) -> str
     return f"{len(prox.cluster.guests())} guests visible at {prox.endpoint.host}:{prox.endpoint.port}"
 
 
-def _privileges(prox: Proxmox, specs: list[VmSpec], facts: NodeFacts) -> str:
+def _privileges(specs: list[VmSpec], facts: NodeFacts) -> str:
     from proxshift.engine.vm_checks import missing_privileges
 
-    missing = missing_privileges(prox, specs, facts, iso_upload=True)
+    missing = missing_privileges(specs, facts, iso_upload=True)
     if missing:
         raise OperationError("missing: " + ", ".join(missing[:6]), "grant the role in docs/proxmox.md")
     return "all held"

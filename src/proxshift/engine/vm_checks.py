@@ -3,15 +3,18 @@ storages, bridges, boot order and ISO, which PVE itself checks late or not at al
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from proxshift.clients.proxmox.options import option, split_options
 from proxshift.config.pve_keys import INSTALL_ISO_SLOT, is_disk_slot
+from proxshift.engine.vm_run import in_parallel
 from proxshift.engine.vmspec import NET_KEY, VmSpec, missing_boot_devices
 
 if TYPE_CHECKING:
     from proxshift.clients.proxmox.client import Proxmox
+    from proxshift.clients.proxmox.cluster import Guest
 
 # What proxshift does on Proxmox, by privilege (docs/proxmox.md lists them for a role).
 VM_PRIVILEGES = (
@@ -37,49 +40,76 @@ LOCAL_ZONE = "localnetwork"
 
 
 class NodeFacts:
-    """The Proxmox side the checks look at, each read at most once: nodes, a node's storages, bridges
-    and ISO images, the SDN vnets' zones."""
+    """The Proxmox side the checks look at: the credentials' privileges, the guests, the nodes, a node's
+    storages, bridges and ISO images, the SDN vnets' zones. Each is read at most once, even when checks
+    running in parallel ask for it at the same moment (the later ones wait for the first read)."""
 
     def __init__(self, prox: Proxmox) -> None:
         self.prox = prox
-        self._nodes: dict[str, str] | None = None
-        self._storages: dict[str, dict[str, dict[str, Any]]] = {}
-        self._bridges: dict[str, dict[str, str]] = {}
-        self._isos: dict[tuple[str, str], set[str]] = {}
-        self._vnet_zones: dict[str, str] | None = None
+        self._lock = threading.Lock()
+        self._facts: dict[tuple[str, ...], _Once] = {}
+
+    def _once(self, key: tuple[str, ...], read: Callable[[], Any]) -> Any:
+        with self._lock:
+            fact = self._facts.setdefault(key, _Once(read))
+        return fact.value()
+
+    def read_together(self, *reads: Callable[[], object]) -> None:
+        """Make these reads at once (each answer kept for when a check asks for it)."""
+        in_parallel(list(reads), lambda read: read())
+
+    def privileges(self) -> dict[str, set[str]]:
+        held: dict[str, set[str]] = self._once(("privileges",), self.prox.cluster.privileges)
+        return held
+
+    def guests(self) -> dict[int, Guest]:
+        guests: dict[int, Guest] = self._once(("guests",), self.prox.cluster.guests)
+        return guests
 
     def nodes(self) -> dict[str, str]:
-        if self._nodes is None:
-            self._nodes = self.prox.cluster.nodes()
-        return self._nodes
+        nodes: dict[str, str] = self._once(("nodes",), self.prox.cluster.nodes)
+        return nodes
 
     def online(self, node: str) -> bool:
         return self.nodes().get(node) == "online"
 
     def storages(self, node: str) -> dict[str, dict[str, Any]]:
-        if node not in self._storages:
-            self._storages[node] = self.prox.storage.storages(node)
-        return self._storages[node]
+        storages: dict[str, dict[str, Any]] = self._once(("storages", node), lambda: self.prox.storage.storages(node))
+        return storages
 
     def bridges(self, node: str) -> dict[str, str]:
-        if node not in self._bridges:
-            self._bridges[node] = self.prox.cluster.bridges(node)
-        return self._bridges[node]
+        bridges: dict[str, str] = self._once(("bridges", node), lambda: self.prox.cluster.bridges(node))
+        return bridges
 
     def isos(self, node: str, storage: str) -> set[str]:
-        if (node, storage) not in self._isos:
-            self._isos[(node, storage)] = set(self.prox.storage.iso_content(node, storage))
-        return self._isos[(node, storage)]
+        isos: set[str] = self._once(("isos", node, storage), lambda: set(self.prox.storage.iso_content(node, storage)))
+        return isos
 
     def vnet_zones(self) -> dict[str, str]:
-        if self._vnet_zones is None:
-            self._vnet_zones = self.prox.cluster.vnet_zones()
-        return self._vnet_zones
+        zones: dict[str, str] = self._once(("vnet_zones",), self.prox.cluster.vnet_zones)
+        return zones
 
 
-def missing_privileges(prox: Proxmox, specs: list[VmSpec], facts: NodeFacts, iso_upload: bool = False) -> list[str]:
+class _Once:
+    """One read, made by the first thread that asks; a failed read is made again by the next one."""
+
+    def __init__(self, read: Callable[[], Any]) -> None:
+        self._read = read
+        self._lock = threading.Lock()
+        self._done = False
+        self._value: Any = None
+
+    def value(self) -> Any:
+        with self._lock:
+            if not self._done:
+                self._value = self._read()
+                self._done = True
+        return self._value
+
+
+def missing_privileges(specs: list[VmSpec], facts: NodeFacts, iso_upload: bool = False) -> list[str]:
     """Privileges the credentials lack for these VMs, named with the path that needs them."""
-    held = prox.cluster.privileges()
+    held = facts.privileges()
 
     def has(privilege: str, path: str) -> bool:
         parts = path.strip("/").split("/")
@@ -91,9 +121,9 @@ def missing_privileges(prox: Proxmox, specs: list[VmSpec], facts: NodeFacts, iso
 
     # SDN.Use on every zone (a role on /, say) needs no look at the bridges.
     check_bridges = not has("SDN.Use", "/sdn/zones")
-    missing = []
-    for spec in specs:
-        missing += lacking(VM_PRIVILEGES, f"/vms/{spec.vmid}")
+
+    def missing_for(spec: VmSpec) -> list[str]:
+        missing = lacking(VM_PRIVILEGES, f"/vms/{spec.vmid}")
         for storage in {str(v).split(":")[0] for k, v in spec.params.items() if _is_disk(k)}:
             missing += lacking(STORAGE_PRIVILEGES, f"/storage/{storage}")
         missing += lacking(NODE_PRIVILEGES, f"/nodes/{spec.node}")
@@ -102,7 +132,11 @@ def missing_privileges(prox: Proxmox, specs: list[VmSpec], facts: NodeFacts, iso
         if check_bridges and facts.online(spec.node):
             for path in bridge_paths(spec, facts.bridges(spec.node), facts.vnet_zones):
                 missing += lacking(BRIDGE_PRIVILEGES, path)
-    return list(dict.fromkeys(missing))
+        return missing
+
+    # With the bridges to look at, the VMs' nodes are read at once; the answer keeps the VMs' order.
+    per_vm = in_parallel(specs, missing_for) if check_bridges else [missing_for(spec) for spec in specs]
+    return list(dict.fromkeys(m for missing in per_vm for m in missing))
 
 
 def bridge_paths(spec: VmSpec, bridges: dict[str, str], vnet_zones: Callable[[], dict[str, str]]) -> list[str]:
@@ -126,25 +160,36 @@ def bridge_paths(spec: VmSpec, bridges: dict[str, str], vnet_zones: Callable[[],
 
 
 def check_environment(facts: NodeFacts, specs: list[VmSpec], iso_present: bool = True) -> list[str]:
-    """What fakepve (and PVE at create time) would not catch: nodes, storages, bridges, boot order, ISO."""
-    problems: list[str] = []
+    """What fakepve (and PVE at create time) would not catch: nodes, storages, bridges, boot order, ISO.
+
+    Each VM's checks run in parallel (what they read is read once), the problems come in the VMs' order.
+    """
     nodes = facts.nodes()
+    checks: tuple[Callable[[NodeFacts, VmSpec], list[str]], ...] = (
+        _devices,
+        _boot,
+        (lambda facts, spec: _iso(facts, spec) if spec.iso_volume and iso_present else []),
+    )
+    online = [spec for spec in specs if nodes.get(spec.node) == "online"]
+    found = iter(in_parallel([(spec, check) for spec in online for check in checks], lambda c: c[1](facts, c[0])))
+    problems: list[str] = []
     for spec in specs:
         where = f"{spec.host} (vmid {spec.vmid})"
         if spec.node not in nodes:
             problems.append(f"{where}: Proxmox node '{spec.node}' does not exist (nodes: {', '.join(sorted(nodes))})")
-            continue
-        if nodes[spec.node] != "online":
+        elif nodes[spec.node] != "online":
             problems.append(f"{where}: Proxmox node '{spec.node}' is {nodes[spec.node] or 'not online'}")
-            continue
-        problems += [f"{where}: {problem}" for problem in _devices(facts, spec)]
-        problems += [
-            f"{where}: boot order names {device}, which the VM does not have (boot: {spec.params['boot']})"
-            for device in missing_boot_devices(spec)
-        ]
-        if spec.iso_volume and iso_present:
-            problems += [f"{where}: {problem}" for problem in _iso(facts, spec)]
+        else:
+            problems += [f"{where}: {problem}" for _ in checks for problem in next(found)]
     return problems
+
+
+def _boot(facts: NodeFacts, spec: VmSpec) -> list[str]:
+    del facts
+    return [
+        f"boot order names {device}, which the VM does not have (boot: {spec.params['boot']})"
+        for device in missing_boot_devices(spec)
+    ]
 
 
 def _devices(facts: NodeFacts, spec: VmSpec) -> list[str]:

@@ -11,6 +11,7 @@ from proxshift.errors import OperationError, UserInputError
 
 if TYPE_CHECKING:
     from proxshift.clients.proxmox.client import Proxmox
+    from proxshift.clients.proxmox.cluster import Guest
     from proxshift.config.inventory import Cluster
 
 
@@ -18,9 +19,13 @@ def specs_for(cluster: Cluster) -> list[VmSpec]:
     return [vm_spec(node, cluster) for node in cluster.nodes]
 
 
-def plan_vms(prox: Proxmox, specs: list[VmSpec], force: bool = False) -> list[VmPlan]:
-    """Read the cluster's guests once, then the config of each VM that already has one of our vmids."""
-    guests = prox.cluster.guests()
+def plan_vms(
+    prox: Proxmox, specs: list[VmSpec], force: bool = False, guests: dict[int, Guest] | None = None
+) -> list[VmPlan]:
+    """Read the cluster's guests once (unless given), then the config of each VM that already has one
+    of our vmids."""
+    if guests is None:
+        guests = prox.cluster.guests()
 
     def plan_one(spec: VmSpec) -> VmPlan:
         guest = guests.get(spec.vmid)
@@ -56,20 +61,29 @@ def existing_ours(prox: Proxmox, cluster: Cluster) -> tuple[list[VmPlan], list[V
     return [p for p in plans if p.action != "create"], [p for p in plans if p.action == "create"]
 
 
+def _first_reads(prox: Proxmox) -> NodeFacts:
+    """What the checks before any write read first, at once: the privileges, the guests (the plan), the
+    nodes (the environment)."""
+    facts = NodeFacts(prox)
+    _ = prox.connection.api  # one login, before the reads go out together
+    facts.read_together(facts.privileges, facts.guests, facts.nodes)
+    return facts
+
+
 def check_before_create(
     prox: Proxmox, cluster: Cluster, *, force: bool, iso_upload: bool = False, iso_present: bool = True
 ) -> list[VmPlan]:
     """Everything that can be known before a write: privileges, the per-VM plan, the Proxmox side."""
     specs = specs_for(cluster)
-    facts = NodeFacts(prox)
-    missing = missing_privileges(prox, specs, facts, iso_upload=iso_upload)
+    facts = _first_reads(prox)
+    missing = missing_privileges(specs, facts, iso_upload=iso_upload)
     if missing:
         raise OperationError(
             f"the Proxmox credentials of {prox.credentials.user} lack: {', '.join(missing[:6])}"
             + (f" (and {len(missing) - 6} more)" if len(missing) > 6 else ""),
             "grant the role in docs/proxmox.md to the token (privilege separation starts with none)",
         )
-    plans = plan_vms(prox, specs, force)
+    plans = plan_vms(prox, specs, force, guests=facts.guests())
     refuse(plans)
     to_build = [p.spec for p in plans if p.action in ("create", "recreate")]
     problems = check_environment(facts, to_build, iso_present=iso_present)
@@ -87,14 +101,14 @@ def check_before_rebuild(prox: Proxmox, cluster: Cluster) -> None:
     The same checks as check_before_create, for all VMs as if none existed, so that a teardown is never
     followed by a refusal: privileges, foreign VMs on our vmids, nodes, storages, bridges, boot order."""
     specs = specs_for(cluster)
-    facts = NodeFacts(prox)
-    missing = missing_privileges(prox, specs, facts, iso_upload=True)
+    facts = _first_reads(prox)
+    missing = missing_privileges(specs, facts, iso_upload=True)
     if missing:
         raise OperationError(
             f"the Proxmox credentials of {prox.credentials.user} lack: {', '.join(missing[:6])}",
             "grant the role in docs/proxmox.md to the token; nothing was changed",
         )
-    refuse([p for p in plan_vms(prox, specs) if p.action == "refuse"])
+    refuse([p for p in plan_vms(prox, specs, guests=facts.guests()) if p.action == "refuse"])
     problems = check_environment(facts, specs, iso_present=False)
     if problems:
         raise UserInputError(
