@@ -147,6 +147,24 @@ def test_dry_run_redacts_and_writes_nothing(seeded_root: Path, cli: CliRunner, v
     assert not (seeded_root / "ocp_install").exists()
 
 
+def test_a_run_that_writes_renders_once(seeded_root: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy with placeholders is for printing: --dry-run renders it, a run that writes does not."""
+    from proxshift.engine import manifests_flow
+
+    renders: list[str] = []
+
+    def counted(*args: Any) -> Any:
+        renders.append("render")
+        return render(*args)
+
+    render = manifests_flow.render
+    monkeypatch.setattr(manifests_flow, "render", counted)
+    assert cli("--root", seeded_root, "manifests", "ocp").code == 0
+    assert len(renders) == 1
+    assert cli("--root", seeded_root, "manifests", "ocp", "--dry-run").code == 0
+    assert len(renders) == 3
+
+
 def test_no_vault_renders_offline(predecessor_root: Path, cli: CliRunner, tmp_path: Path) -> None:
     result = cli("--root", predecessor_root, "manifests", "ocp-sno1", "--no-vault")
     assert result.code == 0, result.err

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,10 +27,16 @@ if TYPE_CHECKING:
 class ManifestsResult:
     """What `manifests` did: the redacted texts (for printing) and what was written."""
 
-    redacted: RenderedManifests
+    redact: Callable[[], RenderedManifests] = field(repr=False)
     warnings: list[Problem]
     report: WriteReport | None = None
     extra: list[Path] = field(default_factory=list)  # the extra manifests (copied into openshift/ unless a dry run)
+
+    @cached_property
+    def redacted(self) -> RenderedManifests:
+        """Both texts with placeholders where the secrets go: rendered when asked for (only a run that
+        prints them does), never from the secrets."""
+        return self.redact()
 
 
 def generate_manifests(
@@ -59,11 +67,16 @@ def generate_manifests(
     problems = check(rendered, context, secrets_are_real=not no_vault)
     require_valid(problems)
     placeholders = InstallSecrets.placeholders(sources, secrets.ca_bundle is not None)
-    redacted = (
-        rendered if no_vault else render(build_context(cluster, settings, placeholders, inventory_file), templates)
-    )
     extra = extra_manifests(cluster.extra_manifests_dir(project.paths.root))
-    result = ManifestsResult(redacted, [p for p in problems if not p.is_error], extra=extra)
+    warnings = [p for p in problems if not p.is_error]
+    if no_vault:
+        result = ManifestsResult(lambda: rendered, warnings, extra=extra)
+    else:
+        result = ManifestsResult(
+            lambda: render(build_context(cluster, settings, placeholders, inventory_file), templates),
+            warnings,
+            extra=extra,
+        )
     if dry_run or (no_vault and output_dir is None):
         return result
     destination = InstallDir(output_dir) if output_dir else project.paths.install_dir(cluster_name)
