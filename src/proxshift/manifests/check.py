@@ -62,11 +62,13 @@ def check_manifests(
 ) -> list[Problem]:
     import yaml
 
+    # libyaml's parser where PyYAML has it (~10x faster); the safe constructor and resolver either way.
+    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     problems: list[Problem] = []
     parsed: dict[str, Any] = {}
     for name, text in rendered.items():
         try:
-            parsed[name] = yaml.safe_load(text)
+            parsed[name] = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark else ""
