@@ -50,15 +50,16 @@ def test_a_run_makes_only_the_click_command_it_runs(predecessor_root: Path) -> N
     assert out.splitlines()[-1] == "['clusters']"
 
 
-def test_the_console_script_leaves_the_last_collection_to_the_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_console_script_collects_seldom_and_not_at_the_exit(monkeypatch: pytest.MonkeyPatch) -> None:
     from proxshift.cli import main
 
     calls: list[str] = []
+    monkeypatch.setattr("gc.set_threshold", lambda young: calls.append(f"threshold {young}"))
     monkeypatch.setattr("gc.freeze", lambda: calls.append("freeze"))
     monkeypatch.setattr("sys.argv", ["proxshift", "--version"])
     with pytest.raises(SystemExit) as leaving:
         main()
-    assert (leaving.value.code, calls) == (0, ["freeze"])
+    assert (leaving.value.code, calls) == (0, ["threshold 10000", "freeze"])
 
 
 def test_short_help_everywhere(cli: CliRunner) -> None:
