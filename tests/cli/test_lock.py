@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from proxshift.cli.main import CHANGES_A_CLUSTER, READS_A_CLUSTER, app, cluster_parameter
+from proxshift.cli.main import CHANGES_A_CLUSTER, COMMANDS, READS_A_CLUSTER, app, cluster_parameter
 from tests.conftest import CliRunner, ProjectFiles
 
 HOLD = """
@@ -101,14 +101,18 @@ def test_an_unknown_cluster_creates_no_install_dir(held_root: tuple[Path, int], 
 
 def test_every_command_on_a_cluster_is_classified() -> None:
     """A new command that takes a cluster must say whether it changes it (and so takes the lock)."""
-    commands = [c.callback for c in app.registered_commands]
-    commands += [c.callback for g in app.registered_groups for c in g.typer_instance.registered_commands]
+    registered = {c.name: c.callback for c in app.registered_commands}
+    registered |= {
+        f"{g.name} {c.name}": c.callback for g in app.registered_groups for c in g.typer_instance.registered_commands
+    }
+    assert sorted(registered) == sorted(COMMANDS)
     changing, reading = set(CHANGES_A_CLUSTER), set(READS_A_CLUSTER)
     assert not changing & reading
-    for callback in commands:
+    assert changing | reading <= set(COMMANDS)
+    for path, callback in registered.items():
         assert callback is not None
         original = inspect.unwrap(callback)
         if cluster_parameter(original) is None:
             continue
-        assert original in changing | reading, f"{original.__name__}: add it to CHANGES_A_CLUSTER or READS_A_CLUSTER"
-        assert (callback is not original) == (original in changing), original.__name__
+        assert path in changing | reading, f"{path}: add it to CHANGES_A_CLUSTER or READS_A_CLUSTER"
+        assert (callback is not original) == (path in changing), path

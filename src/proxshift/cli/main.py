@@ -1,7 +1,8 @@
 """The `proxshift` command: every command and group wired here, the global options, the error boundary.
 
-Command modules define plain functions and import nothing from this module, so that importing the app
-always yields every command, and the cli package has no import cycle.
+Command modules define plain functions and import nothing from this module, so that the app always
+yields every command, and the cli package has no import cycle. The wiring names commands by their path
+(COMMANDS): a run imports the module of the command it runs, and makes only that click command.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import contextlib
 import contextvars
 import functools
 import gc
+import importlib
 import inspect
 import os
 import sys
@@ -19,23 +21,8 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from typer.core import TyperGroup
-from typer.models import TyperInfo
 
 from proxshift import __version__
-from proxshift.cli import (
-    acm_cmds,
-    adopt_cmds,
-    backup_cmds,
-    doctor_cmds,
-    install_cmds,
-    inventory_cmds,
-    lab_cmds,
-    manifests_cmds,
-    nodes_cmds,
-    post_cmds,
-    provision_cmds,
-    vm_cmds,
-)
 from proxshift.cli.console import UI
 from proxshift.cli.context import AppContext
 from proxshift.config.paths import discover_paths
@@ -78,13 +65,12 @@ def cluster_parameter(command: Callable[..., Any]) -> str | None:
     return parameters[1] if len(parameters) > 1 and parameters[1] in ("cluster", "name") else None
 
 
-def holding_the_lock(command: Callable[..., None]) -> Callable[..., None]:
+def holding_the_lock(command: Callable[..., None], read_only: tuple[str, ...]) -> Callable[..., None]:
     """A command that changes a cluster holds its lock (engine/lock.py) from the moment its project is loaded
-    (the cluster is then known to exist) to its end; with a flag of WRITES_NOTHING_WITH (a dry run) it takes
+    (the cluster is then known to exist) to its end; with one of the `read_only` flags (a dry run) it takes
     none."""
     argument = cluster_parameter(command)
     assert argument is not None, command.__name__  # noqa: S101 - a wiring mistake, caught by tests/cli/test_lock.py
-    read_only = WRITES_NOTHING_WITH.get(command, ("dry_run",))
 
     @functools.wraps(command)
     def locked(*args: Any, **kwargs: Any) -> None:
@@ -114,47 +100,101 @@ def holding_the_lock(command: Callable[..., None]) -> Callable[..., None]:
     return locked
 
 
+# Every command, by its path, in the order --help lists them: the function that runs it, as
+# "module:function" of a module in proxshift.cli (imported when the command is made).
+COMMANDS: dict[str, str] = {
+    "provision": "provision_cmds:provision",
+    "post": "post_cmds:post",
+    "manifests": "manifests_cmds:manifests",
+    "clusters": "inventory_cmds:clusters",
+    "show": "inventory_cmds:show",
+    "validate": "inventory_cmds:validate",
+    "doctor": "doctor_cmds:doctor",
+    "health": "post_cmds:health",
+    "start": "vm_cmds:start",
+    "stop": "vm_cmds:stop",
+    "status": "vm_cmds:status",
+    "deprovision": "vm_cmds:deprovision",
+    "adopt": "adopt_cmds:adopt",
+    "wait": "install_cmds:wait",
+    "credentials": "install_cmds:credentials",
+    "backup": "backup_cmds:backup",
+    "restore": "backup_cmds:restore",
+    "vms create": "vm_cmds:vms_create",
+    "iso create": "install_cmds:iso_create",
+    "iso upload": "vm_cmds:iso_upload",
+    "installer fetch": "install_cmds:installer_fetch",
+    "vault check": "manifests_cmds:vault_check",
+    "acm import": "acm_cmds:acm_import",
+    "acm detach": "acm_cmds:acm_detach",
+    "nodes add": "nodes_cmds:nodes_add",
+    "lab up": "lab_cmds:lab_up",
+    "lab down": "lab_cmds:lab_down",
+    "lab status": "lab_cmds:lab_status",
+    "lab env": "lab_cmds:lab_env",
+    "lab predecessor": "lab_cmds:lab_predecessor",
+}
+GROUPS: dict[str, str] = {  # their help lines; --help lists them after the commands
+    "vms": "Proxmox VMs of a cluster.",
+    "iso": "The agent ISO on Proxmox storage.",
+    "installer": "The release's binaries: openshift-install, and oc for nodes add.",
+    "vault": "Vault: check access to the inputs and the credentials path.",
+    "acm": "Red Hat ACM: import a cluster into the hub, detach it.",
+    "nodes": "Day-2: add worker nodes to a running cluster.",
+    "lab": "A local lab that SIMULATES Proxmox, Vault and OpenShift, for trying proxshift.",
+}
+
 # Every command that takes a cluster is one of these two: a command that changes a cluster (its VMs, its
 # files, its credentials, its place on the hub) holds the cluster's lock; a read-only one never waits for it.
 # tests/cli/test_lock.py checks that each such command is in exactly one, and that the first kind is refused
 # while another process holds the lock.
-CHANGES_A_CLUSTER: tuple[Callable[..., None], ...] = (
-    provision_cmds.provision,
-    post_cmds.post,
-    vm_cmds.deprovision,
-    vm_cmds.vms_create,
-    vm_cmds.start,
-    vm_cmds.stop,
-    install_cmds.iso_create,
-    vm_cmds.iso_upload,
-    install_cmds.wait,
-    acm_cmds.acm_import,
-    acm_cmds.acm_detach,
-    manifests_cmds.manifests,  # it writes the manifests into ocp_install/<cluster>/
-    nodes_cmds.nodes_add,
-    adopt_cmds.adopt,
-    lab_cmds.lab_predecessor,  # builds the cluster's VMs in the lab and writes its install dir
-    backup_cmds.backup,  # writes the cluster's backups into Vault
-    backup_cmds.restore,
+CHANGES_A_CLUSTER: tuple[str, ...] = (
+    "provision",
+    "post",
+    "deprovision",
+    "vms create",
+    "start",
+    "stop",
+    "iso create",
+    "iso upload",
+    "wait",
+    "acm import",
+    "acm detach",
+    "manifests",  # it writes the manifests into ocp_install/<cluster>/
+    "nodes add",
+    "adopt",
+    "lab predecessor",  # builds the cluster's VMs in the lab and writes its install dir
+    "backup",  # writes the cluster's backups into Vault
+    "restore",
 )
-READS_A_CLUSTER: tuple[Callable[..., None], ...] = (
-    inventory_cmds.show,
-    doctor_cmds.doctor,
-    post_cmds.health,  # its Vault read is recorded in the audit trail all the same (engine/health.py)
-    vm_cmds.status,
-    install_cmds.credentials,
-    manifests_cmds.vault_check,
+READS_A_CLUSTER: tuple[str, ...] = (
+    "show",
+    "doctor",
+    "health",  # its Vault read is recorded in the audit trail all the same (engine/health.py)
+    "status",
+    "credentials",
+    "vault check",
 )
 
 
 # The flags with which a command in CHANGES_A_CLUSTER changes nothing of the cluster (default: --dry-run).
-WRITES_NOTHING_WITH: dict[Callable[..., None], tuple[str, ...]] = {
-    manifests_cmds.manifests: ("dry_run", "no_vault", "output_dir"),  # --no-vault writes only to --output-dir
+WRITES_NOTHING_WITH: dict[str, tuple[str, ...]] = {
+    "manifests": ("dry_run", "no_vault", "output_dir"),  # --no-vault writes only to --output-dir
 }
 
 
-def _wired(command: Callable[..., None]) -> Callable[..., None]:
-    return holding_the_lock(command) if command in CHANGES_A_CLUSTER else command
+def command_function(path: str) -> Callable[..., None]:
+    """The function of the command at `path`, its module imported."""
+    module, _, name = COMMANDS[path].partition(":")
+    function: Callable[..., None] = getattr(importlib.import_module(f"proxshift.cli.{module}"), name)
+    return function
+
+
+def _wired(path: str) -> Callable[..., None]:
+    command = command_function(path)
+    if path in CHANGES_A_CLUSTER:
+        return holding_the_lock(command, WRITES_NOTHING_WITH.get(path, ("dry_run",)))
+    return command
 
 
 def _group(help_text: str) -> typer.Typer:
@@ -180,97 +220,52 @@ ROOT: dict[str, Any] = {
 }
 
 
-def build_app() -> typer.Typer:
-    """The whole command tree, in the order `--help` lists it."""
-    app = typer.Typer(**ROOT)
-    app.callback()(main_options)
-    top_level: tuple[Callable[..., None], ...] = (
-        provision_cmds.provision,
-        post_cmds.post,
-        manifests_cmds.manifests,
-        inventory_cmds.clusters,
-        inventory_cmds.show,
-        inventory_cmds.validate,
-        doctor_cmds.doctor,
-        post_cmds.health,
-        vm_cmds.start,
-        vm_cmds.stop,
-        vm_cmds.status,
-        vm_cmds.deprovision,
-        adopt_cmds.adopt,
-        install_cmds.wait,
-        install_cmds.credentials,
-        backup_cmds.backup,
-        backup_cmds.restore,
-    )
-    for command in top_level:
-        app.command()(_wired(command))
-
-    vms = _group("Proxmox VMs of a cluster.")
-    vms.command("create")(_wired(vm_cmds.vms_create))
-    iso = _group("The agent ISO on Proxmox storage.")
-    iso.command("create")(_wired(install_cmds.iso_create))
-    iso.command("upload")(_wired(vm_cmds.iso_upload))
-    installer = _group("The release's binaries: openshift-install, and oc for nodes add.")
-    installer.command("fetch")(install_cmds.installer_fetch)
-    vault = _group("Vault: check access to the inputs and the credentials path.")
-    vault.command("check")(manifests_cmds.vault_check)
-    acm = _group("Red Hat ACM: import a cluster into the hub, detach it.")
-    acm.command("import")(_wired(acm_cmds.acm_import))
-    acm.command("detach")(_wired(acm_cmds.acm_detach))
-    nodes = _group("Day-2: add worker nodes to a running cluster.")
-    nodes.command("add")(_wired(nodes_cmds.nodes_add))
-    lab = _group("A local lab that SIMULATES Proxmox, Vault and OpenShift, for trying proxshift.")
-    for name, command in (
-        ("up", lab_cmds.lab_up),
-        ("down", lab_cmds.lab_down),
-        ("status", lab_cmds.lab_status),
-        ("env", lab_cmds.lab_env),
-        ("predecessor", lab_cmds.lab_predecessor),
-    ):
-        lab.command(name)(_wired(command))
-    groups = {"vms": vms, "iso": iso, "installer": installer, "vault": vault, "acm": acm, "nodes": nodes}
-    for name, group in groups.items():
-        app.add_typer(group, name=name)
-    app.add_typer(lab, name="lab")
+def _register(app: typer.Typer, names: list[str]) -> typer.Typer:
+    """Add these top-level commands and groups (names of COMMANDS and GROUPS) to app, importing their modules."""
+    for name in names:
+        if name in COMMANDS:
+            app.command(name)(_wired(name))
+    for name in names:
+        if name in GROUPS:
+            group = _group(GROUPS[name])
+            for path in COMMANDS:
+                if path.startswith(f"{name} "):
+                    group.command(path.removeprefix(f"{name} "))(_wired(path))
+            app.add_typer(group, name=name)
     return app
 
 
-app = build_app()
+def _top_level() -> list[str]:
+    return [path for path in COMMANDS if " " not in path] + list(GROUPS)
 
 
-def _made(info: Any) -> Any:
-    """The click command (or group) of one of app's registered commands (or groups)."""
-    if not isinstance(info, TyperInfo):
-        return typer.main.get_command_from_info(
-            info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
-        )
-    return typer.main.get_group_from_info(
-        info,
-        pretty_exceptions_short=app.pretty_exceptions_short,
-        rich_markup_mode=app.rich_markup_mode,
-        suggest_commands=app.suggest_commands,
-    )
+@functools.cache
+def build_app() -> typer.Typer:
+    """The whole command tree, every command module imported (`from proxshift.cli import app`)."""
+    app = typer.Typer(**ROOT)
+    app.callback()(main_options)
+    return _register(app, _top_level())
 
 
-def _name(info: Any) -> str:
-    """A registered command's name as typer gives it (from its function's when not given), or a group's."""
-    return str(info.name or typer.main.get_command_name(info.callback.__name__))
+def __getattr__(name: str) -> Any:
+    if name == "app":  # built when asked for: a run imports only the module of the command it runs
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _OnDemand(TyperGroup):
-    """The root group of a run: a command's click command is made when click asks for it by name, so a run
-    does not wait for typer to read every command's signature (~20 ms); `--help` asks for every one."""
+    """The root group of a run: a command (its module imported, its click command made) when click asks for
+    it by name; `--help` asks for every one."""
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        self._infos: dict[str, Any] = {_name(info): info for info in [*app.registered_commands, *app.registered_groups]}
         # Every name is known from the start (the order of --help, "did you mean"), no command made yet.
-        self.commands = cast("MutableMapping[str, Any]", dict.fromkeys(self._infos))
+        self.commands = cast("MutableMapping[str, Any]", dict.fromkeys(_top_level()))
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name in self._infos and self.commands.get(cmd_name) is None:
-            self.commands[cmd_name] = _made(self._infos[cmd_name])
+        if cmd_name in self.commands and self.commands[cmd_name] is None:
+            holder = _register(typer.Typer(**ROOT), [cmd_name])
+            self.commands[cmd_name] = typer.main.get_group(holder).commands[cmd_name]
         return self.commands.get(cmd_name)
 
 
