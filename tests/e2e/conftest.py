@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,3 +23,11 @@ def lab(predecessor_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab
         yield started
     finally:
         started.stop()
+
+
+def until_gone(lab: Lab, cluster: str) -> None:
+    """The lab notices destroyed VMs on its next look (every 0.2 s): a real cluster's API is gone at once."""
+    deadline = time.monotonic() + 15
+    while lab.clusters[cluster].kube.available and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not lab.clusters[cluster].kube.available, f"{cluster}'s API still answers after its VMs were destroyed"

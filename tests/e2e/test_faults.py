@@ -12,6 +12,7 @@ import pytest
 
 from proxshift.lab.lab import Lab
 from tests.conftest import CliRunner
+from tests.e2e.conftest import until_gone
 
 FAST = ("--poll-interval", "0.1")
 
@@ -160,6 +161,7 @@ def test_vms_gone_after_deprovision_keep_files_are_built_again(
     assert lab.pve.vm(302) is None
     creds = cli("--root", predecessor_root, "credentials", "ocp-sno2")
     assert "ocp-sno2 was deprovisioned" in creds.err
+    until_gone(lab, "ocp-sno2")
     again = cli("--root", predecessor_root, "provision", "ocp-sno2", "--skip", "acm", *FAST)
     assert again.code == 0, again.err
     assert "recorded done, but your_nfs:iso/ocp-sno2-agent.x86_64.iso on pve3 is gone from its storage" in again.err

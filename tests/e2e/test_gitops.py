@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import hvac
 
 from proxshift.lab.lab import Lab
 from tests.conftest import CliRunner
+from tests.e2e.conftest import until_gone
 
 FAST = ("--poll-interval", "0.1")
 REPO = "https://git.example.com/fleet.git"
@@ -111,7 +111,7 @@ def test_certificates_survive_a_rebuild(predecessor_root: Path, lab: Lab, cli: C
     assert "Secret openshift-ingress/wildcard-tls (ingress) -> secrets/data/openshift/backups/ocp-sno2/" in gone.err
     assert "written (version 1)" in gone.err and "a2V5LW5vdC1zaG93bg" not in gone.out + gone.err
 
-    _until_gone(lab, "ocp-sno2")
+    until_gone(lab, "ocp-sno2")
     again = cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST)
     assert again.code == 0, again.err
     store = lab.clusters["ocp-sno2"].kube.store  # a new cluster: a fresh API
@@ -127,11 +127,3 @@ def test_certificates_survive_a_rebuild(predecessor_root: Path, lab: Lab, cli: C
     kept = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--no-backup", "--dry-run")
     assert kept.code == 0, kept.err
     assert "backup" not in kept.out and "wildcard-tls" not in kept.err + kept.out
-
-
-def _until_gone(lab: Lab, cluster: str) -> None:
-    """The lab notices destroyed VMs on its next look (every 0.2 s): a real cluster's API is gone at once."""
-    deadline = time.monotonic() + 15
-    while lab.clusters[cluster].kube.available and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not lab.clusters[cluster].kube.available, f"{cluster}'s API still answers after its VMs were destroyed"
