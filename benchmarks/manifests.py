@@ -21,7 +21,7 @@ from pathlib import Path
 import hvac
 from _compare import REPO, Runs, Tree, env_for, load_note, measure, median, modes, spread, trees, warn_stale
 
-from proxshift.lab.openbao import OpenBaoServer
+from proxshift.lab.openbao import OpenBaoServer, enable_kv_v2
 
 FIXTURES = REPO / "tests" / "fixtures" / "predecessor"
 TARGET = 0.4
@@ -29,7 +29,7 @@ TARGET = 0.4
 
 def _seed(server: OpenBaoServer) -> None:
     client = hvac.Client(url=server.addr, token=server.root_token)
-    client.sys.enable_secrets_engine("kv", path="secrets", options={"version": "2"})
+    enable_kv_v2(client, "secrets")
     for path, data in json.loads((FIXTURES / "rendered" / "vault-seed.json").read_text())["secrets"].items():
         client.secrets.kv.v2.create_or_update_secret(path=path, mount_point="secrets", secret=data)
 

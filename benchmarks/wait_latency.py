@@ -25,7 +25,7 @@ import hvac
 from proxshift.lab.assisted import AssistedService
 from proxshift.lab.cluster_sim import ClusterSimulation
 from proxshift.lab.kubeapi import KubeApiServer
-from proxshift.lab.openbao import OpenBaoServer
+from proxshift.lab.openbao import OpenBaoServer, enable_kv_v2
 from proxshift.lab.serving import make_certificates
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ def main() -> None:
     bao = OpenBaoServer().start()
     try:
         client = hvac.Client(url=bao.addr, token=bao.root_token)
-        client.sys.enable_secrets_engine("kv", path="secrets", options={"version": "2"})
+        enable_kv_v2(client, "secrets")
         with tempfile.TemporaryDirectory() as work_dir:
             work = Path(work_dir)
             root = work / "root"

@@ -60,7 +60,7 @@ def run_streaming(
     and reaps it before going on: no child outlives proxshift, none is left a zombie.
     """
     deadline = time.monotonic() + timeout
-    with _sigterm_as_interrupt():
+    with _sigterm_as_interrupt() as interrupts, interrupts.held():
         process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -71,6 +71,7 @@ def run_streaming(
             env=None if env is None else dict(env),
         )
         try:
+            interrupts.release()  # one that came while Popen ran is raised here, where the child is stopped
             assert process.stdout is not None  # noqa: S101 - Popen with stdout=PIPE always has it
             _stream(process.stdout.fileno(), on_line, deadline)
             try:
@@ -141,19 +142,58 @@ def _exited(pid: int, within: float) -> bool:
         time.sleep(0.02)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt while a child runs, so that it is stopped before proxshift exits."""
+class _Interrupts:
+    """SIGTERM and Ctrl-C as KeyboardInterrupt; held while a child is being started.
 
-    def interrupt(signum: int, frame: object) -> None:
+    One arriving inside Popen (after the fork, before it returns) would leave a running child nobody
+    stops: held, it is raised by `release`, once the child can be stopped.
+    """
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending = False
+
+    def handler(self, signum: int, frame: object) -> None:
+        if self.holding:
+            self.pending = True
+            return
         raise KeyboardInterrupt
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        self._raise_pending()  # not reached when Popen failed: its own error says more
+
+    def release(self) -> None:
+        self.holding = False
+        self._raise_pending()
+
+    def _raise_pending(self) -> None:
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[_Interrupts]:
+    """SIGTERM raises KeyboardInterrupt while a child runs, so that it is stopped before proxshift exits;
+    Ctrl-C does so already, and is held with it while a child is being started."""
+    interrupts = _Interrupts()
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        previous = signal.signal(signal.SIGTERM, interrupts.handler)
     except ValueError:  # not the main thread: signals go to the main thread anyway
-        yield
+        yield interrupts
         return
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler or isinstance(getattr(previous_int, "__self__", None), _Interrupts):
+        # Python's own or an outer run's; never one a caller set, nor SIG_IGN
+        signal.signal(signal.SIGINT, interrupts.handler)
     try:
-        yield
+        yield interrupts
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)

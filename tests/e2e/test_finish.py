@@ -89,7 +89,8 @@ def test_health_after_stopping_the_hub_names_the_stopped_vm(predecessor_root: Pa
     assert healthy.code == 0, healthy.out + healthy.err
     assert cli("--root", predecessor_root, "stop", "ocp-sno1").code == 0
     result = cli("--root", predecessor_root, "health", "ocp-sno1", "--json")
-    assert result.code == 1
+    assert result.code == 1, result.err
+    assert result.out.startswith("{"), result.err
     report = check("health <cluster> --json", result.out)  # the schema docs/json.md gives it
     assert report["healthy"] is False
     checks = {c["name"]: c for c in report["checks"]}

@@ -12,7 +12,7 @@ from typing import Any
 import hvac
 import pytest
 
-from proxshift.lab.openbao import OpenBaoServer
+from proxshift.lab.openbao import OpenBaoServer, enable_kv_v2
 from tests.conftest import PREDECESSOR
 
 
@@ -61,7 +61,7 @@ def vault(openbao: OpenBaoServer, monkeypatch: pytest.MonkeyPatch) -> VaultFixtu
     """A fresh KV v2 mount for this test, and VAULT_ADDR / VAULT_TOKEN pointing at it."""
     admin = hvac.Client(url=openbao.addr, token=openbao.root_token)
     mount = f"kv{uuid.uuid4().hex[:8]}"
-    admin.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    enable_kv_v2(admin, mount)
     monkeypatch.setenv("VAULT_ADDR", openbao.addr)
     monkeypatch.setenv("VAULT_TOKEN", openbao.root_token)
     return VaultFixture(openbao, mount, admin)

@@ -146,6 +146,13 @@ def test_an_api_that_does_not_answer(api: KubeApiServer, kube: Kube) -> None:
     assert caught.value.__cause__ is not None  # --debug shows urllib3's own account
 
 
+def test_an_api_gone_before_a_group_is_first_asked_for_is_unreachable(api: KubeApiServer, kube: Kube) -> None:
+    assert kube.dynamic is not None  # the group list is read; each group's own document when first asked for
+    api.available = False
+    with pytest.raises(KubeUnreachable, match="is unreachable while API discovery"):
+        kube.get("config.openshift.io/v1", "ClusterVersion", "version")
+
+
 class DownFor:
     """The emulator's `available`, False for the next `n` requests it is asked about: dropped connections."""
 

@@ -15,7 +15,7 @@ import hvac
 
 from proxshift.cli import run
 from proxshift.config.install_dir import MANIFEST_NAMES
-from proxshift.lab.openbao import OpenBaoServer
+from proxshift.lab.openbao import OpenBaoServer, enable_kv_v2
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -24,7 +24,7 @@ def main() -> None:
     server = OpenBaoServer().start()
     try:
         client = hvac.Client(url=server.addr, token=server.root_token)
-        client.sys.enable_secrets_engine("kv", path="secrets", options={"version": "2"})
+        enable_kv_v2(client, "secrets")
         seed = json.loads((FIXTURES / "predecessor" / "rendered" / "vault-seed.json").read_text())
         for path, data in seed["secrets"].items():
             client.secrets.kv.v2.create_or_update_secret(path=path, mount_point="secrets", secret=data)

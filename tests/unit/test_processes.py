@@ -109,3 +109,25 @@ def test_sigterm_to_proxshift_stops_the_child_first() -> None:
         run_streaming(_sh("echo $$; sleep 600"), lines.append, 30)
     assert not _running(int(lines[0]))
     assert signal.getsignal(signal.SIGTERM) == previous  # the handler was only there while the child ran
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_child_is_being_started_still_stops_it(
+    monkeypatch: pytest.MonkeyPatch, signum: signal.Signals
+) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+    popen = subprocess.Popen
+
+    def popen_then_signal(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        process: subprocess.Popen[bytes] = popen(*args, **kwargs)  # type: ignore[call-overload]
+        started.append(process)
+        os.kill(os.getpid(), signum)  # lands before Popen has returned, as a late `kill` or Ctrl-C can
+        time.sleep(0.1)  # the handler runs here, inside "Popen"
+        return process
+
+    monkeypatch.setattr(subprocess, "Popen", popen_then_signal)
+    previous = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        run_streaming(_sh("sleep 600"), lambda line: None, 30)
+    assert started and started[0].poll() is not None  # stopped and reaped, not left running
+    assert signal.getsignal(signal.SIGINT) == previous

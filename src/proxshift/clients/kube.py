@@ -189,12 +189,16 @@ class Kube:
         from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
         resources = self.dynamic.resources
+
+        def lookup() -> Any:  # reads a group's discovery document the first time the group is asked for
+            return self.call("API discovery", lambda: resources.get(api_version=api_version, kind=kind))
+
         try:
-            return resources.get(api_version=api_version, kind=kind)
+            return lookup()
         except ResourceNotFoundError:
             self.call("API discovery", resources.invalidate_cache)
             try:
-                return resources.get(api_version=api_version, kind=kind)
+                return lookup()
             except ResourceNotFoundError:
                 raise KubeNotServed(
                     f"{self.label} does not serve {kind} ({api_version})",

@@ -42,7 +42,7 @@ from proxshift.lab.faults import INSTALL_SECONDS, JOIN_SECONDS, OPERATOR_SECONDS
 from proxshift.lab.join_sim import AddNodesAgents, JoinSimulation, Target
 from proxshift.lab.kubeapi import KubeApiServer, Store
 from proxshift.lab.olm_sim import OlmSimulation
-from proxshift.lab.openbao import OpenBaoServer, remove_stale_homes
+from proxshift.lab.openbao import OpenBaoServer, enable_kv_v2, remove_stale_homes
 from proxshift.lab.serving import CertificateFiles, make_certificates, serve_fakepve, stop_fakepve
 
 
@@ -222,7 +222,7 @@ class Lab:
         items = install_items(settings)
         mounts |= {KvPath.parse(item.path).mount for item in items.values()}
         for mount in sorted(mounts):
-            client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+            enable_kv_v2(client, mount)
         for role, item in items.items():
             location = KvPath.parse(item.path)
             client.secrets.kv.v2.create_or_update_secret(

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -156,3 +157,26 @@ class OpenBaoServer:
         if self.home is not None:
             with contextlib.suppress(OSError):
                 shutil.rmtree(self.home)
+
+
+def enable_kv_v2(client: Any, mount: str, timeout: float = 15.0) -> None:
+    """A KV v2 mount at `mount`, ready for writes.
+
+    A new KV v2 mount upgrades its storage in the background and refuses requests ("Upgrading from
+    non-versioned to versioned data") until it is done: a write made at once fails on a busy machine.
+    It is ready when a read of a missing secret says 404.
+    """
+    import hvac.exceptions
+
+    client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.secrets.kv.v2.read_secret_metadata(path="proxshift-ready-probe", mount_point=mount)
+            return
+        except hvac.exceptions.InvalidPath:
+            return
+        except hvac.exceptions.VaultError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
