@@ -8,7 +8,7 @@ import pytest
 
 from proxshift.config.paths import discover_paths
 from proxshift.config.project import load_project
-from proxshift.engine.nodes_plan import cluster_kubeconfig
+from proxshift.engine.connections import cluster_kubeconfig
 from proxshift.errors import UserInputError
 from tests.integration.conftest import VaultFixture
 

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from proxshift.config.project import Project
-from proxshift.engine.connections import Notify, ignore, vault_for
-from proxshift.engine.install import cluster_kubeconfig
+from proxshift.engine.connections import Notify, cluster_kubeconfig, ignore, vault_for
 from proxshift.errors import OperationError, ProxshiftError, UserInputError
 
 if TYPE_CHECKING:
@@ -27,6 +26,7 @@ class AcmContext:
     skipped: str | None = None
     plan: ImportPlan | None = None
     hub: Kube | None = None
+    spoke_kubeconfig: Callable[[], Secret] | None = None  # the cluster's own (manual import applies with it)
 
 
 def _hub_kubeconfig(project: Project, hub_file: Path | None, notify: Notify) -> tuple[str, Secret, str]:
@@ -134,7 +134,9 @@ def acm_context(
     hub_file: Path | None = None,
     notify: Notify = ignore,
     connect: bool = True,
+    kubeconfig_of_cluster: Callable[[], Secret] | None = None,
 ) -> AcmContext:
+    """`kubeconfig_of_cluster`: the cluster's own kubeconfig (default: the stored one, cluster_kubeconfig)."""
     from proxshift.clients.acm import REFUSED_HINT, AddOns, labels_for, render_plan
     from proxshift.engine.audited import AuditedKube
 
@@ -145,10 +147,11 @@ def acm_context(
     hub_name, hub_kubeconfig, _ = _hub_kubeconfig(project, hub_file, notify)
     if hub_name == cluster_name:
         return AcmContext(cluster_name, hub_name, skipped=f"{cluster_name} is the ACM hub itself")
+    spoke = kubeconfig_of_cluster or (lambda: cluster_kubeconfig(project, cluster_name, notify)[0])
     kubeconfig = None
     if mode == "auto":
         try:
-            kubeconfig = cluster_kubeconfig(project, cluster_name, notify)
+            kubeconfig = spoke()
         except ProxshiftError:
             if connect:
                 raise
@@ -161,7 +164,7 @@ def acm_context(
     addons = AddOns(**{k: bool(v) for k, v in settings.acm_addons.items() if k in AddOns.__dataclass_fields__})
     plan = render_plan(cluster_name, labels, addons, kubeconfig, project.paths.root / "templates", mode)
     hub = AuditedKube(hub_kubeconfig.reveal(), f"hub {hub_name}", hint=REFUSED_HINT) if connect else None
-    return AcmContext(cluster_name, hub_name, plan=plan, hub=hub)
+    return AcmContext(cluster_name, hub_name, plan=plan, hub=hub, spoke_kubeconfig=spoke)
 
 
 def acm_import(
@@ -170,10 +173,10 @@ def acm_import(
     from proxshift.clients.acm import REFUSED_HINT, import_auto, import_manual
     from proxshift.engine.audited import AuditedKube
 
-    assert context.hub is not None and context.plan is not None  # noqa: S101 - built by acm_context
+    assert context.hub is not None and context.plan is not None and context.spoke_kubeconfig  # noqa: S101 - acm_context's
     if mode == "auto":
         return import_auto(context.hub, context.plan, timeout, poll, report)
-    spoke = AuditedKube(cluster_kubeconfig(project, context.cluster).reveal(), context.cluster, hint=REFUSED_HINT)
+    spoke = AuditedKube(context.spoke_kubeconfig().reveal(), context.cluster, hint=REFUSED_HINT)
     return import_manual(context.hub, spoke, context.plan, timeout, poll, report)
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from proxshift.clients.vault import Vault
     from proxshift.config.inventory import Cluster
     from proxshift.config.settings import ProxmoxEndpoint, Settings
+    from proxshift.secret import Secret
 
 
 Notify = Callable[[str], None]
@@ -34,6 +35,34 @@ def vault_for(project: Project, notify: Notify) -> Vault:
     for warning in access.warnings:
         notify(warning)
     return AuditedVault(access)
+
+
+class NoKubeconfig(UserInputError):
+    """Neither Vault nor the install directory holds the cluster's kubeconfig: it was never installed here."""
+
+
+def cluster_kubeconfig(project: Project, cluster_name: str, notify: Notify = ignore) -> tuple[Secret, str]:
+    """The cluster's admin kubeconfig and where it came from: Vault's (where the install stored it, and
+    `restore` keeps it up to date), the install directory's only when Vault holds nothing for the
+    cluster. A Vault that fails is an error, not a reason to look elsewhere.
+
+    (A provision run that has just installed the cluster uses its own new kubeconfig until the
+    credentials phase has stored it: PhaseContext.kubeconfig.)"""
+    from proxshift.clients.vault import KvPath
+    from proxshift.secret import Secret
+
+    base = KvPath.parse(project.settings.credentials_path)
+    stored = vault_for(project, notify).find_credentials(base, cluster_name)
+    if stored is not None:
+        return stored["kubeconfig"], f"Vault {base.child(cluster_name)}"
+    local = project.paths.install_dir(cluster_name).kubeconfig
+    if not local.is_file():
+        raise NoKubeconfig(
+            f"no credentials of {cluster_name}: nothing at Vault {base.child(cluster_name)}, "
+            f"no {project.paths.shown(local)}",
+            f"is {cluster_name} installed? 'proxshift provision {cluster_name}' stores them when the install completes",
+        )
+    return Secret(local.read_text(), str(local)), str(local)
 
 
 def proxmox_for(project: Project, cluster_name: str, notify: Notify = ignore) -> tuple[Proxmox, Cluster]:

@@ -83,7 +83,7 @@ def check_health(
 def _cluster_kube(project: Project, cluster_name: str, notify: Notify) -> Kube:
     from proxshift.clients.kube import Kube
     from proxshift.clients.transport import POLL_RETRY
-    from proxshift.engine.nodes_plan import cluster_kubeconfig
+    from proxshift.engine.connections import cluster_kubeconfig
 
     kubeconfig, _ = cluster_kubeconfig(project, cluster_name, notify)
     return Kube(kubeconfig.reveal(), cluster_name, timeout=API_TIMEOUT, retry=POLL_RETRY)  # a poll's budget

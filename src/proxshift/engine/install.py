@@ -91,18 +91,6 @@ def read_credentials(project: Project, cluster_name: str, notify: Notify = ignor
     return vault_for(project, notify).read_credentials(KvPath.parse(project.settings.credentials_path), cluster_name)
 
 
-def cluster_kubeconfig(project: Project, cluster_name: str, notify: Notify = ignore) -> Secret:
-    """The new cluster's kubeconfig: the install directory's, else the one stored in Vault."""
-    from proxshift.clients.vault import KvPath
-    from proxshift.secret import Secret
-
-    local = project.paths.install_dir(cluster_name).kubeconfig
-    if local.is_file():
-        return Secret(local.read_text(), str(local))
-    base = KvPath.parse(project.settings.credentials_path)
-    return vault_for(project, notify).read_credentials(base, cluster_name)["kubeconfig"]
-
-
 def api_url_of(kubeconfig: Secret) -> str | None:
     """The API URL a kubeconfig points at (its first cluster's server)."""
     import yaml

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from proxshift.config.pve_keys import INSTALL_ISO_SLOT
-from proxshift.engine.connections import Notify, ignore
+from proxshift.engine.connections import Notify, cluster_kubeconfig, ignore
 from proxshift.engine.csr_rules import Joining
 from proxshift.engine.nodes_join import SERVING_GRACE, HostWatch, JoinResult, JoinWatcher
-from proxshift.engine.nodes_plan import AddNodesPlan, cluster_kubeconfig, plan_add_nodes, require_oc
+from proxshift.engine.nodes_plan import AddNodesPlan, plan_add_nodes, require_oc
 from proxshift.engine.vm_run import Progress, VmRun, quiet
 from proxshift.errors import OperationError, ProxshiftError
 

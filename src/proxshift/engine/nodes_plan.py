@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from proxshift.config.pve_keys import INSTALL_ISO_SLOT, is_data_disk_slot
-from proxshift.engine.connections import Notify
+from proxshift.engine.connections import Notify, cluster_kubeconfig
 from proxshift.engine.vmspec import boot_devices
 from proxshift.errors import OperationError, ProxshiftError, UserInputError
 
@@ -36,27 +36,6 @@ def iso_name(cluster: str) -> str:
 
 
 # -- the cluster as it runs ---------------------------------------------------------------------------
-
-
-def cluster_kubeconfig(project: Project, name: str, notify: Notify) -> tuple[Secret, str]:
-    """The cluster's admin kubeconfig from Vault (where the install stored it), else, when Vault holds
-    nothing for the cluster, the install dir's; (the kubeconfig, where it came from). A Vault that
-    fails is an error, not a reason to look elsewhere (the pull secret comes from it too)."""
-    from proxshift.clients.vault import KvPath
-    from proxshift.engine.connections import vault_for
-    from proxshift.secret import Secret
-
-    base = KvPath.parse(project.settings.credentials_path)
-    stored = vault_for(project, notify).find_credentials(base, name)
-    if stored is not None:
-        return stored["kubeconfig"], f"Vault {base.child(name)}"
-    local = project.paths.install_dir(name).kubeconfig
-    if not local.is_file():
-        raise UserInputError(
-            f"no credentials of {name}: nothing at Vault {base.child(name)}, no {local}",
-            f"is {name} installed? 'proxshift wait {name}' stores them when the install completes",
-        )
-    return Secret(local.read_text(), str(local)), str(local)
 
 
 def connect(kubeconfig: Secret, name: str) -> Kube:

@@ -7,17 +7,13 @@ from typing import TYPE_CHECKING
 
 from proxshift.config.post_install import PostInstall, post_install_for
 from proxshift.config.project import Project
-from proxshift.engine.connections import Notify, ignore, vault_for
+from proxshift.engine.connections import Notify, cluster_kubeconfig, ignore
 from proxshift.errors import OperationError
 
 if TYPE_CHECKING:
     from proxshift.clients.kube import Kube
     from proxshift.clients.vault import Vault
     from proxshift.secret import Secret
-
-
-class NoKubeconfig(OperationError):
-    """Neither Vault nor the install directory holds the cluster's kubeconfig: it was never installed here."""
 
 
 REFUSED_HINT = "the kubeconfig proxshift stored is cluster-admin's; was the cluster rebuilt since?"
@@ -28,31 +24,11 @@ def settings_for(project: Project, cluster_name: str) -> PostInstall:
     return post_install_for(project.settings.post_install, project.cluster(cluster_name))
 
 
-def kubeconfig_for(project: Project, cluster_name: str, notify: Notify = ignore) -> Secret:
-    """The kubeconfig stored in Vault (the one `restore` keeps up to date); the install directory's only
-    when Vault holds nothing for the cluster. A failing Vault is an error."""
-    from proxshift.clients.vault import KvPath
-    from proxshift.secret import Secret
-
-    base = KvPath.parse(project.settings.credentials_path)
-    stored = vault_for(project, notify).find_credentials(base, cluster_name)
-    if stored is not None:
-        return stored["kubeconfig"]
-    local = project.paths.install_dir(cluster_name).kubeconfig
-    if local.is_file():
-        return Secret(local.read_text(), str(local))
-    raise NoKubeconfig(
-        f"no kubeconfig for {cluster_name}: nothing at {base.child(cluster_name)}, and "
-        f"{project.paths.shown(local)} does not exist",
-        f"provision {cluster_name} first, or run 'proxshift credentials {cluster_name}'",
-    )
-
-
 def cluster_api(project: Project, cluster_name: str, notify: Notify = ignore) -> Kube:
     """The cluster's API for `backup`, `restore` and deprovision's backup; its changes go to the audit trail."""
     from proxshift.engine.audited import AuditedKube
 
-    return AuditedKube(kubeconfig_for(project, cluster_name, notify).reveal(), cluster_name, hint=REFUSED_HINT)
+    return AuditedKube(cluster_kubeconfig(project, cluster_name, notify)[0].reveal(), cluster_name, hint=REFUSED_HINT)
 
 
 def read_item(vault: Vault, path: str, what: str, hint: str) -> tuple[str, dict[str, Secret]]:

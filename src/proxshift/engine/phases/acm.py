@@ -26,7 +26,13 @@ class Acm(Phase):
 
         try:
             acm = acm_context(
-                ctx.project, ctx.name, ctx.options.acm_mode, ctx.options.hub_kubeconfig, ctx.notify, connect=False
+                ctx.project,
+                ctx.name,
+                ctx.options.acm_mode,
+                ctx.options.hub_kubeconfig,
+                ctx.notify,
+                connect=False,
+                kubeconfig_of_cluster=ctx.kubeconfig,
             )
         except ProxshiftError as exc:
             return {"skipped": exc.message}
@@ -40,7 +46,14 @@ class Acm(Phase):
         options = ctx.options
         self._wait_for_the_hub(ctx)
         try:
-            context = acm_context(ctx.project, ctx.name, options.acm_mode, options.hub_kubeconfig, ctx.notify)
+            context = acm_context(
+                ctx.project,
+                ctx.name,
+                options.acm_mode,
+                options.hub_kubeconfig,
+                ctx.notify,
+                kubeconfig_of_cluster=ctx.kubeconfig,  # this run's new one until the credentials phase stored it
+            )
             if context.skipped:
                 self.log(ctx, f"skipped: {context.skipped}")
                 return

@@ -92,7 +92,7 @@ class PhaseContext:
         phase has stored it; otherwise the one stored in Vault, else (Vault holds nothing for the cluster)
         the install directory's."""
         if self._kubeconfig is None:
-            from proxshift.engine.nodes_plan import cluster_kubeconfig
+            from proxshift.engine.connections import cluster_kubeconfig
             from proxshift.secret import Secret
 
             local = self.install_dir.kubeconfig
