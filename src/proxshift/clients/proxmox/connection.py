@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -72,7 +73,13 @@ class Connection:
                 yield
         except ProxshiftError:
             raise
-        except AuthenticationError:
+        except AuthenticationError as exc:
+            if (status := _login_status(exc)) in TRANSIENT_STATUSES:
+                raise OperationError(
+                    f"Proxmox at {self.where} answered HTTP {status} while {doing}",
+                    f"pveproxy (or a proxy in between) is overloaded or restarting; the login was tried "
+                    f"{RETRY.attempts} times: try again in a minute",
+                ) from None
             raise OperationError(
                 f"Proxmox at {self.where} rejected the {self.credentials.kind} of {self.credentials.user}",
                 "check PROXSHIFT_PROXMOX_TOKEN_ID / _TOKEN_SECRET (or _USER / _PASSWORD)",
@@ -110,17 +117,51 @@ class Connection:
                 else {"password": creds.password.reveal() if creds.password else ""}
             )
             with self.errors("logging in"):
-                self._api = ProxmoxAPI(
-                    self.endpoint.host,
-                    port=self.endpoint.port,
-                    user=creds.user,
-                    verify_ssl=self.endpoint.verify,
-                    timeout=(CONNECT_TIMEOUT, REQUEST_TIMEOUT),
-                    **auth,
+                self._api = _retrying_login(
+                    lambda: ProxmoxAPI(
+                        self.endpoint.host,
+                        port=self.endpoint.port,
+                        user=creds.user,
+                        verify_ssl=self.endpoint.verify,
+                        timeout=(CONNECT_TIMEOUT, REQUEST_TIMEOUT),
+                        **auth,
+                    )
                 )
             # Reads are retried on transient failures (RETRY): one dropped connection is not an outage.
             RETRY.mount(self._api._store["session"])
         return self._api
+
+
+def _retrying_login(login: Callable[[], ProxmoxAPI], sleep: Callable[[float], None] = time.sleep) -> ProxmoxAPI:
+    """A password login (POST /access/ticket, which proxmoxer sends outside any session and so outside
+    RETRY) tried as RETRY tries a request that changes nothing: again on a dropped or refused connection,
+    a timeout or a 429/502/503/504 (pveproxy restarting), never on a TLS failure or a refusal."""
+    import requests
+    from proxmoxer.core import AuthenticationError
+
+    pause = 0.0
+    for attempt in range(1, RETRY.attempts + 1):
+        try:
+            return login()
+        except requests.exceptions.SSLError:
+            raise
+        except AuthenticationError as exc:
+            if attempt == RETRY.attempts or _login_status(exc) not in TRANSIENT_STATUSES:
+                raise
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
+            if attempt == RETRY.attempts:
+                raise
+        sleep(pause)
+        pause = max(RETRY.backoff, pause * 2)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _login_status(exc: Exception) -> int | None:
+    """The HTTP status of a failed login: proxmoxer puts it only in its message ("... code: 503")."""
+    import re
+
+    found = re.search(r"code: (\d{3})\b", str(exc))
+    return int(found.group(1)) if found else None
 
 
 def _reason(exc: Any) -> str:
