@@ -12,10 +12,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from proxshift.config.install_dir import InstallDir
 from proxshift.config.paths import cache_root as proxshift_cache
 from proxshift.errors import OperationError, UserInputError
+
+if TYPE_CHECKING:
+    import requests
 
 DEFAULT_MIRROR = "https://mirror.openshift.com/pub/openshift-v4/clients/ocp"
 INSTALLER_TIMEOUT = 1800.0  # `agent create image` downloads the release's base ISO: minutes, not hours
@@ -106,11 +110,14 @@ def _fetch(
 ) -> Path:
     import requests
 
+    from proxshift.clients.transport import RETRY, failure_kind
+
     base = f"{mirror.rstrip('/')}/{version}"
     name = _tarball_name(tool)
     target = cache_root() / version
+    session = RETRY.session()  # a mirror's 503 or a dropped connection is tried again, as every other read
     try:
-        sums = requests.get(f"{base}/sha256sum.txt", timeout=30)
+        sums = session.get(f"{base}/sha256sum.txt", timeout=30)
         if sums.status_code != 200:
             raise OperationError(
                 f"{base}/sha256sum.txt answered HTTP {sums.status_code}", f"check that {version} exists on the mirror"
@@ -119,10 +126,10 @@ def _fetch(
         if expected is None:
             raise OperationError(f"{base}/sha256sum.txt lists no {name}", "check the mirror")
         target.mkdir(parents=True, exist_ok=True)
-        download, actual = _download(f"{base}/{name}", target, progress)
+        download, actual = _download(session, f"{base}/{name}", target, progress)
     except requests.RequestException as exc:
         raise OperationError(
-            f"cannot download from {base} ({type(exc).__name__})", "check the mirror URL and network"
+            f"cannot download from {base} ({failure_kind(exc)})", "check the mirror URL and network"
         ) from None
     try:
         if actual != expected:
@@ -142,15 +149,15 @@ def _fetch(
     return binary
 
 
-def _download(url: str, target: Path, progress: Callable[[int, int], None] | None) -> tuple[Path, str]:
+def _download(
+    session: requests.Session, url: str, target: Path, progress: Callable[[int, int], None] | None
+) -> tuple[Path, str]:
     """Into a temporary file in `target`; (that file, its sha256)."""
-    import requests
-
     digest = hashlib.sha256()
     with tempfile.NamedTemporaryFile(dir=target, prefix=".download-", delete=False) as handle:
         download = Path(handle.name)
         try:
-            with requests.get(url, stream=True, timeout=60) as response:
+            with session.get(url, stream=True, timeout=60) as response:
                 if response.status_code != 200:
                     raise OperationError(f"{url} answered HTTP {response.status_code}", "check the mirror")
                 total = int(response.headers.get("Content-Length") or 0)
