@@ -55,8 +55,6 @@ def _locked(project: Project, cluster: str, command: str, dry_run: bool) -> cont
 def _show_each(context: AppContext, outcomes: list[tuple[str, VmRun | ProxshiftError]], dry_run: bool) -> None:
     """One cluster: its table (or its error, through the boundary). Several: each under a `# <cluster>` line,
     then the worst exit code."""
-    from proxshift.engine.fleet import worst
-
     if len(outcomes) == 1:
         outcome = outcomes[0][1]
         if isinstance(outcome, ProxshiftError):
@@ -75,6 +73,8 @@ def _show_each(context: AppContext, outcomes: list[tuple[str, VmRun | ProxshiftE
             codes.append(0)
         except typer.Exit as exc:
             codes.append(exc.exit_code)
+    from proxshift.engine.fleet import worst  # its events module: ~10-80 ms, on the way out of every VM command
+
     if worst(codes):
         raise typer.Exit(worst(codes))
 

@@ -1,5 +1,7 @@
 """The clients as the engine builds them: each act that reads a secret or changes something goes to the audit
 trail (engine/audit.py). The clients themselves stay unaware of it; these subclasses are their callers.
+Proxmox's are in engine/audited_proxmox.py, so that a VM command imports neither hvac's nor kubernetes'
+client module.
 """
 
 from __future__ import annotations
@@ -8,12 +10,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from proxshift.clients.kube import Kube
-from proxshift.clients.proxmox.client import Proxmox
-from proxshift.clients.proxmox.tasks import Tasks
-from proxshift.clients.proxmox.vms import VmApi
 from proxshift.clients.vault import KvPath, ReadResult, Vault
 from proxshift.engine.audit import record
-from proxshift.errors import ProxshiftError
 
 
 class AuditedVault(Vault):
@@ -79,40 +77,3 @@ class AuditedKube(Kube):
             name = str((csr.get("metadata") or {}).get("name", ""))
             self._record("kube.approve", "certificates.k8s.io/v1", "CertificateSigningRequest", name, None)
         return result
-
-
-class AuditedVmApi(VmApi):
-    """The one VM change that is not a task: a config update (the option names, not their values)."""
-
-    def update_config(self, node: str, vmid: int, digest: str, params: dict[str, Any]) -> None:
-        super().update_config(node, vmid, digest, params)
-        record("proxmox.config", node=node, vmid=vmid, options=sorted(params))
-
-
-class AuditedTasks(Tasks):
-    """Every Proxmox change is a task (UPID:<node>:<pid>:<pstart>:<start>:<type>:<id>:<user>:); each one
-    waited for is recorded with its outcome."""
-
-    def wait(self, upid: str, doing: str) -> None:
-        try:
-            super().wait(upid, doing)
-        except ProxshiftError:
-            _record_task(upid, "failed")
-            raise
-        _record_task(upid, "OK")
-
-
-def _record_task(upid: str, status: str) -> None:
-    parts = upid.split(":")
-    node, action, target = (parts[1], parts[5], parts[6]) if len(parts) > 6 else ("", "", "")
-    vmid = int(target) if target.isdigit() else None
-    record("proxmox.task", node=node, vmid=vmid, action=action, target=target or None, task=upid, status=status)
-
-
-def audited_proxmox(prox: Proxmox) -> Proxmox:
-    """The same connection, its task waits and config updates recorded (the VM and storage APIs share the
-    one `tasks`)."""
-    tasks = AuditedTasks(prox.connection, prox.tasks.poll_interval, prox.tasks.timeout)
-    prox.tasks = prox.storage.tasks = tasks
-    prox.vms = AuditedVmApi(prox.connection, tasks)
-    return prox

@@ -67,11 +67,11 @@ def cluster_kubeconfig(project: Project, cluster_name: str, notify: Notify = ign
 
 def proxmox_for(project: Project, cluster_name: str, notify: Notify = ignore) -> tuple[Proxmox, Cluster]:
     """A Proxmox connection for this cluster, with credentials from the environment or Vault."""
-    from proxshift.clients.vault import KvPath
-
     cluster = project.cluster(cluster_name)
 
     def read_vault(path: str) -> dict[str, Any]:
+        from proxshift.clients.vault import KvPath  # hvac's client module only where Vault holds the credentials
+
         return dict(vault_for(project, notify).read(KvPath.parse(path)).value)
 
     return connect_proxmox(project.settings, cluster, read_vault, notify), cluster
@@ -81,7 +81,7 @@ def connect_proxmox(
     settings: Settings, cluster: Cluster, read_vault: CredentialsReader | None = None, notify: Notify = ignore
 ) -> Proxmox:
     from proxshift.clients.proxmox.client import Proxmox
-    from proxshift.engine.audited import audited_proxmox
+    from proxshift.engine.audited_proxmox import audited_proxmox
 
     endpoint, warnings = endpoint_for(settings.proxmox, cluster.nodes[0].spec.pve_node)
     for warning in warnings:
