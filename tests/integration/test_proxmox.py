@@ -283,6 +283,32 @@ def test_wrong_password_is_one_line(root: Path, cli: CliRunner, monkeypatch: pyt
     assert "wrong-password" not in result.err
 
 
+def test_a_login_ahead_is_the_one_login_and_its_error_comes_at_first_use(pve_lab: PveLab) -> None:
+    from proxshift.clients.proxmox.connection import Connection, Endpoint, ProxmoxCredentials
+    from proxshift.errors import OperationError
+    from proxshift.secret import Secret
+
+    endpoint = Endpoint("127.0.0.1", pve_lab.pve.port, pve_lab.cafile)
+
+    def logins() -> int:
+        return sum(1 for m, p, _ in pve_lab.pve.requests if m == "POST" and p.endswith("/access/ticket"))
+
+    good = Connection(endpoint, ProxmoxCredentials("root@pam", password=Secret("secret")))
+    good.log_in_ahead()
+    good.log_in_ahead()  # already under way: no second login
+    assert [n["node"] for n in good.api.nodes.get()]
+    good.log_in_ahead()  # already logged in
+    assert good.api.cluster.resources.get(type="vm") == []
+    assert logins() == 1
+    bad = Connection(endpoint, ProxmoxCredentials("root@pam", password=Secret("wrong-password")))
+    bad.log_in_ahead()
+    with pytest.raises(OperationError, match="rejected the password of root@pam"):
+        _ = bad.api  # the thread's error, in the thread that uses the API
+    with pytest.raises(OperationError, match="rejected the password of root@pam"):
+        _ = bad.api  # and a later use logs in again, as without a login ahead
+    assert logins() == 3
+
+
 def test_environment_checks_before_any_write(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
     inventory = root / "inventory" / "clusters.yml"
     text = inventory.read_text()

@@ -126,14 +126,16 @@ def vms_create(
     dry_run: DryRun = False,
 ) -> None:
     """Create the cluster's VMs (one API call each, in parallel); leave matching ones alone."""
-    from proxshift.cli.consent import asker
     from proxshift.engine.connections import proxmox_for
+
+    context: AppContext = ctx.obj
+    prox, cluster = proxmox_for(context.project(only=[name]), name, context.ui.warning)
+    prox.connection.log_in_ahead()  # while the engine's VM modules are imported
+    from proxshift.cli.consent import asker
     from proxshift.engine.teardown import RECREATE_QUESTION, recreate_items
     from proxshift.engine.vm_lifecycle import create_vms
     from proxshift.errors import Aborted
 
-    context: AppContext = ctx.obj
-    prox, cluster = proxmox_for(context.project(only=[name]), name, context.ui.warning)
     if dry_run:
         _show(context, create_vms(prox, cluster, force=force, dry_run=True), dry_run)
         return
@@ -147,7 +149,6 @@ def vms_create(
 def start(ctx: typer.Context, name: ClusterNames, dry_run: DryRun = False, parallel: Parallel = 1) -> None:
     """Start every VM of the clusters and wait until each runs."""
     from proxshift.engine.connections import proxmox_for
-    from proxshift.engine.vm_lifecycle import start_vms
 
     context: AppContext = ctx.obj
     names = list(dict.fromkeys(name))
@@ -156,6 +157,9 @@ def start(ctx: typer.Context, name: ClusterNames, dry_run: DryRun = False, paral
     def one(cluster_name: str) -> VmRun:
         with _locked(project, cluster_name, "start", dry_run):
             prox, cluster = proxmox_for(project, cluster_name, context.ui.warning)
+            prox.connection.log_in_ahead()  # while the engine's VM modules are imported
+            from proxshift.engine.vm_lifecycle import start_vms
+
             progress = _progress(context, cluster_name if len(names) > 1 else "")
             return start_vms(prox, cluster, dry_run=dry_run, progress=progress)
 
@@ -172,7 +176,6 @@ def stop(
 ) -> None:
     """Shut the clusters' VMs down gracefully (hard stop only with --force)."""
     from proxshift.engine.connections import proxmox_for
-    from proxshift.engine.vm_lifecycle import stop_vms
 
     context: AppContext = ctx.obj
     names = list(dict.fromkeys(name))
@@ -181,6 +184,9 @@ def stop(
     def one(cluster_name: str) -> VmRun:
         with _locked(project, cluster_name, "stop", dry_run):
             prox, cluster = proxmox_for(project, cluster_name, context.ui.warning)
+            prox.connection.log_in_ahead()  # while the engine's VM modules are imported
+            from proxshift.engine.vm_lifecycle import stop_vms
+
             progress = _progress(context, cluster_name if len(names) > 1 else "")
             return stop_vms(prox, cluster, force=force, timeout=timeout, dry_run=dry_run, progress=progress)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,12 +53,16 @@ class Endpoint:
 
 
 class Connection:
-    """proxmoxer's API object, logged in on first use; `errors()` turns its failures into one line each."""
+    """proxmoxer's API object, logged in on first use (or ahead of it: `log_in_ahead`); `errors()` turns its
+    failures into one line each."""
 
     def __init__(self, endpoint: Endpoint, credentials: ProxmoxCredentials) -> None:
         self.endpoint = endpoint
         self.credentials = credentials
         self._api: ProxmoxAPI | None = None
+        self._login_lock = threading.Lock()
+        self._ahead: threading.Thread | None = None
+        self._ahead_error: BaseException | None = None
 
     @property
     def where(self) -> str:
@@ -102,34 +107,62 @@ class Connection:
                 ) from exc
             raise OperationError(f"Proxmox refused {doing}: {reason}", "see the task log on the node") from None
 
+    def log_in_ahead(self) -> None:
+        """Log in on a thread now, for a caller that is sure to use the API and has other work first (imports,
+        say): the import of proxmoxer and requests, the TLS handshake and the ticket's round trip overlap
+        that work. The first use of `api` waits for it, and raises its error."""
+        with self._login_lock:
+            if self._api is not None or self._ahead is not None:
+                return
+
+            def log_in() -> None:
+                try:
+                    self._api = self._log_in()
+                except BaseException as exc:  # raised where the API is first used, in that thread
+                    self._ahead_error = exc
+
+            self._ahead = threading.Thread(target=log_in, name="proxmox-login", daemon=True)
+            self._ahead.start()
+
     @property
     def api(self) -> ProxmoxAPI:
         if self._api is None:
-            from proxmoxer import ProxmoxAPI
-
-            creds = self.credentials
-            auth: dict[str, Any] = (
-                {
-                    "token_name": creds.token_name,
-                    "token_value": creds.token_secret.reveal() if creds.token_secret else "",
-                }
-                if creds.token_name
-                else {"password": creds.password.reveal() if creds.password else ""}
-            )
-            with self.errors("logging in"):
-                self._api = _retrying_login(
-                    lambda: ProxmoxAPI(
-                        self.endpoint.host,
-                        port=self.endpoint.port,
-                        user=creds.user,
-                        verify_ssl=self.endpoint.verify,
-                        timeout=(CONNECT_TIMEOUT, REQUEST_TIMEOUT),
-                        **auth,
-                    )
-                )
-            # Reads are retried on transient failures (RETRY): one dropped connection is not an outage.
-            RETRY.mount(self._api._store["session"])
+            with self._login_lock:
+                if self._ahead is not None:
+                    self._ahead.join()
+                    self._ahead, error, self._ahead_error = None, self._ahead_error, None
+                    if error is not None:
+                        raise error
+                if self._api is None:
+                    self._api = self._log_in()
         return self._api
+
+    def _log_in(self) -> ProxmoxAPI:
+        from proxmoxer import ProxmoxAPI
+
+        creds = self.credentials
+        auth: dict[str, Any] = (
+            {
+                "token_name": creds.token_name,
+                "token_value": creds.token_secret.reveal() if creds.token_secret else "",
+            }
+            if creds.token_name
+            else {"password": creds.password.reveal() if creds.password else ""}
+        )
+        with self.errors("logging in"):
+            api = _retrying_login(
+                lambda: ProxmoxAPI(
+                    self.endpoint.host,
+                    port=self.endpoint.port,
+                    user=creds.user,
+                    verify_ssl=self.endpoint.verify,
+                    timeout=(CONNECT_TIMEOUT, REQUEST_TIMEOUT),
+                    **auth,
+                )
+            )
+        # Reads are retried on transient failures (RETRY): one dropped connection is not an outage.
+        RETRY.mount(api._store["session"])
+        return api
 
 
 def _retrying_login(login: Callable[[], ProxmoxAPI], sleep: Callable[[float], None] = time.sleep) -> ProxmoxAPI:
