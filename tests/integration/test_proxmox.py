@@ -309,6 +309,31 @@ def test_a_login_ahead_is_the_one_login_and_its_error_comes_at_first_use(pve_lab
     assert logins() == 3
 
 
+def test_an_early_login_is_the_one_login_and_taken_only_for_its_endpoint_and_credentials(
+    root: Path, pve_lab: PveLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proxshift.config.paths import discover_paths
+    from proxshift.config.project import load_project
+    from proxshift.engine.connections import log_in_early, proxmox_for
+
+    seen: list[Any] = []
+
+    def on_settings(settings: Any) -> None:
+        seen.append(log_in_early(settings))
+
+    project = load_project(discover_paths(root), only=["ocp"], on_settings=on_settings)
+    early = seen[0]
+    assert early is not None and early.endpoint.port == pve_lab.pve.port
+    prox = proxmox_for(project, "ocp", early=early)[0]
+    assert prox.connection is early and prox.tasks.connection is early  # the audited tasks too
+    assert len(prox.cluster.guests()) == 0
+    assert [p for m, p, _ in pve_lab.pve.requests if m == "POST"] == ["/api2/json/access/ticket"]
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_USER", "someone@pve")  # other credentials: a connection of its own
+    assert proxmox_for(project, "ocp", early=early)[0].connection is not early
+    monkeypatch.delenv("PROXSHIFT_PROXMOX_USER")  # credentials only from Vault: no login before the inventory
+    assert log_in_early(project.settings) is None
+
+
 def test_environment_checks_before_any_write(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
     inventory = root / "inventory" / "clusters.yml"
     text = inventory.read_text()

@@ -11,6 +11,7 @@ from proxshift.config.paths import Paths
 
 if TYPE_CHECKING:
     from proxshift.config.project import Project
+    from proxshift.config.settings import Settings
 
 
 @dataclass
@@ -25,12 +26,20 @@ class AppContext:
     on_project: Callable[[Project], None] | None = None
 
     def project(
-        self, *, need_site_config: bool = True, strict: bool = False, only: list[str] | None = None, quiet: bool = False
+        self,
+        *,
+        need_site_config: bool = True,
+        strict: bool = False,
+        only: list[str] | None = None,
+        quiet: bool = False,
+        on_settings: Callable[[Settings], None] | None = None,
     ) -> Project:
         """Load and validate; print warnings in full, or (quiet) as a one-line pointer to validate."""
         from proxshift.config.project import load_project  # pydantic and YAML only for commands that read files
 
-        project = load_project(self.paths, need_site_config=need_site_config, strict=strict, only=only)
+        project = load_project(
+            self.paths, need_site_config=need_site_config, strict=strict, only=only, on_settings=on_settings
+        )
         if quiet and project.warnings:
             count = len(project.warnings)
             scope = "".join(f" {name}" for name in only or [])  # the same clusters, so the same count

@@ -15,7 +15,9 @@ from proxshift.cli.many import Parallel, for_each
 from proxshift.errors import ExitCode, ProxshiftError
 
 if TYPE_CHECKING:
+    from proxshift.clients.proxmox.connection import Connection
     from proxshift.config.project import Project
+    from proxshift.config.settings import Settings
     from proxshift.engine.vm_run import VmRun
 
 
@@ -40,6 +42,23 @@ def _progress(context: AppContext, cluster: str = ""):  # type: ignore[no-untype
             context.ui.info(f"  {prefix}{host}: {message}")
 
     return report
+
+
+class _EarlyLogin:
+    """The site config's callback that logs in to Proxmox on a thread while the inventory is read and checked
+    (engine/connections.log_in_early); `take()` hands the connection over once."""
+
+    def __init__(self) -> None:
+        self.connection: Connection | None = None
+
+    def __call__(self, settings: Settings) -> None:
+        from proxshift.engine.connections import log_in_early
+
+        self.connection = log_in_early(settings)
+
+    def take(self) -> Connection | None:
+        connection, self.connection = self.connection, None
+        return connection
 
 
 def _locked(project: Project, cluster: str, command: str, dry_run: bool) -> contextlib.AbstractContextManager[None]:
@@ -126,16 +145,15 @@ def vms_create(
     dry_run: DryRun = False,
 ) -> None:
     """Create the cluster's VMs (one API call each, in parallel); leave matching ones alone."""
-    from proxshift.engine.connections import proxmox_for
-
-    context: AppContext = ctx.obj
-    prox, cluster = proxmox_for(context.project(only=[name]), name, context.ui.warning)
-    prox.connection.log_in_ahead()  # while the engine's VM modules are imported
     from proxshift.cli.consent import asker
+    from proxshift.engine.connections import proxmox_for
     from proxshift.engine.teardown import RECREATE_QUESTION, recreate_items
     from proxshift.engine.vm_lifecycle import create_vms
     from proxshift.errors import Aborted
 
+    context: AppContext = ctx.obj
+    early = _EarlyLogin()
+    prox, cluster = proxmox_for(context.project(only=[name], on_settings=early), name, context.ui.warning, early.take())
     if dry_run:
         _show(context, create_vms(prox, cluster, force=force, dry_run=True), dry_run)
         return
@@ -149,17 +167,16 @@ def vms_create(
 def start(ctx: typer.Context, name: ClusterNames, dry_run: DryRun = False, parallel: Parallel = 1) -> None:
     """Start every VM of the clusters and wait until each runs."""
     from proxshift.engine.connections import proxmox_for
+    from proxshift.engine.vm_lifecycle import start_vms
 
     context: AppContext = ctx.obj
     names = list(dict.fromkeys(name))
-    project = context.project(only=names)
+    early = _EarlyLogin()
+    project = context.project(only=names, on_settings=early if len(names) == 1 else None)
 
     def one(cluster_name: str) -> VmRun:
         with _locked(project, cluster_name, "start", dry_run):
-            prox, cluster = proxmox_for(project, cluster_name, context.ui.warning)
-            prox.connection.log_in_ahead()  # while the engine's VM modules are imported
-            from proxshift.engine.vm_lifecycle import start_vms
-
+            prox, cluster = proxmox_for(project, cluster_name, context.ui.warning, early.take())
             progress = _progress(context, cluster_name if len(names) > 1 else "")
             return start_vms(prox, cluster, dry_run=dry_run, progress=progress)
 
@@ -176,17 +193,16 @@ def stop(
 ) -> None:
     """Shut the clusters' VMs down gracefully (hard stop only with --force)."""
     from proxshift.engine.connections import proxmox_for
+    from proxshift.engine.vm_lifecycle import stop_vms
 
     context: AppContext = ctx.obj
     names = list(dict.fromkeys(name))
-    project = context.project(only=names)
+    early = _EarlyLogin()
+    project = context.project(only=names, on_settings=early if len(names) == 1 else None)
 
     def one(cluster_name: str) -> VmRun:
         with _locked(project, cluster_name, "stop", dry_run):
-            prox, cluster = proxmox_for(project, cluster_name, context.ui.warning)
-            prox.connection.log_in_ahead()  # while the engine's VM modules are imported
-            from proxshift.engine.vm_lifecycle import stop_vms
-
+            prox, cluster = proxmox_for(project, cluster_name, context.ui.warning, early.take())
             progress = _progress(context, cluster_name if len(names) > 1 else "")
             return stop_vms(prox, cluster, force=force, timeout=timeout, dry_run=dry_run, progress=progress)
 

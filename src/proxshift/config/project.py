@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxshift.config.extra_manifests import extra_manifest_problems
@@ -33,15 +34,24 @@ def _concerns(problem: Problem, clusters: list[str]) -> bool:
 
 
 def load_project(
-    paths: Paths, *, need_site_config: bool = True, strict: bool = False, only: list[str] | None = None
+    paths: Paths,
+    *,
+    need_site_config: bool = True,
+    strict: bool = False,
+    only: list[str] | None = None,
+    on_settings: Callable[[Settings], None] | None = None,
 ) -> Project:
-    """Everything is checked before anything is done; raise InvalidInput with every problem."""
+    """Everything is checked before anything is done; raise InvalidInput with every problem. `on_settings` is
+    given the site config once it is read without error, before the inventory is (a login ahead, say)."""
     problems: list[Problem] = []
     try:
         settings = load_settings(paths)
     except InvalidInput as exc:
         problems += exc.problems
         settings = Settings()
+    else:
+        if on_settings is not None and paths.config is not None:
+            on_settings(settings)
     if paths.config is None and need_site_config:
         tried = ", ".join(str(p) for p in paths.config_tried)
         problems.append(

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proxshift.config.project import Project
-from proxshift.errors import UserInputError
+from proxshift.errors import ProxshiftError, UserInputError
 
 if TYPE_CHECKING:
     from proxshift.clients.proxmox.client import Proxmox
-    from proxshift.clients.proxmox.connection import Endpoint, ProxmoxCredentials
+    from proxshift.clients.proxmox.connection import Connection, Endpoint, ProxmoxCredentials
     from proxshift.clients.vault import Vault
     from proxshift.config.inventory import Cluster
     from proxshift.config.settings import ProxmoxEndpoint, Settings
@@ -65,8 +65,30 @@ def cluster_kubeconfig(project: Project, cluster_name: str, notify: Notify = ign
     return Secret(local.read_text(), str(local)), str(local)
 
 
-def proxmox_for(project: Project, cluster_name: str, notify: Notify = ignore) -> tuple[Proxmox, Cluster]:
-    """A Proxmox connection for this cluster, with credentials from the environment or Vault."""
+def log_in_early(settings: Settings) -> Connection | None:
+    """For a command sure to use Proxmox: a login started on a thread as soon as the site config is read, so
+    that its round trips overlap the inventory's loading and checks (`proxmox_for(..., early=)` takes it).
+    None where the endpoint or the credentials are not known yet (the host from the inventory, the
+    credentials from Vault) or the endpoint is wrong (said in full when the connection is made)."""
+    from proxshift.clients.proxmox.connection import Connection
+
+    credentials = credentials_from_env()
+    if not settings.proxmox.host or credentials is None:
+        return None
+    try:
+        endpoint, _ = endpoint_for(settings.proxmox, "")
+    except ProxshiftError:
+        return None
+    connection = Connection(endpoint, credentials)
+    connection.log_in_ahead()
+    return connection
+
+
+def proxmox_for(
+    project: Project, cluster_name: str, notify: Notify = ignore, early: Connection | None = None
+) -> tuple[Proxmox, Cluster]:
+    """A Proxmox connection for this cluster, with credentials from the environment or Vault; `early`: a
+    connection from `log_in_early`, used when it is for the same endpoint and credentials."""
     cluster = project.cluster(cluster_name)
 
     def read_vault(path: str) -> dict[str, Any]:
@@ -74,11 +96,15 @@ def proxmox_for(project: Project, cluster_name: str, notify: Notify = ignore) ->
 
         return dict(vault_for(project, notify).read(KvPath.parse(path)).value)
 
-    return connect_proxmox(project.settings, cluster, read_vault, notify), cluster
+    return connect_proxmox(project.settings, cluster, read_vault, notify, early), cluster
 
 
 def connect_proxmox(
-    settings: Settings, cluster: Cluster, read_vault: CredentialsReader | None = None, notify: Notify = ignore
+    settings: Settings,
+    cluster: Cluster,
+    read_vault: CredentialsReader | None = None,
+    notify: Notify = ignore,
+    early: Connection | None = None,
 ) -> Proxmox:
     from proxshift.clients.proxmox.client import Proxmox
     from proxshift.engine.audited_proxmox import audited_proxmox
@@ -86,14 +112,25 @@ def connect_proxmox(
     endpoint, warnings = endpoint_for(settings.proxmox, cluster.nodes[0].spec.pve_node)
     for warning in warnings:
         notify(warning)
+    credentials = proxmox_credentials(settings, read_vault)
+    same = early is not None and early.endpoint == endpoint and _same(early.credentials, credentials)
     return audited_proxmox(
         Proxmox(
             endpoint,
-            proxmox_credentials(settings, read_vault),
+            credentials,
+            connection=early if same else None,
             poll_interval=settings.proxmox.poll_interval,
             task_timeout=settings.proxmox.task_timeout,
         )
     )
+
+
+def _same(one: ProxmoxCredentials, other: ProxmoxCredentials) -> bool:
+    def secret(creds: ProxmoxCredentials) -> str | None:
+        held = creds.token_secret or creds.password
+        return held.reveal() if held else None
+
+    return (one.user, one.token_name, secret(one)) == (other.user, other.token_name, secret(other))
 
 
 def endpoint_for(settings: ProxmoxEndpoint, fallback_node: str) -> tuple[Endpoint, list[str]]:

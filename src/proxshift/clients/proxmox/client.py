@@ -19,8 +19,10 @@ class Proxmox:
         *,
         poll_interval: float = 0.5,
         task_timeout: float = 900.0,
+        connection: Connection | None = None,
     ) -> None:
-        self.connection = Connection(endpoint, credentials)
+        """`connection`: one already made for this endpoint and these credentials (logging in ahead, say)."""
+        self.connection = connection or Connection(endpoint, credentials)
         self.tasks = Tasks(self.connection, poll_interval, task_timeout)
         self.cluster = ClusterApi(self.connection)
         self.vms = VmApi(self.connection, self.tasks)

@@ -108,8 +108,8 @@ class Connection:
             raise OperationError(f"Proxmox refused {doing}: {reason}", "see the task log on the node") from None
 
     def log_in_ahead(self) -> None:
-        """Log in on a thread now, for a caller that is sure to use the API and has other work first (imports,
-        say): the import of proxmoxer and requests, the TLS handshake and the ticket's round trip overlap
+        """Log in on a thread now, for a caller that is sure to use the API and has other work first (reading
+        the inventory, importing the engine's modules): the TLS handshake and the ticket's round trip overlap
         that work. The first use of `api` waits for it, and raises its error."""
         with self._login_lock:
             if self._api is not None or self._ahead is not None:
