@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CliRunner
 
 CODE = "from proxshift.cli import main; main()"
@@ -45,7 +47,16 @@ def test_a_broken_inventory_completes_nothing(tmp_path: Path) -> None:
     assert _complete(tmp_path, "proxshift show ") == []
 
 
-def test_the_completion_script_is_shown(cli: CliRunner) -> None:
+def test_the_completion_script_is_shown(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The shell named, not detected: detection walks up the processes, which under xdist or a CI runner
+    # need not include a shell (typer's own switch for tests).
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
+    import shellingham
+
+    def no_shell() -> tuple[str, str]:
+        raise shellingham.ShellDetectionFailure
+
+    monkeypatch.setattr(shellingham, "detect_shell", no_shell)
     result = cli("--show-completion", "bash")
     assert result.code == 0
     assert "_PROXSHIFT_COMPLETE=complete_bash" in result.out

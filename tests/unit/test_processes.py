@@ -65,7 +65,7 @@ def test_lines_arrive_while_the_child_runs() -> None:
     )
     assert code == 3
     assert [line for line, _ in seen] == ["first", "second", "no newline"]
-    assert seen[0][1] < 0.4  # streamed, not read at the end
+    assert seen[1][1] - seen[0][1] > 0.25  # streamed as they came (0.5 s apart), not read together at the end
 
 
 def test_the_timeout_stops_and_reaps_the_whole_group() -> None:
@@ -73,7 +73,7 @@ def test_the_timeout_stops_and_reaps_the_whole_group() -> None:
     began = time.monotonic()
     with pytest.raises(ChildTimedOut):
         run_streaming(_sh("sleep 600 & echo $!; echo $$; wait"), lines.append, timeout=0.5, grace=2)
-    assert time.monotonic() - began < 3
+    assert time.monotonic() - began < 10  # not the child's 600 s (a loose bound: a loaded machine is slow)
     grandchild, leader = (int(pid) for pid in lines)
     assert not _running(grandchild) and not _running(leader)
     with pytest.raises(ChildProcessError):
@@ -85,7 +85,7 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace() -> None:
     began = time.monotonic()
     with pytest.raises(ChildTimedOut):
         run_streaming(_sh("trap '' TERM; echo $$; sleep 600"), lines.append, timeout=0.3, grace=0.5)
-    assert 0.7 < time.monotonic() - began < 3
+    assert 0.7 < time.monotonic() - began < 10  # the grace waited, then killed; not the child's 600 s
     assert not _running(int(lines[0]))
 
 
