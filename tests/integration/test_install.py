@@ -420,7 +420,15 @@ def _hanging_installer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _gone(pids: Path) -> list[str]:
-    """The hanging installer's processes still running (not zombies), by role."""
+    """The hanging installer's processes still running (not zombies), by role, after a moment's grace: a
+    SIGKILLed process dies when the kernel next schedules it."""
+    deadline = time.monotonic() + 5
+    while (running := _running(pids)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return running
+
+
+def _running(pids: Path) -> list[str]:
     running = []
     for role in ("leader", "grandchild"):
         pid = int((pids / role).read_text())
