@@ -250,3 +250,18 @@ def test_deprovisioning_twice_leaves_one_history_entry(predecessor_root: Path, l
     assert len(list(history.iterdir())) == 1
     remaining = sorted(p.name for p in (predecessor_root / "ocp_install" / "ocp-sno2").iterdir())
     assert remaining == ["audit.jsonl", "history"]  # the audit trail stays with the cluster, across archives
+
+
+def test_deprovision_says_why_the_configured_backup_was_skipped(
+    predecessor_root: Path, lab: Lab, cli: CliRunner
+) -> None:
+    """s05: the consent lists "backup the configured Secrets, first"; when the backup could not be made (here
+    the cluster is stopped, its API gone) the VMs went without a word about it: the run's notices were dropped."""
+    assert cli("--root", predecessor_root, "provision", "ocp-sno2", "--skip", "acm", *FAST).code == 0
+    assert cli("--root", predecessor_root, "stop", "ocp-sno2").code == 0
+    until_gone(lab, "ocp-sno2")
+    gone = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--yes", "--keep-acm")
+    assert gone.code == 0, gone.err
+    assert "backup     the configured Secrets, first" in gone.err
+    assert "backup skipped: " in gone.err and "earlier backups in Vault stay" in gone.err
+    assert lab.pve.vm(302) is None

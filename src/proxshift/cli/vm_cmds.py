@@ -255,7 +255,7 @@ def deprovision(
     confirm = asker(ui, yes, f"deprovision {cluster}")
     if not confirm(f"deprovision {cluster}: this goes (and this stays):", plan.items(project.paths.shown)):
         raise Aborted()
-    teardown = take(report=ui.info, progress=_progress(context))
+    teardown = take(notify=ui.warning, report=ui.info, progress=_progress(context))  # e.g. why a backup was skipped
     if teardown.acm_skipped:
         ui.info(f"ACM detach skipped: {teardown.acm_skipped}")
     _show(context, teardown.run, False)  # exits 1 when a VM failed: the install dir then stays where it is
