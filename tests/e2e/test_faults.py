@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import hvac
 import pytest
 
 from proxshift.lab.lab import Lab
@@ -265,3 +266,35 @@ def test_deprovision_says_why_the_configured_backup_was_skipped(
     assert "backup     the configured Secrets, first" in gone.err
     assert "backup skipped: " in gone.err and "earlier backups in Vault stay" in gone.err
     assert lab.pve.vm(302) is None
+
+
+# -- s05: Vault -------------------------------------------------------------------------------------------
+
+
+def test_a_token_of_ones_own_in_a_lab_shell_gets_vaults_hint_not_the_restart_one(
+    predecessor_root: Path, lab: Lab, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s05: a shell that sourced .lab/env and then set VAULT_TOKEN (a policy's token, a wrong one) or
+    VAULT_ADDR itself was told "the lab was restarted since this shell sourced its variables" in place of
+    Vault's own hint (the policy to grant, log in again), though the lab ran on, unchanged."""
+    assert lab.bao is not None
+    vault = hvac.Client(url=lab.bao.addr, token=lab.bao.root_token)
+    vault.sys.create_or_update_policy(name="partial", policy='path "secrets/data/your-*" { capabilities = ["read"] }')
+    partial = str(vault.auth.token.create(policies=["partial"], ttl="1h")["auth"]["client_token"])
+    monkeypatch.setenv("VAULT_TOKEN", partial)
+    denied = cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST)
+    assert denied.code == 1, denied.err
+    assert "permission denied: read on secrets/data/openshift/pullsecret" in denied.err
+    assert "give the token's policy the 'read' capability" in denied.err and "restarted" not in denied.err
+    monkeypatch.setenv("VAULT_TOKEN", "hvs.not-a-token")
+    rejected = cli("--root", predecessor_root, "provision", "ocp-sno1", *FAST)
+    assert rejected.code == 1, rejected.err
+    assert "rejected the token" in rejected.err and "log in again" in rejected.err
+    assert "restarted" not in rejected.err
+
+    # The lab restarted under the shell: every secret of its .lab/env is new, and that is what is said.
+    monkeypatch.setenv("VAULT_TOKEN", "0" * 32)
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_SECRET", "0" * 32)
+    stale = cli("--root", predecessor_root, "status", "ocp-sno1")
+    assert stale.code == 1, stale.err
+    assert "the lab was restarted since this shell sourced its variables: run '. " in stale.err

@@ -6,9 +6,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+# What each `lab up` makes anew: a shell holding other values for all of them sourced an earlier lab's file.
+# (One of them set to something else is the user's own choice, e.g. a token with a policy: its error stands.)
+REGENERATED = ("VAULT_TOKEN", "PROXSHIFT_PROXMOX_TOKEN_SECRET")
+
 
 def stale_lab_env(shell: Mapping[str, str] = os.environ) -> str | None:
-    """A hint when this shell's lab variables are not the running lab's (or the lab is gone); else None."""
+    """A hint when this shell's lab variables are an earlier lab's (or the lab is gone); else None."""
     config = shell.get("PROXSHIFT_CONFIG", "")
     if Path(config).name != "site-config.yaml" or Path(config).parent.name != ".lab":
         return None  # not pointed at a lab
@@ -25,6 +29,7 @@ def stale_lab_env(shell: Mapping[str, str] = os.environ) -> str | None:
         name, sep, value = line.removeprefix("export ").partition("=")
         if line.startswith("export ") and sep and name != "PATH":
             exported[name] = value.strip("'")
-    if any(shell.get(name) != value for name, value in exported.items()):
+    regenerated = [name for name in REGENERATED if name in exported]
+    if regenerated and all(shell.get(name) != exported[name] for name in regenerated):
         return f"the lab was restarted since this shell sourced its variables: run '. {env_file}' again"
     return None
