@@ -130,6 +130,25 @@ def test_after_skip_acm_a_plain_re_run_runs_the_import(predecessor_root: Path, l
     assert hub.find(*MC, "ocp-sno2") is not None
 
 
+def test_skip_acm_while_the_hub_is_down_is_a_warning_not_a_failed_run(
+    predecessor_root: Path, lab: Lab, cli: CliRunner
+) -> None:
+    """s06: `provision ocp --skip acm` with the hub's API down failed its health phase (exit 1) on the row
+    "ACM hub: unreachable", for a cluster never imported, which health.md counts as a warning."""
+    lab.clusters["ocp-sno1"].kube.available = False
+    skipped = cli("--root", predecessor_root, "provision", "ocp-sno2", "--skip", "acm", *FAST)
+    assert skipped.code == 0, skipped.err
+    assert re.search(r"warning\s+ACM hub: hub ocp-sno1 \(\S+\) is unreachable", skipped.err), skipped.err
+    assert "(the acm phase has not run)" in skipped.err
+    lab.clusters["ocp-sno1"].kube.available = True
+    resumed = cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST)
+    assert resumed.code == 0, resumed.err
+    lab.clusters["ocp-sno1"].kube.available = False  # imported now: the hub out of reach fails the check
+    imported = cli("--root", predecessor_root, "health", "ocp-sno2")
+    assert imported.code == 1, imported.err
+    assert re.search(r"ACM hub\s+failed", imported.out), imported.out
+
+
 @pytest.mark.parametrize("fault", ["hub-credentials-missing", "hub-api-down"])
 def test_a_failed_import_says_a_plain_re_run_resumes_it(
     predecessor_root: Path, lab: Lab, cli: CliRunner, fault: str

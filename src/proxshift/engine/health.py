@@ -239,22 +239,26 @@ def _acm(project: Project, cluster_name: str, notify: Notify, hub_file: Path | N
     from proxshift.clients.acm import AVAILABLE, JOINED, MANAGED_CLUSTER, addons
     from proxshift.clients.kube import conditions
     from proxshift.engine.acm_flow import hub_absent, hub_kube
+    from proxshift.engine.state import State
 
     if hub_absent(project, cluster_name, hub_file):
         return []  # not meant to be imported anywhere
+
+    def imported() -> bool:  # never imported (provision --skip acm): the hub's word is a warning, not a failure
+        return State(project.paths.install_dir(cluster_name).state_file).ever_done("acm")
+
     try:
         hub_name, hub = hub_kube(project, notify, API_TIMEOUT, hub_file)
         managed = hub.get(*MANAGED_CLUSTER, cluster_name)
         states = addons(hub, cluster_name) if managed is not None else {}
     except ProxshiftError as exc:
+        if not imported():
+            return [Check("ACM hub", "warning", f"{exc.message} (the acm phase has not run)", exc.hint or "", "acm")]
         return [_failed("acm", "ACM hub", exc.message, exc.hint)]
     if managed is None:
-        from proxshift.engine.state import State
-
         detail = f"no ManagedCluster {cluster_name} on hub {hub_name}"
         hint = f"proxshift acm import {cluster_name}"
-        if not State(project.paths.install_dir(cluster_name).state_file).ever_done("acm"):
-            # Never imported (provision --skip acm): worth knowing, not a failure of the cluster.
+        if not imported():
             return [Check("ACM ManagedCluster", "warning", f"{detail} (the acm phase has not run)", hint, "acm")]
         return [_failed("acm", "ACM ManagedCluster", detail, hint)]
     state = conditions(managed)
