@@ -298,3 +298,24 @@ def test_a_token_of_ones_own_in_a_lab_shell_gets_vaults_hint_not_the_restart_one
     stale = cli("--root", predecessor_root, "status", "ocp-sno1")
     assert stale.code == 1, stale.err
     assert "the lab was restarted since this shell sourced its variables: run '. " in stale.err
+
+
+# -- s08: the disk ---------------------------------------------------------------------------------------
+
+
+def test_a_state_file_that_cannot_be_written_mid_run_is_an_error_naming_it(predecessor_root: Path, lab: Lab) -> None:
+    """s08: the install dir read-only (or the disk full) once the run was under way: recording the phase that
+    had just finished raised "unexpected PermissionError / OSError inside proxshift". Here state.json is made
+    a directory while the run waits (root ignores permission bits; a directory is refused all the same)."""
+    lab.install_seconds = 4.0
+    provision = _proxshift(predecessor_root, "provision", "ocp-sno2", "--json", "--skip", "acm", *FAST)
+    state_file = predecessor_root / "ocp_install" / "ocp-sno2" / "state.json"
+    list(_until_phase(provision, "wait"))
+    state_file.unlink()
+    state_file.mkdir()
+    out, err = provision.communicate(timeout=120)
+    assert provision.returncode == 1, err
+    assert "unexpected" not in out + err
+    assert f"cannot write the state file {state_file}" in err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert {"phase": "wait", "status": "failed"}.items() <= events[-2].items()

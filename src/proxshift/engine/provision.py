@@ -186,6 +186,7 @@ class Provision:
         began = time.monotonic()
         try:
             phase.execute(ctx)  # its run between its hooks
+            state.record(phase.name, inputs, time.monotonic() - began, parts)  # not recorded: not done
         except KeyboardInterrupt:
             self.report(PhaseFinished(phase.name, "interrupted", _since(began)))
             raise Interrupted(
@@ -195,7 +196,6 @@ class Provision:
         except ProxshiftError:
             self.report(PhaseFinished(phase.name, "failed", _since(began)))
             raise
-        state.record(phase.name, inputs, time.monotonic() - began, parts)
         self._ran.append(phase.name)
         self.report(PhaseFinished(phase.name, "done", _since(began)))
 

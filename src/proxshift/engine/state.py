@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from proxshift.errors import UserInputError
+from proxshift.errors import OperationError, UserInputError
 from proxshift.files import write_private
 
 if TYPE_CHECKING:
@@ -89,7 +89,14 @@ class State:
         self.save()
 
     def save(self) -> None:
-        write_private(self.path, json.dumps(self.data, indent=2))
+        try:
+            write_private(self.path, json.dumps(self.data, indent=2))
+        except OSError as exc:  # the disk full, the directory read-only: a fault to name, not a crash
+            raise OperationError(
+                f"cannot write the state file {self.path}: {exc.strerror or type(exc).__name__}",
+                "make room on the disk or make the directory writable (state.json must be a file), then run "
+                "again: what was done but not recorded is checked against what exists",
+            ) from None
 
 
 def _read(path: Path) -> dict[str, Any]:
