@@ -64,6 +64,12 @@ def test_lab_up_status_env_down(predecessor_root: Path) -> None:
         pids = [state["pid"], state["bao_pid"]]
         assert stale.returncode == 1, stale.stderr
         assert "the lab was restarted since this shell sourced its variables: run '. " in stale.stderr
+        # `lab down` leaves .lab/env behind: a shell that sourced it is told the lab is down, and `lab env` says so.
+        gone = _shell(predecessor_root, ". .lab/env && proxshift lab down >/dev/null 2>&1 && proxshift status ocp-sno1")
+        assert gone.returncode == 1, gone.stderr
+        assert "which is not up: 'proxshift lab up', then '. " in gone.stderr
+        no_env = _proxshift(predecessor_root, "lab", "env")
+        assert no_env.returncode == 1 and "the lab is not up" in no_env.stderr and not no_env.stdout
     finally:
         down = _proxshift(predecessor_root, "lab", "down")
     assert down.returncode == 0, down.stderr

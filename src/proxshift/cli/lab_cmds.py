@@ -298,7 +298,7 @@ def lab_env(ctx: typer.Context) -> None:
     """Print the lab's export lines, for eval."""
     context: AppContext = ctx.obj
     env_file = context.paths.root / ".lab" / "env"
-    if not env_file.is_file():
+    if not env_file.is_file() or _state(env_file.parent) is None:  # `lab down` leaves the env file behind
         raise OperationError("the lab is not up", "run 'proxshift lab up' first")
     context.ui.out.file.write(env_file.read_text())
 

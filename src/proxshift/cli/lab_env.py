@@ -19,6 +19,8 @@ def stale_lab_env(shell: Mapping[str, str] = os.environ) -> str | None:
     env_file = Path(config).parent / "env"
     try:
         text = env_file.read_text()
+        if not (env_file.parent / "state.json").is_file():  # `lab down` removes it, and leaves the env file
+            raise FileNotFoundError(env_file.parent / "state.json")
     except OSError:
         return (
             f"this shell points at the lab in {env_file.parent}, which is not up: "
