@@ -40,6 +40,28 @@ class OperationError(ProxshiftError):
     exit_code = ExitCode.FAILED
 
 
+def file_error(exc: OSError, doing: str | None = None) -> OperationError:
+    """A local file's failure (disk full, read-only, something in the way) as one line: `doing` ("write
+    the manifests to DIR"), else the file's path, and the system's reason; never a value being written."""
+    import errno
+
+    hints = {
+        errno.ENOSPC: "free some space on its filesystem, then run again",
+        errno.EDQUOT: "free some space (a quota is reached), then run again",
+        errno.EROFS: "its filesystem is read-only",
+        errno.EACCES: "check its permissions and its directory's",
+        errno.EPERM: "check its permissions and its directory's",
+        errno.ENOTDIR: "a file is in the way where a directory should be: move it away",
+        errno.EISDIR: "a directory is in the way where a file should be: move it away",
+        errno.ENOENT: "check the path: a directory on it does not exist",
+    }
+    names = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "")
+    return OperationError(
+        f"cannot {doing or 'use ' + names}: {exc.strerror or type(exc).__name__}",
+        hints.get(exc.errno or 0, "check the path, then run again"),
+    )
+
+
 class Aborted(ProxshiftError):
     """The user answered no to a question before anything destructive: nothing was changed (exit 1)."""
 

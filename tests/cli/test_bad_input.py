@@ -29,3 +29,13 @@ def test_an_alias_bomb_in_the_site_config_is_exit_2(cli: CliRunner, predecessor_
     result = cli("--root", predecessor_root, "validate")
     assert result.code == 2
     assert "site-config.yaml: its aliases" in result.err
+
+
+def test_manifests_into_a_path_a_file_is_in_the_way_of_names_it(cli: CliRunner, predecessor_root: Path) -> None:
+    (predecessor_root / "afile").write_text("")
+    out = predecessor_root / "afile" / "out"
+    result = cli("--root", predecessor_root, "manifests", "ocp-sno1", "--no-vault", "--output-dir", out)
+    assert result.code == 1
+    assert "error: cannot write the manifests to afile/out: Not a directory" in result.err
+    assert "a file is in the way where a directory should be: move it away" in result.err
+    assert "InstallDir" not in result.err and "Traceback" not in result.err

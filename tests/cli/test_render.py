@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import json
 import re
@@ -253,6 +254,12 @@ def _is_value(cell: str, at: int) -> bool:
 def test_error_event_matches_what_the_boundary_prints() -> None:
     assert error_event(UserInputError("bad", "fix")) == Error("bad", "fix", 2)
     assert error_event(KeyboardInterrupt()) == Error("interrupted", None, 130)
+    full = OSError(errno.ENOSPC, "No space left on device", "/c/ocp_install/c/state.json")
+    assert error_event(full) == Error(
+        "cannot use /c/ocp_install/c/state.json: No space left on device",
+        "free some space on its filesystem, then run again",
+        1,
+    )
     assert error_event(ValueError("secret")) == Error(
         "unexpected ValueError inside proxshift", "run again with --debug for the traceback, and report it", 1
     )

@@ -12,7 +12,7 @@ from proxshift.config.extra_manifests import extra_manifests
 from proxshift.config.install_dir import InstallDir
 from proxshift.config.project import Project
 from proxshift.engine.connections import Notify, ignore, vault_for
-from proxshift.errors import OperationError, Problem
+from proxshift.errors import Problem, file_error
 from proxshift.manifests.check import check, require_valid
 from proxshift.manifests.context import build_context
 from proxshift.manifests.render import RenderedManifests, render
@@ -84,9 +84,7 @@ def generate_manifests(
         result.report = write(rendered, destination)
         copy_extra_manifests(project, cluster_name, destination)
     except OSError as exc:
-        raise OperationError(
-            f"cannot write manifests to {destination}: {exc.strerror}", "check the directory's permissions"
-        ) from None
+        raise file_error(exc, f"write the manifests to {project.paths.shown(destination)}") from None
     return result
 
 
