@@ -271,6 +271,45 @@ def test_deprovision_says_why_the_configured_backup_was_skipped(
 # -- s05: Vault -------------------------------------------------------------------------------------------
 
 
+def test_deprovision_refuses_when_the_configured_hub_cannot_be_reached(
+    predecessor_root: Path, lab: Lab, cli: CliRunner
+) -> None:
+    """s05f: with Vault (which holds the hub's kubeconfig) down, `deprovision --yes` destroyed the VM and left
+    the ManagedCluster on the hub, its consent line saying "ACM nothing to detach (...)"."""
+    assert cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST).code == 0
+    hub = lab.clusters["ocp-sno1"].kube
+    managed = ("cluster.open-cluster-management.io/v1", "ManagedCluster", "ocp-sno2")
+    assert hub.store.find(*managed) is not None
+    hint = "run again with --keep-acm to leave the ManagedCluster on the hub (detach it later: proxshift acm detach"
+    hub.available = False  # the hub's API down, Vault up
+    refused = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--yes")
+    assert refused.code == 1, refused.err
+    assert "error: cannot detach ManagedCluster ocp-sno2 from the ACM hub: hub ocp-sno1 (" in refused.err
+    assert "is unreachable" in refused.err and hint in refused.err
+    forced = cli("--root", predecessor_root, "provision", "ocp-sno2", "--force", "--yes", *FAST)
+    assert forced.code == 1, forced.err
+    assert "error: cannot detach ManagedCluster ocp-sno2 from the ACM hub: hub ocp-sno1 (" in forced.err
+    assert "take it down with 'proxshift deprovision ocp-sno2 --keep-acm'" in forced.err
+    assert lab.pve.vm(302) is not None and lab.pve.vm(302).status == "running"
+    hub.available = True
+    assert lab.bao is not None
+    lab.bao.stop()
+    for argv in (("--yes",), ("--dry-run",)):
+        refused = cli("--root", predecessor_root, "deprovision", "ocp-sno2", *argv)
+        assert refused.code == 1, refused.err
+        why = "cannot detach ManagedCluster ocp-sno2 from the ACM hub: cannot get the ACM hub's kubeconfig: Vault at "
+        assert f"error: {why}" in refused.err, argv
+        assert hint in refused.err and "nothing to detach" not in refused.out + refused.err
+    assert f"ACM        {why}" in refused.out
+    assert lab.pve.vm(302) is not None and lab.pve.vm(302).status == "running"
+    assert hub.store.find(*managed) is not None
+    assert (predecessor_root / "ocp_install" / "ocp-sno2" / "state.json").exists()
+    kept = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--yes", "--keep-acm")
+    assert kept.code == 0, kept.err
+    assert "ACM        nothing to detach (kept: --keep-acm)" in kept.err
+    assert lab.pve.vm(302) is None and hub.store.find(*managed) is not None
+
+
 def test_a_token_of_ones_own_in_a_lab_shell_gets_vaults_hint_not_the_restart_one(
     predecessor_root: Path, lab: Lab, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -126,7 +126,7 @@ def test_dry_run_then_adopt_then_stop_start_deprovision(
     assert {pve_lab.pve.vm(vmid).status for vmid in OCP} == {"stopped"}
     assert cli("--root", root, "start", "ocp").code == 0
     assert {pve_lab.pve.vm(vmid).status for vmid in OCP} == {"running"}
-    gone = cli("--root", root, "deprovision", "ocp", "--yes")
+    gone = cli("--root", root, "deprovision", "ocp", "--yes", "--keep-acm")  # no Vault here: no hub to reach
     assert gone.code == 0, gone.err
     assert pve_lab.pve.vms == []
     assert _iso_present(pve_lab)  # proxshift did not upload it: the uploads ledger has no entry for it

@@ -382,7 +382,7 @@ def test_iso_upload_lands_and_is_skipped_the_second_time(root: Path, pve_lab: Pv
     assert len([w for w in pve_lab.writes if w[1].endswith("/upload")]) == 1
     # deprovision removes the ISO it uploaded
     assert cli("--root", root, "vms", "create", "ocp").code == 0
-    gone = cli("--root", root, "deprovision", "ocp", "--yes")
+    gone = cli("--root", root, "deprovision", "ocp", "--yes", "--keep-acm")  # no Vault here: no hub to reach
     assert gone.code == 0, gone.out
     assert "iso/ocp-agent.x86_64.iso" not in pve_lab.pve.storages["your_nfs"].get("volumes", {})
 
@@ -391,7 +391,7 @@ def test_deprovision_removes_exactly_our_vms(root: Path, pve_lab: PveLab, cli: C
     pve_lab.foreign_vm(999, node="pve1")
     assert cli("--root", root, "vms", "create", "ocp").code == 0
     assert cli("--root", root, "start", "ocp").code == 0
-    result = cli("--root", root, "deprovision", "ocp", "--yes")
+    result = cli("--root", root, "deprovision", "ocp", "--yes", "--keep-acm")  # no Vault here: no hub to reach
     assert result.code == 0, result.out
     assert [vm.vmid for vm in pve_lab.pve.vms] == [999]
     assert result.out.count("ok: destroyed") == 6

@@ -250,6 +250,9 @@ def deprovision(
     if dry_run:
         for item in plan.items(project.paths.shown):
             ui.out.file.write(item + "\n")
+    if plan.refusal is not None:  # the hub out of reach: shown in the plan above, and refused either way
+        raise plan.refusal
+    if dry_run:
         ui.info("dry run: nothing was changed")
         return
     confirm = asker(ui, yes, f"deprovision {cluster}")

@@ -34,6 +34,7 @@ class Teardown:
     archive: Path | None = None  # dry run: the install dir that would be archived; else where it went
     credentials: str | None = None  # where in Vault the cluster's credentials stay
     backup: str | None = None  # dry run: where in Vault the configured backups go first
+    refusal: ProxshiftError | None = None  # dry run: why the teardown would refuse (the hub cannot be reached)
 
     def items(self, shown: Callable[[Path], str]) -> list[str]:
         """What goes (and what stays), one line each: what the user is asked to consent to."""
@@ -44,7 +45,10 @@ class Teardown:
             for p in self.run.plans
         ] or ["destroy    no VM: none of the cluster's VMs exists"]
         lines += self.run.notes
-        lines.append(self.acm or f"ACM        nothing to detach ({self.acm_skipped or 'kept: --keep-acm'})")
+        if self.refusal is not None:
+            lines.append(f"ACM        {self.refusal.message}")
+        else:
+            lines.append(self.acm or f"ACM        nothing to detach ({self.acm_skipped or 'kept: --keep-acm'})")
         if self.archive is not None:
             lines.append(f"archive    {shown(self.archive)} -> {shown(self.archive / 'history')}/<UTC time>/")
         if self.credentials:
@@ -85,16 +89,18 @@ def deprovision(
         _refuse_unarchivable(project, install_dir)
     credentials = str(KvPath.parse(project.settings.credentials_path).child(cluster_name))
     backing_up = backup and configured(project, cluster_name)
+    # A hub that is configured but out of reach refuses too: a teardown would leave the ManagedCluster on it.
+    acm, skipped, refusal = (None, None, None) if keep_acm else _plan_detach(project, cluster_name, hub_file, notify)
     if dry_run:
-        acm, skipped = (None, None) if keep_acm else _detach(project, cluster_name, True, acm_timeout, hub_file, notify)
         would_archive = install_dir.path if not keep_files and install_dir.path.exists() else None
         backs_up = str(backups_root(project, cluster_name)) if backing_up else None
-        return Teardown(cluster_name, plan, acm, skipped, would_archive, credentials, backs_up)
+        return Teardown(cluster_name, plan, acm, skipped, would_archive, credentials, backs_up, refusal)
+    if refusal is not None:
+        raise refusal
     if backing_up:
         _backup_first(project, cluster_name, notify, report)
-    acm, skipped = (
-        (None, None) if keep_acm else _detach(project, cluster_name, False, acm_timeout, hub_file, notify, report)
-    )
+    if acm is not None:
+        _detach(project, cluster_name, acm_timeout, hub_file, notify, report)
     run = deprovision_vms(prox, cluster, install_dir, keep_iso=keep_iso, progress=progress)
     archived = install_dir.archive() if not keep_files and not run.failed else None
     if keep_files and not run.failed:
@@ -146,24 +152,48 @@ def _backup_first(project: Project, cluster_name: str, notify: Notify, report: C
         ) from None
 
 
+def _plan_detach(
+    project: Project, cluster_name: str, hub_file: Path | None, notify: Notify
+) -> tuple[str | None, str | None, ProxshiftError | None]:
+    """(what would be done on the hub, why nothing would be, why the teardown must refuse). Read-only: the
+    hub's kubeconfig is read and the ManagedCluster looked up, so a hub out of reach is known before any change.
+    """
+    from proxshift.clients.acm import MANAGED_CLUSTER
+    from proxshift.engine.acm_flow import acm_context, hub_absent, hub_kube
+    from proxshift.errors import OperationError
+
+    not_configured = hub_absent(project, cluster_name, hub_file)
+    try:
+        context = acm_context(project, cluster_name, "manual", hub_file, notify, connect=False)
+        if context.skipped:
+            return None, context.skipped, None
+        hub_name, hub = hub_kube(project, notify, hub_file=hub_file)
+        present = hub.get(*MANAGED_CLUSTER, cluster_name) is not None
+    except ProxshiftError as exc:
+        if not_configured:  # no hub of its own: one found by the oc login fallback is only tried
+            return None, exc.message, None
+        return (
+            None,
+            None,
+            OperationError(
+                f"cannot detach ManagedCluster {cluster_name} from the ACM hub: {exc.message}",
+                f"nothing was changed; run again with --keep-acm to leave the ManagedCluster on the hub "
+                f"(detach it later: proxshift acm detach {cluster_name})",
+            ),
+        )
+    if not present:
+        return None, f"ManagedCluster {cluster_name} is not on hub {hub_name}", None
+    return f"detach     ManagedCluster {cluster_name} from hub {hub_name}", None, None
+
+
 def _detach(
     project: Project,
     cluster_name: str,
-    dry_run: bool,
     timeout: float,
     hub_file: Path | None,
     notify: Notify,
-    report: Callable[[str], None] = ignore,
-) -> tuple[str | None, str | None]:
-    """(what was done, why nothing was done)."""
+    report: Callable[[str], None],
+) -> None:
     from proxshift.engine.acm_flow import acm_context, acm_detach
 
-    try:
-        context = acm_context(project, cluster_name, "manual", hub_file, notify, connect=not dry_run)
-    except ProxshiftError as exc:
-        return None, exc.message
-    if context.skipped:
-        return None, context.skipped
-    if not dry_run:
-        acm_detach(context, timeout, report)
-    return f"detach     ManagedCluster {cluster_name} from hub {context.hub_name}", None
+    acm_detach(acm_context(project, cluster_name, "manual", hub_file, notify), timeout, report)

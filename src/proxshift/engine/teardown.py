@@ -28,6 +28,12 @@ def consent_to_force(ctx: PhaseContext, live: str | None, confirm: Confirm) -> N
         plan = deprovision(
             ctx.project, ctx.name, dry_run=True, hub_file=ctx.options.hub_kubeconfig, prox=prox, notify=ctx.notify
         )
+        if plan.refusal is not None:
+            raise OperationError(
+                plan.refusal.message,
+                f"nothing was changed; take it down with 'proxshift deprovision {ctx.name} --keep-acm' (detach it "
+                f"later: proxshift acm detach {ctx.name}), then provision it",
+            )
         question = (
             f"--force: {ctx.name} is a live cluster (its API at {live} answers); "
             "this tears it down and provisions it again:"
