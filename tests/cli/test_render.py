@@ -278,5 +278,28 @@ def test_the_last_line_says_provisioned_only_when_every_phase_is_done() -> None:
         "https://console", "https://api:6443", "secrets/data/openshift/c", 90.0, None, ("acm",), (), cluster="c"
     )
     assert summary_lines(done)[0] == "c provisioned in 1:30"
+    resumed = Summary(
+        "https://console",
+        "https://api:6443",
+        "v",
+        90.0,
+        None,
+        ("upload",),
+        (),
+        "provisioned",
+        "provision",
+        ("manifests", "iso"),
+        "start",
+        cluster="c",
+    )
+    assert summary_lines(resumed)[-1] == (
+        "  not recorded: manifests, iso, which build the cluster; it is installed, so nothing is left to do. "
+        "A re-run: proxshift provision c --from start (without --from, provision would refuse to build it anew)"
+    )
+    unfinished = Summary(
+        None, None, "v", 6.0, None, ("upload",), ("acm",), unrecorded=("iso",), resume_from="start", cluster="c"
+    )
+    assert summary_lines(unfinished)[-1] == "  the rest: proxshift provision c --from start"
+    assert json_fields(resumed)["unrecorded"] == ["manifests", "iso"] and json_fields(resumed)["resume_from"] == "start"
     fields = json_fields(partial)
     assert (fields["ran"], fields["remaining"]) == (["preflight"], ["manifests", "iso", "acm"])

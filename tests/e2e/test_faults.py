@@ -150,6 +150,14 @@ def test_a_lost_state_file_never_makes_a_new_image_over_the_old_one(
     assert resumed.code == 0, resumed.err
     assert "your_nfs:iso/ocp-sno2-agent.x86_64.iso on pve3: already there, skipped" in resumed.err
     assert _sums(install_dir)["auth/kubeconfig"] == before["auth/kubeconfig"]
+    # It reached the end: manifests and iso are not "not done yet" (the cluster they build is installed), and
+    # the closing hint was 'the rest: proxshift provision ocp-sno2', a command that refuses (exit 2).
+    assert "not done yet" not in resumed.err and "ocp-sno2 provisioned in " in resumed.err
+    assert "not recorded: manifests, iso, which build the cluster; it is installed" in resumed.err
+    assert "A re-run: proxshift provision ocp-sno2 --from start (without --from" in resumed.err
+    again = cli("--root", predecessor_root, "provision", "ocp-sno2", "--from", "start", *FAST)
+    assert again.code == 0, again.err
+    assert cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST).code == 2  # what the line warns of
 
 
 def test_vms_gone_after_deprovision_keep_files_are_built_again(

@@ -107,6 +107,11 @@ class Summary(_Tagged):
     remaining: tuple[str, ...] = ()  # the cluster's phases not done yet (none: it is provisioned)
     verb: str = "provisioned"  # what a run that leaves nothing undone did ("finished": `proxshift post`)
     command: str = "provision"  # the command that runs the rest
+    # The build phases (manifests, iso, upload, vms) with no record though the cluster is installed (the state
+    # file lost, then `--from upload`): not "not done yet", for the cluster they build is there; a run without
+    # `--from` would refuse to build it anew, so the rest runs with `--from resume_from`.
+    unrecorded: tuple[str, ...] = ()
+    resume_from: str | None = None
 
     @property
     def provisioned(self) -> bool:

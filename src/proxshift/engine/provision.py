@@ -206,11 +206,10 @@ class Provision:
             from proxshift.engine.phases.install import credentials_path
 
             results.credentials = credentials_path(ctx)
-        remaining = tuple(
-            p.name
-            for p in self.phases
-            if not p.always and not state.ever_done(p.name) and p.not_configured(ctx) is None
-        )
+        undone = [p for p in self.phases if not p.always and not state.ever_done(p.name) and not p.not_configured(ctx)]
+        # Installed (the wait recorded): an unrecorded build phase is nothing to do, and `provision` would refuse it.
+        unrecorded = [p.name for p in undone if p.rebuilds] if state.ever_done("wait") else []
+        remaining = tuple(p.name for p in undone if p.name not in unrecorded)
         kubeconfig = ctx.install_dir.kubeconfig
         summary = Summary(
             results.console_url,
@@ -222,6 +221,8 @@ class Provision:
             remaining,
             self.verb,
             self.command,
+            tuple(unrecorded),
+            self._resume_from(unrecorded),
             cluster=self.name,
         )
         self.report(summary)
@@ -229,6 +230,14 @@ class Provision:
 
     def live_api(self) -> str | None:
         return self.ctx.live_api()
+
+    def _resume_from(self, unrecorded: list[str]) -> str | None:
+        """The first phase after the last unrecorded build phase that builds nothing: `--from` it skips them."""
+        if not unrecorded:
+            return None
+        names = [p.name for p in self.phases]
+        after = self.phases[names.index(unrecorded[-1]) + 1 :]
+        return next((p.name for p in after if not p.rebuilds), None)
 
 
 def _after(phase: Phase, name: str, phases: Sequence[Phase]) -> bool:

@@ -42,11 +42,12 @@ def phase_line(event: PhaseStarted | PhaseFinished | PhaseSkipped) -> str:
 def summary_lines(event: Summary) -> list[str]:
     """The end of a successful run, as `openshift-install` ends one: time, console, API, how to use it.
     "provisioned" only when every phase of the cluster is done; else what this run did and what is left."""
+    rest = f"proxshift {event.command} {event.cluster}" + (f" --from {event.resume_from}" if event.resume_from else "")
     if not event.provisioned:
         did = ", ".join(event.ran) if event.ran else "no phase"
         return [
             f"{event.cluster}: {did} done in {clock_text(event.seconds)}; not done yet: {', '.join(event.remaining)}",
-            f"  the rest: proxshift {event.command} {event.cluster}",
+            f"  the rest: {rest}",
         ]
     lines = [
         f"{event.cluster} {event.verb} in {clock_text(event.seconds)}",
@@ -56,6 +57,11 @@ def summary_lines(event: Summary) -> list[str]:
     ]
     if event.kubeconfig:
         lines.append(f"  oc:          export KUBECONFIG={shlex.quote(event.kubeconfig)}")
+    if event.unrecorded:
+        lines.append(
+            f"  not recorded: {', '.join(event.unrecorded)}, which build the cluster; it is installed, so nothing "
+            f"is left to do. A re-run: {rest} (without --from, provision would refuse to build it anew)"
+        )
     return lines
 
 

@@ -56,6 +56,8 @@ def json_fields(event: Event) -> dict[str, Any]:  # noqa: PLR0911 - one case per
                 "seconds": round(event.seconds, 1),
                 "ran": list(event.ran),
                 "remaining": list(event.remaining),
+                "unrecorded": list(event.unrecorded),
+                "resume_from": event.resume_from,
             }
         case Error():
             return {"event": "error", "message": event.message, "hint": event.hint, "exit_code": event.exit_code}
