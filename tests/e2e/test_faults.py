@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -274,6 +275,20 @@ def test_deprovision_says_why_the_configured_backup_was_skipped(
     assert "backup     the configured Secrets, first" in gone.err
     assert "backup skipped: " in gone.err and "earlier backups in Vault stay" in gone.err
     assert lab.pve.vm(302) is None
+
+
+def test_a_re_run_after_the_credentials_names_the_api_and_console_it_stored(
+    predecessor_root: Path, lab: Lab, cli: CliRunner
+) -> None:
+    """s02b/c/d: the re-run after an acm that failed or was interrupted skipped wait and credentials (done) and
+    ended with 'API: -' and 'console: (see proxshift credentials)', though Vault held the API URL."""
+    first = cli("--root", predecessor_root, "provision", "ocp-sno2", "--skip", "acm", *FAST)
+    assert first.code == 0, first.err
+    again = cli("--root", predecessor_root, "provision", "ocp-sno2", *FAST)
+    assert again.code == 0, again.err
+    assert re.search(r"↷ credentials\s+skipped: done, inputs unchanged", again.err)
+    assert f"  API:         {lab.clusters['ocp-sno2'].kube.url}\n" in again.err
+    assert "  console:     https://console-openshift-console.apps.ocp-sno2.homelab.local\n" in again.err
 
 
 # -- s05: Vault -------------------------------------------------------------------------------------------

@@ -206,6 +206,10 @@ class Provision:
             from proxshift.engine.phases.install import credentials_path
 
             results.credentials = credentials_path(ctx)
+        if results.api_url is None and state.ever_done("credentials"):  # recorded done before: what it stored
+            from proxshift.engine.phases.install import stored_urls
+
+            results.console_url, results.api_url = stored_urls(ctx)
         undone = [p for p in self.phases if not p.always and not state.ever_done(p.name) and not p.not_configured(ctx)]
         # Installed (the wait recorded): an unrecorded build phase is nothing to do, and `provision` would refuse it.
         unrecorded = [p.name for p in undone if p.rebuilds] if state.ever_done("wait") else []

@@ -79,3 +79,17 @@ def credentials_path(ctx: PhaseContext) -> str:
     from proxshift.clients.vault import KvPath
 
     return str(KvPath.parse(ctx.project.settings.credentials_path).child(ctx.name))
+
+
+def stored_urls(ctx: PhaseContext) -> tuple[str | None, str | None]:
+    """(console, API) of an installed cluster whose wait and credentials did not run in this run (recorded done):
+    the API URL stored in Vault, the console where `proxshift credentials` says it is; (None, None) when Vault
+    holds nothing or cannot be read (the summary then says where to look)."""
+    from proxshift.engine.install import read_credentials
+    from proxshift.errors import ProxshiftError
+
+    try:
+        api = read_credentials(ctx.project, ctx.name, ctx.notify)["api"].reveal()
+    except ProxshiftError:
+        return None, None
+    return f"https://console-openshift-console.apps.{ctx.name}.{ctx.cluster.base_domain}", api
