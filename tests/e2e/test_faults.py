@@ -262,6 +262,29 @@ def test_deprovisioning_twice_leaves_one_history_entry(predecessor_root: Path, l
     assert remaining == ["audit.jsonl", "history"]  # the audit trail stays with the cluster, across archives
 
 
+def test_a_vm_that_cannot_be_destroyed_ends_the_deprovision_with_an_error_and_a_hint(
+    predecessor_root: Path, lab: Lab, cli: CliRunner
+) -> None:
+    """s11: a VM locked by a backup: exit 1 and a FAILED row in the table, but no error line nor hint."""
+    skip = ("--skip", "wait", "--skip", "credentials", "--skip", "acm")
+    assert cli("--root", predecessor_root, "provision", "ocp-sno2", *skip, *FAST).code == 0
+    lab.pve.vm(302).lock = "backup"
+    failed = cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--yes", "--keep-acm")
+    assert failed.code == 1, failed.err
+    assert "FAILED: " in failed.out
+    error = [line for line in failed.err.splitlines() if line.startswith("error: ")]
+    assert len(error) == 1 and error[0].startswith("error: 1 of 1 failed: destroy master-sno2 (vmid 302 on pve3): ")
+    assert error[0].endswith("VM is locked (backup)")
+    assert (
+        "hint: VM 302 is locked (backup) on pve3: wait for the backup to end, or, if none runs, 'qm unlock 302' on "
+        "pve3; then 'proxshift deprovision ocp-sno2' again (the install directory stays until every VM is gone)"
+    ) in failed.err
+    assert lab.pve.vm(302) is not None and (predecessor_root / "ocp_install" / "ocp-sno2" / "state.json").exists()
+    lab.pve.vm(302).lock = None
+    assert cli("--root", predecessor_root, "deprovision", "ocp-sno2", "--yes", "--keep-acm").code == 0
+    assert lab.pve.vm(302) is None
+
+
 def test_deprovision_says_why_the_configured_backup_was_skipped(
     predecessor_root: Path, lab: Lab, cli: CliRunner
 ) -> None:

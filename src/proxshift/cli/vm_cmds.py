@@ -12,7 +12,7 @@ import typer
 from proxshift.cli.completion import complete_cluster
 from proxshift.cli.context import AppContext
 from proxshift.cli.many import Parallel, for_each
-from proxshift.errors import ExitCode, ProxshiftError
+from proxshift.errors import ProxshiftError
 
 if TYPE_CHECKING:
     from proxshift.clients.proxmox.connection import Connection
@@ -90,15 +90,16 @@ def _show_each(context: AppContext, outcomes: list[tuple[str, VmRun | ProxshiftE
         try:
             _show(context, outcome, dry_run)
             codes.append(0)
-        except typer.Exit as exc:
-            codes.append(exc.exit_code)
+        except ProxshiftError as exc:
+            context.ui.error(exc)
+            codes.append(int(exc.exit_code))
     from proxshift.engine.fleet import worst  # its events module: ~10-80 ms, on the way out of every VM command
 
     if worst(codes):
         raise typer.Exit(worst(codes))
 
 
-def _show(context: AppContext, run: VmRun, dry_run: bool) -> None:
+def _show(context: AppContext, run: VmRun, dry_run: bool, again: str = "then run the command again") -> None:
     ui = context.ui
     if dry_run:
         for plan in run.plans:
@@ -129,8 +130,8 @@ def _show(context: AppContext, run: VmRun, dry_run: bool) -> None:
             for r in run.results
         ],
     )
-    if run.failed:
-        raise typer.Exit(int(ExitCode.FAILED))
+    if (failure := run.failure(again)) is not None:  # a failed VM ends the command: its error, exit 1
+        raise failure
 
 
 def vms_create(
@@ -261,7 +262,8 @@ def deprovision(
     teardown = take(notify=ui.warning, report=ui.info, progress=_progress(context))  # e.g. why a backup was skipped
     if teardown.acm_skipped:
         ui.info(f"ACM detach skipped: {teardown.acm_skipped}")
-    _show(context, teardown.run, False)  # exits 1 when a VM failed: the install dir then stays where it is
+    again = f"then 'proxshift deprovision {cluster}' again (the install directory stays until every VM is gone)"
+    _show(context, teardown.run, False, again)
     if teardown.archive:
         ui.info(f"install directory archived to {project.paths.shown(teardown.archive)}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from proxshift.engine.vmspec import VmPlan
-from proxshift.errors import ProxshiftError
+from proxshift.errors import OperationError, ProxshiftError
 
 PARALLEL = 8  # VMs worked on at once (docs/proxmox.md)
 T = TypeVar("T")
@@ -46,6 +47,26 @@ class VmRun:
     @property
     def failed(self) -> bool:
         return any(not r.ok for r in self.results)
+
+    def failure(self, again: str) -> OperationError | None:
+        """The one error a run with a failed VM ends with: each failure, and what to do (`again`: how to go on)."""
+        failed = [r for r in self.results if not r.ok]
+        if not failed:
+            return None
+        what = "; ".join(f"{r.action} {r.host} (vmid {r.vmid} on {r.node}): {r.detail}" for r in failed)
+        hints = []
+        for r in failed:
+            lock = _LOCKED.search(r.detail)
+            if lock:  # PVE's config lock: a backup, migration, snapshot ... holds the VM
+                hints.append(
+                    f"VM {r.vmid} is locked ({lock[1]}) on {r.node}: wait for the {lock[1]} to end, or, if none "
+                    f"runs, 'qm unlock {r.vmid}' on {r.node}"
+                )
+        hint = "; ".join([*hints, again]) if hints else f"see the table above; {again}"
+        return OperationError(f"{len(failed)} of {len(self.results)} failed: {what}", hint)
+
+
+_LOCKED = re.compile(r"\bis locked \(([\w-]+)\)")
 
 
 def timed(host: str, vmid: int, node: str, action: str, work: Callable[[], str | None]) -> VmResult:
