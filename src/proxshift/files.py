@@ -25,6 +25,20 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
+MAKE_WRITABLE = "make room on the disk or make the directory writable"
+
+
+def write_or_fail(path: Path, text: str, what: str, hint: str) -> None:
+    """`write_private`, a failure to write (the disk full, the directory read-only, a directory in the way) an
+    OperationError naming `what` and the file: a fault to name, never a crash."""
+    from proxshift.errors import OperationError
+
+    try:
+        write_private(path, text)
+    except OSError as exc:
+        raise OperationError(f"cannot write {what} {path}: {exc.strerror or type(exc).__name__}", hint) from None
+
+
 _SCRATCH: dict[Path, Path] = {}
 
 

@@ -404,3 +404,19 @@ def test_a_state_file_that_cannot_be_written_mid_run_is_an_error_naming_it(prede
     assert f"cannot write the state file {state_file}" in err
     events = [json.loads(line) for line in out.splitlines()]
     assert {"phase": "wait", "status": "failed"}.items() <= events[-2].items()
+
+
+def test_an_uploads_ledger_that_cannot_be_written_fails_the_upload_phase_naming_it(
+    predecessor_root: Path, lab: Lab, cli: CliRunner
+) -> None:
+    """s08: uploads.json unwritable (the disk full, a read-only directory) after the ISO was uploaded: 'unexpected
+    OSError inside proxshift'. Here it is a directory (root ignores permission bits; a directory is refused)."""
+    ledger = predecessor_root / "ocp_install" / "ocp-sno2" / "uploads.json"
+    ledger.mkdir(parents=True)
+    failed = cli("--root", predecessor_root, "provision", "ocp-sno2", "--skip", "acm", *FAST)
+    assert failed.code == 1, failed.err
+    assert "unexpected" not in failed.err
+    assert re.search(r"✗ upload\s+failed", failed.err)
+    assert f"error: cannot write the uploads ledger {ledger}: " in failed.err
+    assert "'proxshift iso upload ocp-sno2 --replace' takes it over" in failed.err
+    assert lab.pve.vm(302) is None  # nothing after the upload ran

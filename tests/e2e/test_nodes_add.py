@@ -174,3 +174,21 @@ def test_a_control_plane_host_is_refused(predecessor_root: Path, lab: Lab, cli: 
     refused = cli("--root", root, "nodes", "add", "ocp-sno2", "--dry-run")
     assert refused.code == 2
     assert "master-sno2: control-plane host(s) that are not Nodes of ocp-sno2; nodes add adds workers" in refused.err
+
+
+def test_a_run_directory_that_cannot_be_made_is_an_error_naming_it(
+    predecessor_root: Path, lab: Lab, cli: CliRunner
+) -> None:
+    """s08: add-nodes/<UTC>/ or its files unwritable (the disk full, read-only) was 'unexpected OSError inside
+    proxshift'. Here add-nodes is a file (root ignores permission bits; a file in the way is refused all the same)."""
+    root, install_dir = str(predecessor_root), predecessor_root / "ocp_install" / "ocp"
+    assert cli("--root", root, "provision", "ocp", "--skip", "acm", *FAST).code == 0
+    add_spare_worker(predecessor_root)
+    (install_dir / "add-nodes").write_text("")
+    writes = _writes(lab)
+    failed = cli("--root", root, "nodes", "add", "ocp", *FAST)
+    assert failed.code == 1, failed.err
+    assert "unexpected" not in failed.err
+    assert f"error: cannot make {install_dir / 'add-nodes'}/" in failed.err
+    assert "make room on the disk or make the directory writable, then run again" in failed.err
+    assert _writes(lab) == writes and lab.pve.vm(407) is None

@@ -140,3 +140,25 @@ def test_the_command_line_a_plan_shows() -> None:
         "--registry-config",
         "<pull>",
     ]
+
+
+def test_files_that_cannot_be_written_are_errors_naming_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """s08: oc.log or the temporary directory unwritable (the disk full, read-only, a directory in the way) was
+    'unexpected OSError inside proxshift'."""
+    import tempfile
+
+    oc, _ = _oc(tmp_path, SUCCEED)
+    run = _run_dir(tmp_path)
+    run.oc_log.mkdir()  # open(..., "a") fails on it, as on a full disk or a read-only directory
+    with pytest.raises(OperationError) as failed:
+        create_node_image(oc, run, KUBECONFIG, PULL, report=True)
+    assert failed.value.message.startswith(f"cannot write in {run.oc_log}: ")
+    assert "make room on the disk or make the directory writable" in (failed.value.hint or "")
+    run.oc_log.rmdir()
+    not_a_dir = tmp_path / "tmp-is-a-file"
+    not_a_dir.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_dir))
+    with pytest.raises(OperationError) as failed:
+        create_node_image(oc, run, KUBECONFIG, PULL, report=True)
+    assert failed.value.message.startswith(f"cannot write in {not_a_dir}: ")
+    assert "TMPDIR" in (failed.value.hint or "")

@@ -69,20 +69,29 @@ def create_node_image(
     with the reason from report.json (else oc's last lines)."""
     if not run.nodes_config.is_file():
         raise OperationError(f"{run.nodes_config} is missing", "it is written right before oc runs: run again")
-    temporary = Path(tempfile.mkdtemp(prefix="proxshift-oc-"))  # 0700, only this user
+    try:
+        temporary = Path(tempfile.mkdtemp(prefix="proxshift-oc-"))  # 0700, only this user
+    except OSError as exc:
+        raise _unwritable(tempfile.gettempdir(), exc, "or point TMPDIR at another directory, ") from None
     try:
         kubeconfig_file, auth_file = temporary / "kubeconfig", temporary / "pull-secret.json"
-        write_private(kubeconfig_file, kubeconfig.reveal())
-        write_private(auth_file, pull_secret.reveal())
+        try:
+            write_private(kubeconfig_file, kubeconfig.reveal())
+            write_private(auth_file, pull_secret.reveal())
+        except OSError as exc:
+            raise _unwritable(str(temporary), exc, "or point TMPDIR at another directory, ") from None
         # oc needs none of proxshift's own credentials (Vault token, Proxmox token): it does not get them.
         env = without_credentials()
         env["KUBECONFIG"] = str(kubeconfig_file)
         code, tail = _stream(command(oc, run, str(auth_file), report), env, run, on_line)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
-    for path in [run.path, *run.path.iterdir()]:
-        if not path.is_symlink():
-            path.chmod(0o700 if path.is_dir() else 0o600)
+    try:
+        for path in [run.path, *run.path.iterdir()]:
+            if not path.is_symlink():
+                path.chmod(0o700 if path.is_dir() else 0o600)
+    except OSError as exc:
+        raise _unwritable(str(run.path), exc) from None
     if code != 0:
         reason = report_reason(run.report) or "\n  ".join(tail) or "no output"
         raise OperationError(f"oc adm node-image create failed (exit {code}): {reason}", f"see {run.oc_log}")
@@ -96,10 +105,28 @@ def create_node_image(
     return run.iso
 
 
+def _unwritable(where: str, exc: OSError, other: str = "") -> OperationError:
+    """A file oc's run needs that could not be written (the disk full, a read-only directory): named, not a crash."""
+    return OperationError(
+        f"cannot write in {where}: {exc.strerror or type(exc).__name__}",
+        f"make room on the disk or make the directory writable, {other}then run again",
+    )
+
+
 def _stream(
     argv: list[str], env: dict[str, str], run: AddNodesDir, on_line: Callable[[str], None] | None
 ) -> tuple[int, list[str]]:
-    """Run, each output line to oc.log and `on_line`; (exit code, the last lines). Interrupted: oc is ended."""
+    """Run, each output line to oc.log and `on_line`; (exit code, the last lines). Interrupted: oc is ended;
+    oc.log that cannot be written (the disk full) ends it too, named."""
+    try:
+        return _stream_to_log(argv, env, run, on_line)
+    except OSError as exc:
+        raise _unwritable(str(run.oc_log), exc) from None
+
+
+def _stream_to_log(
+    argv: list[str], env: dict[str, str], run: AddNodesDir, on_line: Callable[[str], None] | None
+) -> tuple[int, list[str]]:
     tail: list[str] = []
     with run.oc_log.open("a") as log:
         run.oc_log.chmod(0o600)

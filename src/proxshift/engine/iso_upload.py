@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from proxshift.engine.vm_plan import specs_for
 from proxshift.engine.vm_run import VmResult, timed
-from proxshift.errors import UserInputError
-from proxshift.files import write_private
+from proxshift.errors import ProxshiftError, UserInputError
+from proxshift.files import MAKE_WRITABLE, write_or_fail
 
 if TYPE_CHECKING:
     from proxshift.clients.proxmox.client import Proxmox
@@ -33,8 +33,8 @@ def read_uploads(install_dir: InstallDir) -> list[dict[str, Any]]:
     return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
 
 
-def _write_uploads(install_dir: InstallDir, entries: list[dict[str, Any]]) -> None:
-    write_private(install_dir.uploads_ledger, json.dumps(entries, indent=2))
+def _write_uploads(install_dir: InstallDir, entries: list[dict[str, Any]], hint: str) -> None:
+    write_or_fail(install_dir.uploads_ledger, json.dumps(entries, indent=2), "the uploads ledger", hint)
 
 
 def file_sha256(path: Path) -> str:
@@ -149,7 +149,12 @@ def upload_iso(
                 "sha256": checksum,
             }
         )
-        _write_uploads(install_dir, uploads)
+        _write_uploads(
+            install_dir,
+            uploads,
+            f"{MAKE_WRITABLE}; {target.volid} on {target.node} was uploaded but is not recorded as proxshift's, so "
+            f"the next upload refuses it: 'proxshift iso upload {cluster.name} --replace' takes it over",
+        )
         target.detail = "uploaded"
     return targets
 
@@ -215,7 +220,11 @@ def remove_uploaded_isos(prox: Proxmox, install_dir: InstallDir) -> list[VmResul
             continue
         results.append(timed(volid, 0, node, "remove ISO", _deleter(prox, node, storage, volid)))
     if install_dir.uploads_ledger.exists():
-        _write_uploads(install_dir, remaining)
+        # The ISOs are gone either way; a ledger left as it was lists volumes that are no longer there (skipped).
+        try:
+            _write_uploads(install_dir, remaining, MAKE_WRITABLE)
+        except ProxshiftError as exc:  # a failed row, like a VM's: the install dir then stays where it is
+            results.append(VmResult("uploads.json", 0, "-", "record", False, exc.message))
     return results
 
 

@@ -9,6 +9,7 @@ Ready -> add-nodes/<UTC>/result.json. A second run finds every host a Node and a
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -79,7 +80,8 @@ def add_nodes(
         try:
             _execute(project, outcome, proxmox(), timeout, poll, serving_grace, report, notify, progress)
         except ProxshiftError as exc:
-            _record(outcome, f"failed: {exc.message}")
+            with contextlib.suppress(ProxshiftError):  # the same full disk, most likely: report the failure itself
+                _record(outcome, f"failed: {exc.message}")
             raise
         _record(outcome, "timed out" if outcome.failed else "done")
         return outcome
@@ -113,7 +115,7 @@ def _execute(
     from proxshift.clients.node_image import create_node_image
     from proxshift.engine.connections import vault_for
     from proxshift.engine.iso_upload import upload_iso
-    from proxshift.files import private_dir, write_private
+    from proxshift.files import MAKE_WRITABLE, private_dir, write_or_fail
     from proxshift.manifests.nodes_config import render_nodes_config
 
     plan = outcome.plan
@@ -122,10 +124,13 @@ def _execute(
     run, paths = plan.run_dir, project.paths
     pull_secret = vault_for(project, notify).read_install_secrets(project.settings).pull_secret
     kubeconfig, _ = cluster_kubeconfig(project, plan.name, notify)
-    private_dir(run.path)
     hosts = [h.name for h in plan.hosts]
     text = render_nodes_config(plan.cluster, project.settings, hosts, paths.root / "templates")
-    write_private(run.nodes_config, text)
+    try:
+        private_dir(run.path)
+    except OSError as exc:
+        raise OperationError(f"cannot make {run.path}: {exc.strerror}", f"{MAKE_WRITABLE}, then run again") from None
+    write_or_fail(run.nodes_config, text, "the nodes config", f"{MAKE_WRITABLE}, then run again")
     report(f"wrote {paths.shown(run.nodes_config)}; running oc adm node-image create ({oc.version}, {oc.source})")
     create_node_image(oc.path, run, kubeconfig, pull_secret, report=oc.has_report, on_line=lambda x: report(f"  {x}"))
     for target in upload_iso(prox, plan.view, run.iso, paths.install_dir(plan.name), replace=True):
@@ -218,7 +223,7 @@ def eject(prox: Proxmox, view: Cluster, hosts: list[str], notify: Notify, progre
 
 def _record(outcome: AddNodesOutcome, result: str) -> None:
     """add-nodes/<UTC>/result.json: what this run did and left, for the audit of who approved what."""
-    from proxshift.files import write_private
+    from proxshift.files import MAKE_WRITABLE, write_or_fail
 
     plan, join = outcome.plan, outcome.join
     if plan.run_dir is None or not plan.run_dir.path.is_dir():
@@ -237,4 +242,5 @@ def _record(outcome: AddNodesOutcome, result: str) -> None:
         "left_pending": [{"csr": v.csr, "reason": v.reason} for v in (join.left_pending if join else [])],
         "ejected": outcome.ejected,
     }
-    write_private(plan.run_dir.result, json.dumps(data, indent=2) + "\n")
+    hint = f"{MAKE_WRITABLE}; the run itself is over: what it did is in the output above and in the cluster"
+    write_or_fail(plan.run_dir.result, json.dumps(data, indent=2) + "\n", "the record of the run", hint)

@@ -159,7 +159,7 @@ def trust_ca(project: Project, cluster_name: str, ca_pem: str, notify: Notify = 
     """Add the CA to every cluster entry of the stored kubeconfig (Vault's, and the install directory's when
     there is one); False when each already had it."""
     from proxshift.clients.vault import KvPath
-    from proxshift.files import write_private
+    from proxshift.files import MAKE_WRITABLE, write_or_fail
     from proxshift.secret import Secret
 
     vault = vault_for(project, notify)
@@ -175,7 +175,8 @@ def trust_ca(project: Project, cluster_name: str, ca_pem: str, notify: Notify = 
     if local.is_file():
         updated = _with_ca(local.read_text(), ca_pem)
         if updated is not None:
-            write_private(local, updated)
+            hint = f"{MAKE_WRITABLE}, then run again" + (" (Vault's copy trusts the CA already)" if changed else "")
+            write_or_fail(local, updated, "the kubeconfig", hint)
             changed = True
     return changed
 

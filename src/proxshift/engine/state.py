@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from proxshift.errors import OperationError, UserInputError
-from proxshift.files import write_private
+from proxshift.errors import UserInputError
+from proxshift.files import MAKE_WRITABLE, write_or_fail
 
 if TYPE_CHECKING:
     from proxshift.config.inventory import Cluster
@@ -89,14 +89,13 @@ class State:
         self.save()
 
     def save(self) -> None:
-        try:
-            write_private(self.path, json.dumps(self.data, indent=2))
-        except OSError as exc:  # the disk full, the directory read-only: a fault to name, not a crash
-            raise OperationError(
-                f"cannot write the state file {self.path}: {exc.strerror or type(exc).__name__}",
-                "make room on the disk or make the directory writable (state.json must be a file), then run "
-                "again: what was done but not recorded is checked against what exists",
-            ) from None
+        write_or_fail(
+            self.path,
+            json.dumps(self.data, indent=2),
+            "the state file",
+            f"{MAKE_WRITABLE} (state.json must be a file), then run again: what was done but not recorded is "
+            "checked against what exists",
+        )
 
 
 def _read(path: Path) -> dict[str, Any]:
