@@ -23,6 +23,7 @@ from pathlib import Path
 
 from proxshift import __version__
 from proxshift.config.paths import cache_root
+from proxshift.files import own_private_dir
 
 FORMAT = b"proxshift schema-check cache 1"
 KEEP = 256  # entries kept; the oldest go first
@@ -58,19 +59,10 @@ def schema_key(manifest: str, text: str, schema: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _private(directory: Path) -> bool:
-    """The directory is the user's own and no one else may enter it."""
-    try:
-        info = os.lstat(directory)
-    except OSError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
-
-
 def passed(key: str | None) -> bool:
     """Whether the manifest of `key` is recorded as passing its schema."""
     directory = cache_dir()
-    if key is None or not _private(directory):
+    if key is None or not directory.is_dir() or not own_private_dir(directory):
         return False
     try:
         info = os.lstat(directory / key)
@@ -84,10 +76,9 @@ def record_pass(key: str | None) -> None:
     if key is None:
         return
     directory = cache_dir()
+    if not own_private_dir(directory):
+        return
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not _private(directory):
-            return
         fd = os.open(directory / key, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         os.close(fd)
         _prune(directory)
