@@ -12,6 +12,19 @@ def private_dir(path: Path) -> None:
     path.chmod(0o700)
 
 
+def own_private_dir(path: Path) -> bool:
+    """Make `path` (0700) when it is missing; whether it is a directory of this user's that no one else may
+    enter. A cache proxshift trusts (schema passes, compiled templates) is read and written only then."""
+    import stat
+
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
 def write_private(path: Path, text: str) -> None:
     """Write via a 0600 temp file (mkstemp) and rename: no reader sees it partial or world-readable."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -15,7 +15,7 @@ from proxshift.config.install_dir import InstallDir
 from proxshift.config.paths import discover_paths
 from proxshift.config.project import load_project
 from proxshift.engine.audit import trail
-from proxshift.engine.audited import AuditedKube
+from proxshift.engine.audited_kube import AuditedKube
 from proxshift.engine.connections import proxmox_for, vault_for
 from proxshift.engine.install import store_credentials
 from proxshift.engine.vm_lifecycle import create_vms, start_vms

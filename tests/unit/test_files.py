@@ -128,3 +128,17 @@ def test_scratch_dir_is_private_and_clears_what_dead_processes_left(tmp_path: Pa
     assert stat.S_IMODE(mine.stat().st_mode) == 0o700 and stat.S_IMODE(base.stat().st_mode) == 0o700
     assert not dead.exists() and alive.exists() and other.exists()
     assert scratch_dir(base) == mine  # one per process
+
+
+def test_own_private_dir_is_made_0700_and_refuses_what_others_may_enter(tmp_path: Path, open_umask: None) -> None:
+    made = tmp_path / "cache" / "entries"
+    assert files.own_private_dir(made)
+    assert _mode(made) == 0o700
+    made.chmod(0o750)
+    assert not files.own_private_dir(made)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    assert not files.own_private_dir(link)  # a link is not the directory itself
+    (tmp_path / "plain").write_text("")
+    assert not files.own_private_dir(tmp_path / "plain")

@@ -33,7 +33,7 @@ SETTINGS: tuple[Variable, ...] = (
     Variable("VAULT_NAMESPACE", "the Vault namespace, when there is one"),
     Variable("VAULT_CACERT", "the CA certificate that signed Vault's TLS certificate"),
     Variable("VAULT_SKIP_VERIFY", "turns off the check of Vault's TLS certificate (with a warning)"),
-    Variable("XDG_CACHE_HOME", "where the clusters listing and downloaded installers are cached"),
+    Variable("XDG_CACHE_HOME", "the cache: the clusters listing, installers, schema passes, compiled templates"),
     Variable("COLUMNS", "the width of tables when stdout is piped (default: rows are never folded)"),
     Variable("FORCE_COLOR", "colour (and rich) on stderr even when it is piped; tables drawn by rich"),
     Variable("TTY_COMPATIBLE", "rich's switch between terminal and pipe: with it set, rich draws the tables"),

@@ -138,7 +138,7 @@ def acm_context(
 ) -> AcmContext:
     """`kubeconfig_of_cluster`: the cluster's own kubeconfig (default: the stored one, cluster_kubeconfig)."""
     from proxshift.clients.acm import REFUSED_HINT, AddOns, labels_for, render_plan
-    from proxshift.engine.audited import AuditedKube
+    from proxshift.engine.audited_kube import AuditedKube
 
     cluster = project.cluster(cluster_name)
     settings = project.settings
@@ -171,7 +171,7 @@ def acm_import(
     project: Project, context: AcmContext, mode: str, timeout: float, report: Callable[[str], None], poll: float = 2.0
 ) -> dict[str, str]:
     from proxshift.clients.acm import REFUSED_HINT, import_auto, import_manual
-    from proxshift.engine.audited import AuditedKube
+    from proxshift.engine.audited_kube import AuditedKube
 
     assert context.hub is not None and context.plan is not None and context.spoke_kubeconfig  # noqa: S101 - acm_context's
     if mode == "auto":

@@ -4,7 +4,7 @@ What is recorded: each Vault read or write (path, key names, version), Proxmox t
 action, task id, outcome), Kubernetes object applied, patched or deleted (which API, apiVersion,
 kind, namespace/name), and hook run (argv, exit code); each with the time, proxshift's version and
 the command. Never a value. The clients know nothing of it: their engine-side subclasses
-(engine/audited.py, engine/audited_proxmox.py) and the hook runner write here.
+(engine/audited.py, audited_kube.py, audited_proxmox.py) and the hook runner write here.
 
 A trail is open while a command holds a cluster's lock (engine/lock.py), and while `health` runs;
 elsewhere (a dry run, a library call) `record` does nothing. Reads are written with the first change

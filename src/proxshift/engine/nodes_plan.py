@@ -39,7 +39,7 @@ def iso_name(cluster: str) -> str:
 
 
 def connect(kubeconfig: Secret, name: str) -> Kube:
-    from proxshift.engine.audited import AuditedKube  # its patches and CSR approvals go to the audit trail
+    from proxshift.engine.audited_kube import AuditedKube  # its patches and CSR approvals go to the audit trail
 
     return AuditedKube(
         kubeconfig.reveal(),

@@ -26,7 +26,7 @@ def settings_for(project: Project, cluster_name: str) -> PostInstall:
 
 def cluster_api(project: Project, cluster_name: str, notify: Notify = ignore) -> Kube:
     """The cluster's API for `backup`, `restore` and deprovision's backup; its changes go to the audit trail."""
-    from proxshift.engine.audited import AuditedKube
+    from proxshift.engine.audited_kube import AuditedKube
 
     return AuditedKube(cluster_kubeconfig(project, cluster_name, notify)[0].reveal(), cluster_name, hint=REFUSED_HINT)
 

@@ -57,6 +57,20 @@ def schema_findings(manifest: str, data: Any, origins: Mapping[str, Origin]) -> 
     return problems
 
 
+def checked_schema_findings(manifest: str, text: str, data: Any, origins: Mapping[str, Origin]) -> list[Problem]:
+    """`schema_findings` of the parsed `text`, unless this very text already passed this very schema
+    (manifests/schema_cache.py: a re-render then imports no jsonschema); a pass is recorded."""
+    from proxshift.manifests import schema_cache
+
+    key = schema_cache.schema_key(manifest, text, SCHEMAS / SCHEMA_FILES[manifest])
+    if schema_cache.passed(key):
+        return []
+    problems = schema_findings(manifest, data, origins)
+    if not problems:
+        schema_cache.record_pass(key)
+    return problems
+
+
 def check_manifests(
     rendered: RenderedManifests, origins: Mapping[str, Origin], secrets_are_real: bool
 ) -> list[Problem]:
@@ -75,7 +89,7 @@ def check_manifests(
             finding = error(name, "", f"is not valid YAML{line}", "YAML", "check the template")
             problems.append(to_problem(finding, origins))
             continue
-        problems += schema_findings(name, parsed[name], origins)
+        problems += checked_schema_findings(name, text, parsed[name], origins)
     if len(parsed) == len(MANIFEST_NAMES):
         install, agent = (parsed[name] for name in MANIFEST_NAMES)
         findings = list(check_data(install, agent))

@@ -105,7 +105,7 @@ class PhaseContext:
     def kube(self) -> Kube:
         """One connection to the installed cluster's API for the run; its changes go to the audit trail."""
         if self._kube is None:
-            from proxshift.engine.audited import AuditedKube
+            from proxshift.engine.audited_kube import AuditedKube
             from proxshift.engine.post_install import REFUSED_HINT
 
             self._kube = AuditedKube(self.kubeconfig().reveal(), self.name, hint=REFUSED_HINT)
