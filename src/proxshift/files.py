@@ -18,11 +18,30 @@ def own_private_dir(path: Path) -> bool:
     import stat
 
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for missing in [*reversed(path.parents), path]:  # each one made here 0700, not by the umask
+            if not missing.exists():
+                missing.mkdir(mode=0o700)
         info = os.lstat(path)
+        ancestors = path.resolve().parents
+        safe = all(_nobody_else_can_replace(os.stat(ancestor)) for ancestor in ancestors)
     except OSError:
         return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+    mine = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+    return mine and safe
+
+
+def _nobody_else_can_replace(info: os.stat_result) -> bool:
+    """An ancestor in which no one but this user (or root) can rename or replace an entry: owned by one of
+    them and writable by no other user, or sticky (/tmp: others may touch only their own entries)."""
+    import stat
+
+    if info.st_uid not in (0, os.getuid()):
+        return False
+    if info.st_mode & stat.S_ISVTX:
+        return True
+    if info.st_mode & stat.S_IWGRP and info.st_gid != os.getgid():
+        return False
+    return not info.st_mode & stat.S_IWOTH
 
 
 def write_private(path: Path, text: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CliRunner
 
 
@@ -39,3 +41,16 @@ def test_manifests_into_a_path_a_file_is_in_the_way_of_names_it(cli: CliRunner, 
     assert "error: cannot write the manifests to afile/out: Not a directory" in result.err
     assert "a file is in the way where a directory should be: move it away" in result.err
     assert "InstallDir" not in result.err and "Traceback" not in result.err
+
+
+def test_a_malformed_token_id_does_not_hide_the_inventory_problem(
+    cli: CliRunner, predecessor_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VM commands log in early, as soon as the site config is read: a bad token ID must wait its turn."""
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_ID", "bad")
+    monkeypatch.setenv("PROXSHIFT_PROXMOX_TOKEN_SECRET", "x")
+    result = cli("--root", predecessor_root, "start", "nosuch")
+    assert result.code == 2
+    assert "unknown cluster 'nosuch'" in result.err
+    result = cli("--root", predecessor_root, "start", "ocp-sno1")
+    assert result.code == 2 and "PROXSHIFT_PROXMOX_TOKEN_ID: 'bad' is not a token ID" in result.err

@@ -142,3 +142,14 @@ def test_own_private_dir_is_made_0700_and_refuses_what_others_may_enter(tmp_path
     assert not files.own_private_dir(link)  # a link is not the directory itself
     (tmp_path / "plain").write_text("")
     assert not files.own_private_dir(tmp_path / "plain")
+
+
+def test_own_private_dir_refuses_one_under_a_directory_others_may_write(tmp_path: Path, open_umask: None) -> None:
+    """Another user able to write the parent could swap the private directory for a link to their own."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert not files.own_private_dir(shared / "proxshift" / "templates")
+    shared.chmod(0o1777)  # sticky, as /tmp: others may rename only their own entries
+    assert files.own_private_dir(shared / "proxshift" / "templates")
+    assert _mode(shared / "proxshift") == 0o700  # the parents it makes are private too, whatever the umask

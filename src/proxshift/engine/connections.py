@@ -72,10 +72,10 @@ def log_in_early(settings: Settings) -> Connection | None:
     credentials from Vault) or the endpoint is wrong (said in full when the connection is made)."""
     from proxshift.clients.proxmox.connection import Connection
 
-    credentials = credentials_from_env()
-    if not settings.proxmox.host or credentials is None:
-        return None
-    try:
+    try:  # a malformed token ID is said when the connection is made, after the inventory's own problems
+        credentials = credentials_from_env()
+        if not settings.proxmox.host or credentials is None:
+            return None
         endpoint, _ = endpoint_for(settings.proxmox, "")
     except ProxshiftError:
         return None
