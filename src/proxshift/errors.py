@@ -40,9 +40,10 @@ class OperationError(ProxshiftError):
     exit_code = ExitCode.FAILED
 
 
-def file_error(exc: OSError, doing: str | None = None) -> OperationError:
+def file_error(exc: OSError, doing: str | None = None, hint: str | None = None) -> OperationError:
     """A local file's failure (disk full, read-only, something in the way) as one line: `doing` ("write
-    the manifests to DIR"), else the file's path, and the system's reason; never a value being written."""
+    the manifests to DIR"), else the file's path, and the system's reason; never a value being written.
+    `hint`: what to do, when the caller knows better than the kind of failure."""
     import errno
 
     hints = {
@@ -58,7 +59,7 @@ def file_error(exc: OSError, doing: str | None = None) -> OperationError:
     names = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "")
     return OperationError(
         f"cannot {doing or 'use ' + names}: {exc.strerror or type(exc).__name__}",
-        hints.get(exc.errno or 0, "check the path, then run again"),
+        hint or hints.get(exc.errno or 0, "check the path, then run again"),
     )
 
 

@@ -63,12 +63,12 @@ MAKE_WRITABLE = "make room on the disk or make the directory writable"
 def write_or_fail(path: Path, text: str, what: str, hint: str) -> None:
     """`write_private`, a failure to write (the disk full, the directory read-only, a directory in the way) an
     OperationError naming `what` and the file: a fault to name, never a crash."""
-    from proxshift.errors import OperationError
+    from proxshift.errors import file_error
 
     try:
         write_private(path, text)
     except OSError as exc:
-        raise OperationError(f"cannot write {what} {path}: {exc.strerror or type(exc).__name__}", hint) from None
+        raise file_error(exc, f"write {what} {path}", hint) from None
 
 
 _SCRATCH: dict[Path, Path] = {}

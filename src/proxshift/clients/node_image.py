@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from proxshift.config.install_dir import AddNodesDir
-from proxshift.errors import OperationError
+from proxshift.errors import OperationError, file_error
 from proxshift.files import write_private
 from proxshift.processes import without_credentials
 from proxshift.secret import Secret
@@ -107,10 +107,9 @@ def create_node_image(
 
 def _unwritable(where: str, exc: OSError, other: str = "") -> OperationError:
     """A file oc's run needs that could not be written (the disk full, a read-only directory): named, not a crash."""
-    return OperationError(
-        f"cannot write in {where}: {exc.strerror or type(exc).__name__}",
-        f"make room on the disk or make the directory writable, {other}then run again",
-    )
+    from proxshift.files import MAKE_WRITABLE
+
+    return file_error(exc, f"write in {where}", f"{MAKE_WRITABLE}, {other}then run again")
 
 
 def _stream(

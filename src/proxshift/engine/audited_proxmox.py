@@ -1,5 +1,5 @@
 """The Proxmox client as the engine builds it: each task waited for (with its outcome) and each config update
-goes to the audit trail (engine/audit.py); the Vault and Kubernetes ones are in engine/audited.py."""
+goes to the audit trail (engine/audit.py); Vault's is in engine/audited.py, Kubernetes' in audited_kube.py."""
 
 from __future__ import annotations
 

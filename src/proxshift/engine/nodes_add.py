@@ -22,7 +22,7 @@ from proxshift.engine.csr_rules import Joining
 from proxshift.engine.nodes_join import SERVING_GRACE, HostWatch, JoinResult, JoinWatcher
 from proxshift.engine.nodes_plan import AddNodesPlan, plan_add_nodes, require_oc
 from proxshift.engine.vm_run import Progress, VmRun, quiet
-from proxshift.errors import OperationError, ProxshiftError
+from proxshift.errors import OperationError, ProxshiftError, file_error
 
 if TYPE_CHECKING:
     from proxshift.clients.kube import Kube
@@ -129,7 +129,7 @@ def _execute(
     try:
         private_dir(run.path)
     except OSError as exc:
-        raise OperationError(f"cannot make {run.path}: {exc.strerror}", f"{MAKE_WRITABLE}, then run again") from None
+        raise file_error(exc, f"make {run.path}", f"{MAKE_WRITABLE}, then run again") from None
     write_or_fail(run.nodes_config, text, "the nodes config", f"{MAKE_WRITABLE}, then run again")
     report(f"wrote {paths.shown(run.nodes_config)}; running oc adm node-image create ({oc.version}, {oc.source})")
     create_node_image(oc.path, run, kubeconfig, pull_secret, report=oc.has_report, on_line=lambda x: report(f"  {x}"))
