@@ -217,7 +217,7 @@ def deprovision(
         bool, typer.Option("--yes", help="Do not ask for confirmation (needed without a terminal).")
     ] = False,
     keep_iso: Annotated[bool, typer.Option(help="Keep the ISO proxshift uploaded.")] = False,
-    keep_acm: Annotated[bool, typer.Option(help="Do not detach the cluster from the ACM hub.")] = False,
+    keep_acm: Annotated[bool, typer.Option(help="Leave it on the ACM hub (also when the hub is unreachable).")] = False,
     keep_files: Annotated[bool, typer.Option(help="Keep ocp_install/<cluster> where it is.")] = False,
     no_backup: Annotated[
         bool, typer.Option("--no-backup", help="Do not back the cluster's Secrets up first (post_install.backup).")
