@@ -89,8 +89,12 @@ def test_the_reads_before_create_go_out_together_each_once(root: Path, pve_lab: 
     assert sorted(reads) == sorted(set(reads))  # each read once, however many VMs asked for it
     first = {"/api2/json/access/permissions", "/api2/json/cluster/resources", "/api2/json/nodes"}
     assert any(first <= reads for reads in together)  # what every create reads first, at once
-    storages = {f"/api2/json/nodes/{node}/storage" for node in ("pve1", "pve3", "pve4")}
-    assert any(storages <= reads for reads in together)  # each node's facts, the nodes at once
+    facts = {
+        f"/api2/json/nodes/{node}/{what}"
+        for node in ("pve1", "pve3", "pve4")
+        for what in ("storage", "network", "storage/your_nfs/content")
+    }
+    assert any(facts <= reads for reads in together)  # each node's storages, bridges and ISOs, all at once
 
 
 def test_rerun_makes_no_writes(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
@@ -357,6 +361,20 @@ def test_missing_iso_is_caught_before_create(root: Path, pve_lab: PveLab, cli: C
     assert result.code == 2
     assert "ISO your_nfs:iso/ocp-sno1-agent.x86_64.iso is not on storage 'your_nfs' of pve2" in result.err
     assert "proxshift iso upload ocp-sno1" in result.err
+
+
+def test_an_iso_storage_the_node_lacks_is_named_though_its_content_was_read_ahead(
+    root: Path, pve_lab: PveLab, cli: CliRunner
+) -> None:
+    """The checks read the ISO storage's content ahead, on the guess that the storage is there; PVE's
+    error for that read must not stand in for the check's own words."""
+    del pve_lab.pve.storages["your_nfs"]
+    result = cli("--root", root, "vms", "create", "ocp-sno1")
+    assert result.code == 2, result.err
+    assert "ISO storage 'your_nfs' does not exist on pve2" in result.err
+    content = [p for m, p, _ in pve_lab.pve.requests if p.endswith("/storage/your_nfs/content")]
+    assert len(content) == 1  # the read made ahead, not made again for nothing
+    assert pve_lab.pve.vms == []
 
 
 def test_iso_upload_lands_and_is_skipped_the_second_time(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:

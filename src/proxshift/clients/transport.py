@@ -58,11 +58,13 @@ class RetryPolicy:
         """Put this policy on a session someone else built (proxmoxer's, say)."""
         from requests.adapters import HTTPAdapter
 
-        adapter = HTTPAdapter(max_retries=self.urllib3())
+        adapter = HTTPAdapter(max_retries=self.urllib3(), pool_maxsize=CONNECTIONS)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
 
 
+# Connections kept open to one host (requests' own default, named so that the reads made at once fit in it).
+CONNECTIONS = 10
 # One-shot requests: a run stops when they fail, so a few seconds of retrying is worth it.
 RETRY = RetryPolicy()
 # Requests of a poller, whose next poll is the real retry: one immediate retry absorbs a dropped

@@ -79,11 +79,11 @@ def timed(host: str, vmid: int, node: str, action: str, work: Callable[[], str |
         return VmResult(host, vmid, node, action, False, exc.message, time.monotonic() - start)
 
 
-def in_parallel(items: list[T], work: Callable[[T], R]) -> list[R]:
-    """`work` on every item, PARALLEL at a time, answers in the items' order."""
+def in_parallel(items: list[T], work: Callable[[T], R], at_once: int = PARALLEL) -> list[R]:
+    """`work` on every item, `at_once` at a time (PARALLEL: VMs), answers in the items' order."""
     if not items:
         return []
     # Each item runs in a copy of the caller's context: the audit trail (engine/audit.py) follows the work.
     contexts = [contextvars.copy_context() for _ in items]
-    with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL, len(items)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(at_once, len(items)))) as pool:
         return list(pool.map(lambda context, item: context.run(work, item), contexts, items))
