@@ -313,6 +313,39 @@ def test_a_login_ahead_is_the_one_login_and_its_error_comes_at_first_use(pve_lab
     assert logins() == 3
 
 
+def test_connections_opened_ahead_serve_the_requests_made_at_once(pve_lab: PveLab) -> None:
+    """Each new connection costs a TCP and TLS handshake; those opened ahead (during the login's round trip)
+    are the ones the parallel requests after the login use, so none of those opens its own."""
+    from proxshift.clients.proxmox.connection import Connection, Endpoint, ProxmoxCredentials
+    from proxshift.engine.vm_run import in_parallel
+    from proxshift.errors import OperationError
+    from proxshift.secret import Secret
+
+    connection = Connection(
+        Endpoint("127.0.0.1", pve_lab.pve.port, pve_lab.cafile),
+        ProxmoxCredentials("root@pam", password=Secret("secret")),
+    )
+    for thread in connection.open_ahead(4):
+        thread.join()
+    pools = connection._pooled().poolmanager.pools  # what requests' adapter holds, per host
+
+    def opened() -> list[int]:
+        return [pools[key].num_connections for key in pools.keys()]  # noqa: SIM118 - it cannot be iterated
+
+    assert opened() == [4]  # before any request
+    nodes = in_parallel(["pve1", "pve2", "pve3", "pve4"], lambda node: connection.api.nodes(node).status.get())
+    assert len(nodes) == 4
+    session = connection.api._store["session"]
+    assert session.get_adapter(f"https://127.0.0.1:{pve_lab.pve.port}/") is connection._pooled()
+    assert opened() == [4]  # the requests used the connections opened ahead, and opened none of their own
+    # A host that does not answer: nothing opens, nothing is raised, the request says why.
+    dead = Connection(Endpoint("127.0.0.1", 1, pve_lab.cafile), ProxmoxCredentials("root@pam", password=Secret("x")))
+    for thread in dead.open_ahead(2):
+        thread.join()
+    with pytest.raises(OperationError, match=r"127\.0\.0\.1:1\b"):
+        _ = dead.api
+
+
 def test_an_early_login_is_the_one_login_and_taken_only_for_its_endpoint_and_credentials(
     root: Path, pve_lab: PveLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,7 @@ from proxshift.errors import OperationError, ProxshiftError
 
 if TYPE_CHECKING:
     import requests
+    from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
 T = TypeVar("T")
@@ -54,11 +55,16 @@ class RetryPolicy:
         self.mount(session)
         return session
 
-    def mount(self, session: requests.Session) -> None:
-        """Put this policy on a session someone else built (proxmoxer's, say)."""
+    def adapter(self) -> HTTPAdapter:
+        """A requests adapter with this policy (and its own pool of connections)."""
         from requests.adapters import HTTPAdapter
 
-        adapter = HTTPAdapter(max_retries=self.urllib3(), pool_maxsize=CONNECTIONS)
+        return HTTPAdapter(max_retries=self.urllib3(), pool_maxsize=CONNECTIONS)
+
+    def mount(self, session: requests.Session, adapter: HTTPAdapter | None = None) -> None:
+        """Put this policy on a session someone else built (proxmoxer's, say), with `adapter` when its pool
+        already holds connections."""
+        adapter = adapter or self.adapter()
         session.mount("https://", adapter)
         session.mount("http://", adapter)
 

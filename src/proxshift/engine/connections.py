@@ -108,21 +108,22 @@ def connect_proxmox(
 ) -> Proxmox:
     from proxshift.clients.proxmox.client import Proxmox
     from proxshift.engine.audited_proxmox import audited_proxmox
+    from proxshift.engine.vm_run import PARALLEL
 
     endpoint, warnings = endpoint_for(settings.proxmox, cluster.nodes[0].spec.pve_node)
     for warning in warnings:
         notify(warning)
     credentials = proxmox_credentials(settings, read_vault)
     same = early is not None and early.endpoint == endpoint and _same(early.credentials, credentials)
-    return audited_proxmox(
-        Proxmox(
-            endpoint,
-            credentials,
-            connection=early if same else None,
-            poll_interval=settings.proxmox.poll_interval,
-            task_timeout=settings.proxmox.task_timeout,
-        )
+    prox = Proxmox(
+        endpoint,
+        credentials,
+        connection=early if same else None,
+        poll_interval=settings.proxmox.poll_interval,
+        task_timeout=settings.proxmox.task_timeout,
     )
+    prox.connection.open_ahead(min(len(cluster.nodes), PARALLEL))  # the VMs are worked on at once
+    return audited_proxmox(prox)
 
 
 def _same(one: ProxmoxCredentials, other: ProxmoxCredentials) -> bool:

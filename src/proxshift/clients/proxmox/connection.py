@@ -15,6 +15,7 @@ from proxshift.secret import Secret
 
 if TYPE_CHECKING:
     from proxmoxer import ProxmoxAPI
+    from requests.adapters import HTTPAdapter
 
 REQUEST_TIMEOUT = 60  # proxmoxer's 5 s default is too short for a busy node
 CONNECT_TIMEOUT = 10  # a host that does not answer at all: each of RETRY's attempts waits this long
@@ -63,6 +64,8 @@ class Connection:
         self._login_lock = threading.Lock()
         self._ahead: threading.Thread | None = None
         self._ahead_error: BaseException | None = None
+        self._adapter: HTTPAdapter | None = None
+        self._adapter_lock = threading.Lock()
 
     @property
     def where(self) -> str:
@@ -124,6 +127,53 @@ class Connection:
             self._ahead = threading.Thread(target=log_in, name="proxmox-login", daemon=True)
             self._ahead.start()
 
+    def open_ahead(self, count: int) -> list[threading.Thread]:
+        """Open `count` connections to the API host now, on threads, into the pool the session uses once
+        logged in: requests made at once later (one per VM) then find them open instead of each waiting for
+        its own TCP and TLS handshake, which overlap the login's round trip instead. Best effort: nothing
+        waits for them (the threads are returned for tests), a connection that does not open is the next
+        request's to open and to report, and none is opened through a proxy."""
+        threads = [threading.Thread(target=self._open_one, name="proxmox-connect", daemon=True) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def _open_one(self) -> None:
+        import requests
+        from requests.utils import select_proxy
+        from urllib3 import HTTPConnectionPool
+
+        host = self.endpoint.host
+        url = f"https://{f'[{host}]' if ':' in host and not host.startswith('[') else host}:{self.endpoint.port}/"
+        # The pool a request of proxmoxer's session picks: its verify, after the environment's CA bundle.
+        settings = requests.Session().merge_environment_settings(url, {}, None, self.endpoint.verify, None)
+        if select_proxy(url, settings["proxies"]):
+            return
+        try:
+            pool = self._pooled().get_connection_with_tls_context(
+                requests.Request("GET", url).prepare(), settings["verify"]
+            )
+            if not isinstance(pool, HTTPConnectionPool):
+                return
+            connection = pool._get_conn()
+        except Exception:  # best effort: the request that needs a connection opens it, and says why not
+            return
+        try:
+            connection.timeout = CONNECT_TIMEOUT
+            connection.connect()
+        except Exception:  # as above; the slot goes back to the pool empty
+            connection.close()
+            pool._put_conn(None)
+        else:
+            pool._put_conn(connection)
+
+    def _pooled(self) -> HTTPAdapter:
+        """The one adapter (retry policy and pool of connections) of this connection's session."""
+        with self._adapter_lock:
+            if self._adapter is None:
+                self._adapter = RETRY.adapter()
+            return self._adapter
+
     @property
     def api(self) -> ProxmoxAPI:
         if self._api is None:
@@ -161,7 +211,7 @@ class Connection:
                 )
             )
         # Reads are retried on transient failures (RETRY): one dropped connection is not an outage.
-        RETRY.mount(api._store["session"])
+        RETRY.mount(api._store["session"], self._pooled())
         return api
 
 
