@@ -30,6 +30,21 @@ def own_private_dir(path: Path) -> bool:
     return mine and safe
 
 
+def others_could_replace(path: Path) -> str | None:
+    """Why another user could have replaced `path` (a program or a directory of proxshift's cache) with
+    their own, or None when no one but this user (or root) could have: it is no symbolic link, and it and
+    every directory above it are owned by one of them and writable by no other user (or sticky, as /tmp)."""
+    try:
+        if path.is_symlink():
+            return f"{path} is a symbolic link"
+        for checked in [path, *path.resolve().parents]:
+            if not _nobody_else_can_replace(os.stat(checked)):
+                return f"{checked} can be changed by other users"
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    return None
+
+
 def _nobody_else_can_replace(info: os.stat_result) -> bool:
     """An ancestor in which no one but this user (or root) can rename or replace an entry: owned by one of
     them and writable by no other user, or sticky (/tmp: others may touch only their own entries)."""

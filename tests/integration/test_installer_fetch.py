@@ -140,3 +140,44 @@ def test_an_oc_older_than_4_17_is_not_used(tmp_path: Path, monkeypatch: pytest.M
     install_fake_oc(tmp_path / "bin", "4.17.3")
     found = find_oc(["4.19.1"])
     assert (found.source, found.has_report) == ("PATH", False)
+
+
+def test_a_cached_program_others_could_have_replaced_is_not_run(
+    mirror: Path, tmp_path: Path, cli: CliRunner, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proxshift.clients.installer import find_installer, find_oc
+    from proxshift.errors import UserInputError
+    from proxshift.lab.fake_oc import install_fake_oc
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # only the cache's programs
+    _publish(mirror, "4.19.1", "4.19.1", tmp_path)
+    assert cli("installer", "fetch", "4.19.1", "--mirror", (mirror / ".url").read_text()).code == 0
+    release = isolated_env / ".cache" / "proxshift" / "openshift-install" / "4.19.1"
+    assert release.stat().st_mode & 0o777 == 0o700  # made private, whatever the umask
+    install_fake_oc(release, "4.19.1")
+    assert find_installer("4.19.1", None).source == "cache" and find_oc(["4.19.1"]).source == "cache"
+    release.chmod(0o777)  # anyone could have swapped the programs in there
+    with pytest.raises(UserInputError, match=r"openshift-install is not run: .*4\.19\.1 can be changed by other users"):
+        find_installer("4.19.1", None)
+    with pytest.raises(UserInputError, match=r"oc \(not run: .*4\.19\.1 can be changed by other users\)"):
+        find_oc(["4.19.1"])
+    release.chmod(0o700)
+    (release / "oc").rename(release / "oc-real")
+    (release / "oc").symlink_to(release / "oc-real")
+    with pytest.raises(UserInputError, match=r"oc \(not run: .*/oc is a symbolic link\)"):
+        find_oc(["4.19.1"])
+
+
+def test_fetch_refuses_a_cache_other_users_can_write(
+    mirror: Path, tmp_path: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # not sticky: another user could rename proxshift's directory away and put theirs
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared))
+    _publish(mirror, "4.19.1", "4.19.1", tmp_path)
+    result = cli("installer", "fetch", "4.19.1", "--mirror", (mirror / ".url").read_text())
+    assert result.code == 2, result.err
+    assert f"{shared} can be changed by other users" in result.err
+    assert "XDG_CACHE_HOME" in result.err
+    assert [p for p in shared.rglob("*") if p.is_file()] == []  # nothing downloaded

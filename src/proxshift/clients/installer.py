@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from proxshift.config.install_dir import InstallDir
 from proxshift.config.paths import cache_root as proxshift_cache
 from proxshift.errors import OperationError, UserInputError
+from proxshift.files import others_could_replace
 
 if TYPE_CHECKING:
     import requests
@@ -71,7 +72,9 @@ def find_installer(version: str, installer_dir: str | None) -> InstallerBinary:
         mismatches.append(f"{on_path} is {reported or 'unknown'}")
     cached = cache_root() / version / "openshift-install"
     looked.append(str(cached))
-    if cached.is_file():
+    if cached.is_file() and (unsafe := others_could_replace(cached)):
+        mismatches.append(f"{cached} is not run: {unsafe}")
+    elif cached.is_file():
         reported = installer_version(cached)
         if reported == version:
             return InstallerBinary(cached, "cache")
@@ -125,7 +128,7 @@ def _fetch(
         expected = next((line.split()[0] for line in sums.text.splitlines() if line.split()[-1:] == [name]), None)
         if expected is None:
             raise OperationError(f"{base}/sha256sum.txt lists no {name}", "check the mirror")
-        target.mkdir(parents=True, exist_ok=True)
+        _cache_dir(target)
         download, actual = _download(session, f"{base}/{name}", target, progress)
     except requests.RequestException as exc:
         raise OperationError(
@@ -147,6 +150,20 @@ def _fetch(
             f"the downloaded {tool} reports {reported or 'no version'}, not {version}", "check the version and mirror"
         )
     return binary
+
+
+def _cache_dir(target: Path) -> None:
+    """The release's directory in the cache, made 0700 (its parents too), and refused when another user could
+    replace what is put there: proxshift runs those programs."""
+    for missing in [*reversed(target.parents), target]:
+        if not missing.exists():
+            missing.mkdir(mode=0o700)
+    unsafe = others_could_replace(target)
+    if unsafe:
+        raise UserInputError(
+            f"cannot keep programs in {target}: {unsafe}",
+            "point XDG_CACHE_HOME at a directory only you can write, or make that directory yours alone",
+        )
 
 
 def _download(
@@ -233,6 +250,9 @@ def find_oc(versions: list[str]) -> OcBinary:
     for found, source in candidates:
         if not found or not Path(found).is_file():
             looked.append("oc on PATH" if source == "PATH" else str(found))
+            continue
+        if source == "cache" and (unsafe := others_could_replace(Path(found))):
+            looked.append(f"{found} (not run: {unsafe})")
             continue
         reported = oc_version(Path(found))
         if reported and (release(reported) or (0, 0)) >= OC_MINIMUM:
