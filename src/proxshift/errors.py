@@ -63,6 +63,20 @@ def file_error(exc: OSError, doing: str | None = None, hint: str | None = None) 
     )
 
 
+def local_failure(exc: BaseException) -> OperationError | None:
+    """An OSError that is a local file's failure, as `file_error` words it: one that names its file, or a full
+    disk, a quota or a read-only filesystem met by a write that names none (a write to an open file)."""
+    import errno
+
+    if not isinstance(exc, OSError):
+        return None
+    if exc.filename is not None:
+        return file_error(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        return file_error(exc, "write a local file")
+    return None
+
+
 class Aborted(ProxshiftError):
     """The user answered no to a question before anything destructive: nothing was changed (exit 1)."""
 

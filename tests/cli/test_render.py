@@ -260,9 +260,14 @@ def test_error_event_matches_what_the_boundary_prints() -> None:
         "free some space on its filesystem, then run again",
         1,
     )
+    unnamed = OSError(errno.ENOSPC, "No space left on device")  # a write to an open file names none
+    assert error_event(unnamed) == Error(
+        "cannot write a local file: No space left on device", "free some space on its filesystem, then run again", 1
+    )
     assert error_event(ValueError("secret")) == Error(
         "unexpected ValueError inside proxshift", "run again with --debug for the traceback, and report it", 1
     )
+    assert error_event(OSError(errno.ECONNRESET, "reset")).message == "unexpected OSError inside proxshift"
 
 
 def test_the_last_line_says_provisioned_only_when_every_phase_is_done() -> None:

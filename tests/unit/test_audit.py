@@ -82,3 +82,21 @@ def test_reads_wait_for_what_follows_and_a_refusal_leaves_no_trace(tmp_path: Pat
         raise OperationError("Proxmox is unreachable", "check it")
     paths = [json.loads(line).get("path") for line in install_dir.audit_log.read_text().splitlines()]
     assert paths == ["p", None, "q", "r"]
+
+
+def test_a_trail_that_cannot_be_written_leaves_the_run_s_own_error_the_headline(tmp_path: Path) -> None:
+    """A full disk fails the phase first and the trail's last write after it: the phase's error is said."""
+    install_dir = InstallDir(tmp_path / "c")
+    install_dir.audit_log.mkdir(parents=True)  # the trail cannot be appended to
+    with pytest.raises(OperationError) as raised, trail(install_dir):
+        record("vault.read", path="secrets/data/x")  # a read: written when the run ends
+        raise OperationError("openshift-install agent create image failed", "see proxshift.log")
+    assert raised.value.message == "openshift-install agent create image failed"
+    assert raised.value.hint is not None
+    assert raised.value.hint.startswith("see proxshift.log; and cannot append to the audit trail")
+    assert raised.value.hint.endswith("its last lines are lost")
+    with pytest.raises(KeyboardInterrupt), trail(install_dir):  # Ctrl-C stays Ctrl-C
+        record("vault.read", path="secrets/data/x")
+        raise KeyboardInterrupt
+    with pytest.raises(OperationError, match="cannot append to the audit trail"), trail(install_dir):
+        record("vault.read", path="secrets/data/x")  # a run that ends well: the trail's failure is its error

@@ -196,3 +196,19 @@ def test_a_run_that_wrote_nothing_leaves_no_empty_install_dir(tmp_path: Path) ->
     with cluster_lock(install_dir, "proxshift provision c"):
         install_dir.state_file.write_text("{}")
     assert sorted(p.name for p in install_dir.path.iterdir()) == ["state.json"]
+
+
+def test_a_file_where_the_install_dir_or_its_parent_should_be_is_named(tmp_path: Path) -> None:
+    from proxshift.errors import OperationError
+
+    (tmp_path / "ocp_install").mkdir()
+    (tmp_path / "ocp_install" / "ocp").write_text("not a dir")
+    taken = cluster_lock(InstallDir(tmp_path / "ocp_install" / "ocp"), "proxshift provision ocp")
+    with pytest.raises(OperationError, match=r"ocp_install/ocp is a file, not a directory") as raised, taken:
+        pass
+    assert raised.value.hint and "move that file away" in raised.value.hint
+    (tmp_path / "elsewhere").write_text("not a dir")
+    taken = cluster_lock(InstallDir(tmp_path / "elsewhere" / "ocp"), "proxshift provision ocp")
+    with pytest.raises(OperationError, match=r"cannot create .*elsewhere/ocp: Not a directory") as raised, taken:
+        pass
+    assert raised.value.hint == "a file is in the way where a directory should be: move it away"

@@ -26,7 +26,7 @@ from proxshift import __version__
 from proxshift.cli.console import UI
 from proxshift.cli.context import AppContext
 from proxshift.config.paths import discover_paths
-from proxshift.errors import Aborted, ExitCode, InvalidInput, ProxshiftError, UserInputError, file_error
+from proxshift.errors import Aborted, ExitCode, InvalidInput, ProxshiftError, UserInputError, local_failure
 
 if TYPE_CHECKING:
     from proxshift.config.project import Project
@@ -321,8 +321,8 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one retu
     except Exception as exc:
         if debug:
             raise
-        if isinstance(exc, OSError) and exc.filename is not None:  # a file proxshift could not write or read
-            ui.error(file_error(exc))
+        if (failure := local_failure(exc)) is not None:  # a file proxshift could not write or read
+            ui.error(failure)
             return int(ExitCode.FAILED)
         # The message of an unexpected error may carry anything, secrets included: name its type only.
         ui.err.print(f"[red]error:[/red] unexpected {type(exc).__name__} inside proxshift")

@@ -89,15 +89,21 @@ def trail(install_dir: InstallDir) -> Iterator[None]:
         return
     opened = _Trail(install_dir.audit_log)
     token = _TRAIL.set(opened)
-    refused = False
     try:
         yield
-    except ProxshiftError as exc:
-        refused = exc.exit_code == ExitCode.BAD_INPUT
-        raise
-    finally:
+    except BaseException as exc:
         _TRAIL.reset(token)
-        opened.end(refused)
+        refused = isinstance(exc, ProxshiftError) and exc.exit_code == ExitCode.BAD_INPUT
+        try:
+            opened.end(refused)
+        except OperationError as lost:
+            # The run's own error (or Ctrl-C) stays what is said: a full disk fails the phase first, then
+            # the trail; the trail's failure is added to a proxshift error's hint.
+            if isinstance(exc, ProxshiftError):
+                exc.hint = "; ".join(filter(None, [exc.hint, f"and {lost.message}: its last lines are lost"]))
+        raise
+    _TRAIL.reset(token)
+    opened.end(refused=False)
 
 
 def record(event: str, **fields: Any) -> None:

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias, get_args
 
-from proxshift.errors import ExitCode, ProxshiftError, UserInputError, file_error
+from proxshift.errors import ExitCode, ProxshiftError, UserInputError, local_failure
 
 Finished = Literal["done", "failed", "interrupted"]
 
@@ -175,8 +175,7 @@ def tagged(report: Reporter, cluster: str) -> Reporter:
 
 def error_event(exc: BaseException, cluster: str = "") -> Error:
     """The event a failed run ends with: what the error boundary (cli/main.py) prints for the same error."""
-    if isinstance(exc, OSError) and exc.filename is not None:
-        exc = file_error(exc)
+    exc = local_failure(exc) or exc
     if isinstance(exc, ProxshiftError):
         return Error(exc.message, exc.hint, int(exc.exit_code), cluster=cluster)
     if isinstance(exc, KeyboardInterrupt):

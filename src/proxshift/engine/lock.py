@@ -20,7 +20,7 @@ from pathlib import Path
 
 from proxshift.config.install_dir import InstallDir
 from proxshift.engine.audit import trail
-from proxshift.errors import OperationError, UserInputError
+from proxshift.errors import OperationError, UserInputError, file_error
 
 _held: dict[tuple[str, int], int] = {}  # (lock file, thread) -> depth: a nested take in one thread is free
 _guard = threading.Lock()
@@ -114,10 +114,13 @@ def _acquire(install_dir: InstallDir, command: str) -> int:
     for _ in range(50):
         try:
             install_dir.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
+        except FileExistsError:
             raise OperationError(
-                f"cannot create {install_dir.path}: {exc.strerror}", "check that its parent is a writable directory"
+                f"{install_dir.path} is a file, not a directory",
+                "proxshift keeps the cluster's install directory there: move that file away, then run again",
             ) from None
+        except OSError as exc:
+            raise file_error(exc, f"create {install_dir.path}") from None
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except FileNotFoundError:
@@ -133,8 +136,12 @@ def _acquire(install_dir: InstallDir, command: str) -> int:
             os.close(fd)
             raise Locked(install_dir.cluster, holder, path) from None
         if _is_at(fd, path):
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
+            except OSError as exc:  # a full disk: the lock is held, but others could not say who holds it
+                os.close(fd)
+                raise file_error(exc, f"write the lock file {path}") from None
             return fd
         os.close(fd)  # the holder before us removed this file on release: lock the one at the path now
     raise OperationError(f"could not take the lock {path}: it kept being replaced", "run again")
