@@ -145,11 +145,14 @@ class Connection:
 
         host = self.endpoint.host
         url = f"https://{f'[{host}]' if ':' in host and not host.startswith('[') else host}:{self.endpoint.port}/"
-        # The pool a request of proxmoxer's session picks: its verify, after the environment's CA bundle.
-        settings = requests.Session().merge_environment_settings(url, {}, None, self.endpoint.verify, None)
-        if select_proxy(url, settings["proxies"]):
-            return
+        # Everything in the try: an exception that left this thread would print a traceback (a host that
+        # urllib.parse refuses, "pve1:8006" say, which proxmoxer itself accepts).
         try:
+            # The pool a request of proxmoxer's session picks: its verify, after the environment's CA bundle.
+            with requests.Session() as session:
+                settings = session.merge_environment_settings(url, {}, None, self.endpoint.verify, None)
+            if select_proxy(url, settings["proxies"]):
+                return
             pool = self._pooled().get_connection_with_tls_context(
                 requests.Request("GET", url).prepare(), settings["verify"]
             )
