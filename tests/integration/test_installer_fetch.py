@@ -181,3 +181,24 @@ def test_fetch_refuses_a_cache_other_users_can_write(
     assert f"{shared} can be changed by other users" in result.err
     assert "XDG_CACHE_HOME" in result.err
     assert [p for p in shared.rglob("*") if p.is_file()] == []  # nothing downloaded
+
+
+def test_a_cache_directory_another_fetch_makes_at_the_same_moment_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two `installer fetch` runs (openshift-install in one shell, `--oc` in another, or two CI jobs) may both
+    find the release's directory missing and both make it: the second uses it, not fail on 'File exists'."""
+    from proxshift.clients import installer
+
+    target = tmp_path / "cache" / "4.19.1"
+    looked: list[Path] = []
+
+    def made_meanwhile(path: Path) -> bool:
+        looked.append(path)
+        if path == target:
+            target.mkdir(mode=0o700)  # the other fetch, between this one's look and its mkdir
+        return path != target and path.is_dir()
+
+    monkeypatch.setattr(installer.Path, "exists", made_meanwhile)
+    installer._cache_dir(target)
+    assert target in looked and target.is_dir()

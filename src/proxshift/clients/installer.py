@@ -157,7 +157,7 @@ def _cache_dir(target: Path) -> None:
     replace what is put there: proxshift runs those programs."""
     for missing in [*reversed(target.parents), target]:
         if not missing.exists():
-            missing.mkdir(mode=0o700)
+            missing.mkdir(mode=0o700, exist_ok=True)  # another fetch run may make it at the same moment
     unsafe = others_could_replace(target)
     if unsafe:
         raise UserInputError(
