@@ -410,6 +410,24 @@ def test_an_iso_storage_the_node_lacks_is_named_though_its_content_was_read_ahea
     assert pve_lab.pve.vms == []
 
 
+def test_a_node_read_that_fails_ahead_is_not_made_again_by_the_checks(
+    root: Path, pve_lab: PveLab, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The storages are read ahead because every check of a node's VMs reads them: when that read fails
+    (retried, as reads are), the checks must not make it again, or a hung node costs its timeouts twice."""
+    from proxshift.clients.proxmox import connection
+    from proxshift.clients.transport import RetryPolicy
+
+    monkeypatch.setattr(connection, "RETRY", RetryPolicy(attempts=2))
+    pve_lab.pve.fail("GET", "/nodes/pve2/storage", 503, "Service Unavailable", html=True)
+    result = cli("--root", root, "vms", "create", "ocp-sno1")
+    assert result.code == 1, result.err
+    assert "answered HTTP 503" in result.err
+    storages = [p for m, p, _ in pve_lab.pve.requests if m == "GET" and p.endswith("/nodes/pve2/storage")]
+    assert len(storages) == 2  # the read and its one retry, once
+    assert pve_lab.pve.vms == []
+
+
 def test_iso_upload_lands_and_is_skipped_the_second_time(root: Path, pve_lab: PveLab, cli: CliRunner) -> None:
     pve_lab.pve.storages["your_nfs"]["files"].clear()
     pve_lab.pve.storages["your_nfs"]["volumes"] = {}

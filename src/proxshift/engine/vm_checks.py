@@ -62,15 +62,23 @@ class NodeFacts:
         """Make these reads at once (each answer kept for when a check asks for it)."""
         in_parallel(list(reads), lambda read: read())
 
-    def read_ahead(self, *reads: Callable[[], object]) -> None:
-        """Make these reads at once, before the checks that may ask for them. A read that fails is left
-        unkept: a check that does need it reads it again and meets the error there, in its own words."""
+    def read_ahead(self, reads: list[Callable[[], object]], guesses: list[Callable[[], object]]) -> None:
+        """Make these reads at once, before the checks that ask for them: `reads`, which they are sure to ask
+        for, and `guesses`, which they may not. A read that fails fails here, as it would in the checks (made
+        again there, a hung node would cost its timeouts twice); a guess that fails is left unkept: a check
+        that does need it reads it again and meets the error there, in its own words."""
 
-        def attempt(read: Callable[[], object]) -> None:
+        def attempt(item: tuple[Callable[[], object], bool]) -> None:
+            read, guess = item
+            if not guess:
+                read()
+                return
             with contextlib.suppress(ProxshiftError):
                 read()
 
-        in_parallel(list(reads), attempt, at_once=CONNECTIONS)
+        in_parallel(
+            [(read, False) for read in reads] + [(read, True) for read in guesses], attempt, at_once=CONNECTIONS
+        )
 
     def privileges(self) -> dict[str, set[str]]:
         held: dict[str, set[str]] = self._once(("privileges",), self.prox.cluster.privileges)
@@ -199,20 +207,23 @@ def check_environment(facts: NodeFacts, specs: list[VmSpec], iso_present: bool =
     return problems
 
 
-def _node_reads(facts: NodeFacts, specs: list[VmSpec], iso_present: bool) -> list[Callable[[], object]]:
+def _node_reads(
+    facts: NodeFacts, specs: list[VmSpec], iso_present: bool
+) -> tuple[list[Callable[[], object]], list[Callable[[], object]]]:
     """What the checks below read on each node, so that it goes out in one round trip rather than two:
-    the storages, the bridges, and the content of the ISO's storage, which the checks read only once the
-    storages show it holds ISOs (read ahead on that guess; where it does not, the read fails unkept)."""
+    the storages and the bridges, which they read for sure, and (a guess) the content of the ISO's storage,
+    which they read only once the storages show it holds ISOs (where it does not, the read fails unkept)."""
     reads: dict[tuple[str, ...], Callable[[], object]] = {}
+    guesses: dict[tuple[str, ...], Callable[[], object]] = {}
     for spec in specs:
         node = spec.node
         reads[("storages", node)] = partial(facts.storages, node)
-        if any(NET_KEY.fullmatch(key) for key in spec.params):
-            reads[("bridges", node)] = partial(facts.bridges, node)
+        if any(NET_KEY.fullmatch(key) and option(str(value), "bridge") for key, value in spec.params.items()):
+            reads[("bridges", node)] = partial(facts.bridges, node)  # as _devices asks
         if spec.iso_volume and iso_present:
             storage = spec.iso_volume.partition(":")[0]
-            reads[("isos", node, storage)] = partial(facts.isos, node, storage)
-    return list(reads.values())
+            guesses[("isos", node, storage)] = partial(facts.isos, node, storage)
+    return list(reads.values()), list(guesses.values())
 
 
 def _boot(facts: NodeFacts, spec: VmSpec) -> list[str]:
