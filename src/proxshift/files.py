@@ -32,12 +32,11 @@ def own_private_dir(path: Path) -> bool:
 
 def others_could_replace(path: Path) -> str | None:
     """Why another user could have replaced `path` (a program or a directory of proxshift's cache) with
-    their own, or None when no one but this user (or root) could have: it is no symbolic link, and it and
-    every directory above it are owned by one of them and writable by no other user (or sticky, as /tmp)."""
+    their own, or None when no one but this user (or root) could have: it, every directory its path names
+    (so each one holding a symbolic link on the way) and every directory it leads to are owned by one of
+    them and writable by no other user (or sticky, as /tmp)."""
     try:
-        if path.is_symlink():
-            return f"{path} is a symbolic link"
-        for checked in [path, *path.resolve().parents]:
+        for checked in dict.fromkeys([path, *path.parents, *path.resolve().parents]):
             if not _nobody_else_can_replace(os.stat(checked)):
                 return f"{checked} can be changed by other users"
     except OSError as exc:

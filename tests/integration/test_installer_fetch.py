@@ -162,10 +162,15 @@ def test_a_cached_program_others_could_have_replaced_is_not_run(
     with pytest.raises(UserInputError, match=r"oc \(not run: .*4\.19\.1 can be changed by other users\)"):
         find_oc(["4.19.1"])
     release.chmod(0o700)
-    (release / "oc").rename(release / "oc-real")
-    (release / "oc").symlink_to(release / "oc-real")
-    with pytest.raises(UserInputError, match=r"oc \(not run: .*/oc is a symbolic link\)"):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    elsewhere.chmod(0o777)
+    (release / "oc").rename(elsewhere / "oc")
+    (release / "oc").symlink_to(elsewhere / "oc")  # the link is safe where it is, not where it leads
+    with pytest.raises(UserInputError, match=r"oc \(not run: .*elsewhere can be changed by other users\)"):
         find_oc(["4.19.1"])
+    elsewhere.chmod(0o755)
+    assert find_oc(["4.19.1"]).path == release / "oc"  # a link into a safe place is fine
 
 
 def test_fetch_refuses_a_cache_other_users_can_write(
@@ -180,7 +185,15 @@ def test_fetch_refuses_a_cache_other_users_can_write(
     assert result.code == 2, result.err
     assert f"{shared} can be changed by other users" in result.err
     assert "XDG_CACHE_HOME" in result.err
-    assert [p for p in shared.rglob("*") if p.is_file()] == []  # nothing downloaded
+    assert list(shared.iterdir()) == []  # refused before anything was fetched or made
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (shared / "cache").symlink_to(private)  # the link itself lies in the directory others can write
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared / "cache"))
+    result = cli("installer", "fetch", "4.19.1", "--mirror", (mirror / ".url").read_text())
+    assert result.code == 2, result.err
+    assert f"{shared} can be changed by other users" in result.err
+    assert list(private.iterdir()) == []
 
 
 def test_a_cache_directory_another_fetch_makes_at_the_same_moment_is_used(

@@ -118,6 +118,7 @@ def _fetch(
     base = f"{mirror.rstrip('/')}/{version}"
     name = _tarball_name(tool)
     target = cache_root() / version
+    _refuse_a_shared_cache(target)
     session = RETRY.session()  # a mirror's 503 or a dropped connection is tried again, as every other read
     try:
         sums = session.get(f"{base}/sha256sum.txt", timeout=30)
@@ -152,18 +153,24 @@ def _fetch(
     return binary
 
 
-def _cache_dir(target: Path) -> None:
-    """The release's directory in the cache, made 0700 (its parents too), and refused when another user could
-    replace what is put there: proxshift runs those programs."""
-    for missing in [*reversed(target.parents), target]:
-        if not missing.exists():
-            missing.mkdir(mode=0o700, exist_ok=True)  # another fetch run may make it at the same moment
-    unsafe = others_could_replace(target)
+def _refuse_a_shared_cache(target: Path, checked: Path | None = None) -> None:
+    """Exit 2 when another user could replace what is put in `target` (proxshift runs those programs); before
+    anything is fetched or made, its nearest existing directory is what decides."""
+    checked = checked or next(directory for directory in [target, *target.parents] if directory.exists())
+    unsafe = others_could_replace(checked)
     if unsafe:
         raise UserInputError(
             f"cannot keep programs in {target}: {unsafe}",
             "point XDG_CACHE_HOME at a directory only you can write, or make that directory yours alone",
         )
+
+
+def _cache_dir(target: Path) -> None:
+    """The release's directory in the cache, made 0700 (its parents too), checked again once made."""
+    for missing in [*reversed(target.parents), target]:
+        if not missing.exists():
+            missing.mkdir(mode=0o700, exist_ok=True)  # another fetch run may make it at the same moment
+    _refuse_a_shared_cache(target, checked=target)
 
 
 def _download(

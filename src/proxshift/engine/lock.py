@@ -140,7 +140,7 @@ def _acquire(install_dir: InstallDir, command: str) -> int:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
             except OSError as exc:  # a full disk: the lock is held, but others could not say who holds it
-                os.close(fd)
+                _release(path, fd)
                 raise file_error(exc, f"write the lock file {path}") from None
             return fd
         os.close(fd)  # the holder before us removed this file on release: lock the one at the path now
