@@ -22,12 +22,10 @@ def own_private_dir(path: Path) -> bool:
             if not missing.exists():
                 missing.mkdir(mode=0o700)
         info = os.lstat(path)
-        ancestors = path.resolve().parents
-        safe = all(_nobody_else_can_replace(os.stat(ancestor)) for ancestor in ancestors)
     except OSError:
         return False
     mine = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
-    return mine and safe
+    return mine and others_could_replace(path) is None
 
 
 def others_could_replace(path: Path) -> str | None:

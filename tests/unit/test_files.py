@@ -153,3 +153,18 @@ def test_own_private_dir_refuses_one_under_a_directory_others_may_write(tmp_path
     shared.chmod(0o1777)  # sticky, as /tmp: others may rename only their own entries
     assert files.own_private_dir(shared / "proxshift" / "templates")
     assert _mode(shared / "proxshift") == 0o700  # the parents it makes are private too, whatever the umask
+
+
+def test_a_directory_holding_a_link_on_the_way_counts(tmp_path: Path, open_umask: None) -> None:
+    """XDG_CACHE_HOME=/shared/cache, a link in a directory others may write, into a private one: another
+    user could point the link elsewhere, so neither the cache nor a program in it is trusted."""
+    shared, private = tmp_path / "shared", tmp_path / "private"
+    shared.mkdir()
+    shared.chmod(0o777)
+    private.mkdir(mode=0o700)
+    (shared / "cache").symlink_to(private, target_is_directory=True)
+    assert not files.own_private_dir(shared / "cache" / "proxshift")
+    assert files.others_could_replace(shared / "cache" / "proxshift") == f"{shared} can be changed by other users"
+    shared.chmod(0o755)
+    assert files.own_private_dir(shared / "cache" / "proxshift")
+    assert files.others_could_replace(shared / "cache" / "proxshift") is None
