@@ -179,6 +179,12 @@ def _report(
             f"predecessor 246, 41 per VM); first request / last request at (median s since launch): "
             + ", ".join(f"{step} {_at(rounds, step, 'first')} / {_at(rounds, step, 'last')}" for step, _ in STEPS)
         )
+        spans = {step: [r[step]["last"] - r[step]["first"] for r in rounds] for step, _ in STEPS[:2]}
+        print(
+            "    from the login to the last request (median, min-max; the requests' own time, which the "
+            "processes' start-up does not blur): "
+            + ", ".join(f"{step} {median(span):.3f} ({spread(span)})" for step, span in spans.items())
+        )
         print(f"    post-create writes per VM id: {rounds[-1]['per-vm writes']}")
     print("cpu: median user + system seconds of the proxshift process(es)")
     print("\n".join(verdicts))
