@@ -157,6 +157,18 @@ def failure_kind(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def answer_lost(exc: BaseException) -> bool:
+    """Whether a request may have reached the server with its answer lost on the way back: the connection
+    dropped after it was sent, or the answer did not come in time. (A refused or unreachable connection,
+    a DNS or TLS failure: it never got there; an HTTP status: it was answered.)"""
+    chain = list(_chain(exc))
+    if _tls_kind(chain) or _named(chain, "ConnectTimeout", "ConnectTimeoutError", "NewConnectionError"):
+        return False
+    if _named(chain, "ReadTimeout", "ReadTimeoutError"):
+        return True
+    return _network_kind(chain) is None and _answer_kind(chain) == "connection dropped"
+
+
 def _first(chain: list[BaseException], *types: type[BaseException]) -> BaseException | None:
     return next((error for error in chain if isinstance(error, types)), None)
 

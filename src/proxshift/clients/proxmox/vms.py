@@ -6,6 +6,7 @@ from typing import Any
 
 from proxshift.clients.proxmox.connection import Connection
 from proxshift.clients.proxmox.tasks import Tasks
+from proxshift.clients.transport import answer_lost
 from proxshift.errors import OperationError
 
 
@@ -43,7 +44,24 @@ class VmApi:
         self.tasks.wait(str(upid), doing)
 
     def start(self, node: str, vmid: int, name: str = "") -> None:
-        """Start and check it runs: a start task can end OK with the VM stopped again."""
+        """Start and check it runs: a start task can end OK with the VM stopped again.
+
+        A start whose answer was lost (the connection dropped after it went out, or the answer timed out)
+        may or may not have reached PVE, so it is not simply sent again as a read would be: it is asked
+        once more, and if PVE refuses that one (the VM already runs, its start holds the lock), the VM's
+        status says whether the first one went through."""
+        try:
+            self._start(node, vmid, name)
+        except OperationError as exc:
+            if not answer_lost(exc):
+                raise
+            try:
+                self._start(node, vmid, name)
+            except OperationError:
+                if self.status(node, vmid).get("status") != "running":
+                    raise
+
+    def _start(self, node: str, vmid: int, name: str) -> None:
         doing = f"starting {vm_label(vmid, name)}"
         with self.connection.errors(doing):
             upid = self._qemu(node, vmid).status.start.post()
