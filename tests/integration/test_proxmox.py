@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -364,9 +365,16 @@ def test_an_early_login_is_the_one_login_and_taken_only_for_its_endpoint_and_cre
     prox = proxmox_for(project, "ocp", early=early)[0]
     assert prox.connection is early and prox.tasks.connection is early  # the audited tasks too
     assert len(prox.cluster.guests()) == 0
+    pools = early._pooled().poolmanager.pools
+    deadline = time.monotonic() + 10
+    while [pools[key].num_connections for key in pools.keys()] != [6] and time.monotonic() < deadline:  # noqa: SIM118
+        time.sleep(0.01)
+    assert [pools[key].num_connections for key in pools.keys()] == [6]  # noqa: SIM118 - one per VM of ocp
     assert [p for m, p, _ in pve_lab.pve.requests if m == "POST"] == ["/api2/json/access/ticket"]
     monkeypatch.setenv("PROXSHIFT_PROXMOX_USER", "someone@pve")  # other credentials: a connection of its own
-    assert proxmox_for(project, "ocp", early=early)[0].connection is not early
+    other = proxmox_for(project, "ocp", early=early)[0].connection
+    assert other is not early
+    assert other._adapter is None  # and none opened ahead: it is made where it is first needed
     monkeypatch.delenv("PROXSHIFT_PROXMOX_USER")  # credentials only from Vault: no login before the inventory
     assert log_in_early(project.settings) is None
 

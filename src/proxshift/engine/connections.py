@@ -122,7 +122,8 @@ def connect_proxmox(
         poll_interval=settings.proxmox.poll_interval,
         task_timeout=settings.proxmox.task_timeout,
     )
-    prox.connection.open_ahead(min(len(cluster.nodes), PARALLEL))  # the VMs are worked on at once
+    if same:  # a VM command, about to work on the VMs at once: their connections open during the login
+        prox.connection.open_ahead(min(len(cluster.nodes), PARALLEL))
     return audited_proxmox(prox)
 
 
