@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,10 +58,12 @@ def test_the_console_script_collects_seldom_and_not_at_the_exit(monkeypatch: pyt
     calls: list[str] = []
     monkeypatch.setattr("gc.set_threshold", lambda young: calls.append(f"threshold {young}"))
     monkeypatch.setattr("gc.freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr("signal.signal", lambda signum, handler: calls.append(f"{signum!r} {handler!r}"))
     monkeypatch.setattr("sys.argv", ["proxshift", "--version"])
     with pytest.raises(SystemExit) as leaving:
         main()
-    assert (leaving.value.code, calls) == (0, ["threshold 10000", "freeze"])
+    ignored = f"{signal.SIGINT!r} {signal.SIG_IGN!r}"  # the exit is not cut short by a late Ctrl-C
+    assert (leaving.value.code, calls) == (0, ["threshold 10000", ignored, "freeze"])
 
 
 def test_short_help_everywhere(cli: CliRunner) -> None:
@@ -80,3 +83,50 @@ def test_debug_from_the_environment(cli: CliRunner, predecessor_root: Path, monk
     monkeypatch.setenv("PROXSHIFT_DEBUG", "1")
     result = cli("--root", predecessor_root, "clusters")
     assert "debug: " in result.err
+
+
+def _second_ctrl_c(code: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter (a real SIGINT must not reach pytest's), the main thread as the console script's."""
+    return subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+
+
+def test_a_second_ctrl_c_while_the_ending_is_said_does_not_cut_it_short() -> None:
+    """Ctrl-C in a terminal under `timeout --foreground` (or pressed twice) comes twice, a moment apart: the
+    second one met the error boundary saying the first one's ending, and put a traceback in its place."""
+    code = (
+        "import os, signal, sys\n"
+        "import proxshift.cli.lab_env, proxshift.cli\n"
+        "m = sys.modules['proxshift.cli.main']\n"
+        "from proxshift.engine.provision import Interrupted\n"
+        "def invoke(argv):\n"
+        "    raise Interrupted('interrupted during wait; completed phases are recorded', 'resume with: x')\n"
+        "def stale_lab_env():  # what the ending does first: here, the second SIGINT arrives\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return None\n"
+        "m._invoke, proxshift.cli.lab_env.stale_lab_env = invoke, stale_lab_env\n"
+        "print('code', m.run(['provision', 'x']))\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)  # Python's own again after the run\n"
+    )
+    done = _second_ctrl_c(code)
+    assert done.stdout == "code 130\nTrue\n"
+    assert "error: interrupted during wait; completed phases are recorded" in done.stderr
+    assert "  hint: resume with: x" in done.stderr
+
+
+def test_a_ctrl_c_while_the_process_exits_is_ignored() -> None:
+    """The exit runs the clients' atexit callbacks (kubernetes removes its temporary files): a late Ctrl-C
+    there printed 'Exception ignored in atexit callback' and a traceback after the run's last line."""
+    code = (
+        "import atexit, os, signal, sys, time\n"
+        "def late():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(0.05)\n"
+        "    print('atexit done')\n"
+        "atexit.register(late)\n"
+        "sys.argv = ['proxshift', '--version']\n"
+        "from proxshift.cli.main import main\n"
+        "main()\n"
+    )
+    done = _second_ctrl_c(code)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[-1] == "atexit done"

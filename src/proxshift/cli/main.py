@@ -14,6 +14,7 @@ import gc
 import importlib
 import inspect
 import os
+import signal
 import sys
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
@@ -278,8 +279,10 @@ def _entry() -> typer.Typer:
 
 def _failed(ui: UI, exc: ProxshiftError, debug: bool) -> int:
     """An operation's error: one line and a hint (a traceback with --debug)."""
-    if debug:
-        ui.err.print_exception()
+    if debug:  # said after the except block it came from: its traceback given, not found in sys.exc_info()
+        from rich.traceback import Traceback
+
+        ui.err.print(Traceback.from_exception(type(exc), exc, exc.__traceback__))
     if not isinstance(exc, UserInputError):  # old lab tokens: re-sourcing .lab/env is the fix, not a login
         from proxshift.cli.lab_env import stale_lab_env
 
@@ -288,47 +291,73 @@ def _failed(ui: UI, exc: ProxshiftError, debug: bool) -> int:
     return int(exc.exit_code)
 
 
-def run(argv: list[str]) -> int:  # noqa: PLR0911 - the error boundary: one return per kind of ending
-    """Run the CLI in-process and return the exit code; the one error boundary."""
+def run(argv: list[str], *, exiting: bool = False) -> int:
+    """Run the CLI in-process and return the exit code; the one error boundary. `exiting`: the process ends
+    after it (the console script), and Ctrl-C stays ignored from the run's ending on."""
     argv, debug = _hoist_debug(argv)
     ui = UI(debug=debug)
+    ended: BaseException | None = None
     try:
         # A context of its own: the audit trail's command (engine/audit.py) is this run's, in-process too.
         result = contextvars.copy_context().run(_invoke, argv)
-    except InvalidInput as exc:
+    except BaseException as exc:
+        ended = exc
+    if ended is None and not exiting:
+        return int(result) if isinstance(result, int) else int(ExitCode.OK)
+    # The ending is said whole: a second Ctrl-C a moment after the first (pressed twice, or the one `timeout
+    # --foreground` passes on) would put a traceback in its place, or cut the exit's atexit callbacks short.
+    # Ignored here, with no call in between: one that came during the unwinding is dropped too.
+    while True:
+        try:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except KeyboardInterrupt:  # pending when SIGINT was about to be ignored: raised by signal.signal
+            continue
+        except ValueError:  # not the main thread: signals go to the main thread anyway
+            previous = None
+        break
+    try:
+        if ended is None:
+            return int(result) if isinstance(result, int) else int(ExitCode.OK)
+        return _ending(ui, ended, debug)
+    finally:
+        if previous is not None and not exiting:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _ending(ui: UI, exc: BaseException, debug: bool) -> int:  # noqa: PLR0911 - one return per kind of ending
+    """How a run that raised ends: what it says and its exit code."""
+    if isinstance(exc, InvalidInput):
         ui.problems(exc.problems)
         ui.error(exc)
         return int(exc.exit_code)
-    except Aborted as exc:  # the user said no: not an error, just the fact
+    if isinstance(exc, Aborted):  # the user said no: not an error, just the fact
         ui.info(exc.message)
         return int(exc.exit_code)
-    except ProxshiftError as exc:
+    if isinstance(exc, ProxshiftError):
         return _failed(ui, exc, debug)
-    except (typer.Abort, KeyboardInterrupt):
+    if isinstance(exc, (typer.Abort, KeyboardInterrupt)):
         ui.info("interrupted")
         return int(ExitCode.INTERRUPTED)
-    except typer.TyperException as exc:  # usage errors: unknown option, missing argument
+    if isinstance(exc, typer.TyperException):  # usage errors: unknown option, missing argument
         show = getattr(exc, "show", None)
         if callable(show):
             show()
         else:
             ui.info(f"Error: {exc.format_message()}")
         return int(ExitCode.BAD_INPUT)
-    except typer.Exit as exc:
+    if isinstance(exc, typer.Exit):
         return int(exc.exit_code)
-    except SystemExit as exc:  # --show-completion and --install-completion end with sys.exit
+    if isinstance(exc, SystemExit):  # --show-completion and --install-completion end with sys.exit
         return exc.code if isinstance(exc.code, int) else int(ExitCode.OK if exc.code is None else ExitCode.FAILED)
-    except Exception as exc:
-        if debug:
-            raise
-        if (failure := local_failure(exc)) is not None:  # a file proxshift could not write or read
-            ui.error(failure)
-            return int(ExitCode.FAILED)
-        # The message of an unexpected error may carry anything, secrets included: name its type only.
-        ui.err.print(f"[red]error:[/red] unexpected {type(exc).__name__} inside proxshift")
-        ui.err.print("  [dim]hint:[/dim] run again with --debug for the traceback, and report it")
+    if debug or not isinstance(exc, Exception):
+        raise exc
+    if (failure := local_failure(exc)) is not None:  # a file proxshift could not write or read
+        ui.error(failure)
         return int(ExitCode.FAILED)
-    return int(result) if isinstance(result, int) else int(ExitCode.OK)
+    # The message of an unexpected error may carry anything, secrets included: name its type only.
+    ui.err.print(f"[red]error:[/red] unexpected {type(exc).__name__} inside proxshift")
+    ui.err.print("  [dim]hint:[/dim] run again with --debug for the traceback, and report it")
+    return int(ExitCode.FAILED)
 
 
 def _invoke(argv: list[str]) -> object:
@@ -345,7 +374,7 @@ def main() -> None:
     # its CPU time and nothing found. 10,000 collects ~10 times, and still keeps long runs (provision,
     # wait) from piling up cycles.
     gc.set_threshold(10_000)
-    code = run(sys.argv[1:])
+    code = run(sys.argv[1:], exiting=True)
     # All that is left goes with the process: spare the collector its passes over every object at exit
     # (typer's, pydantic's, requests'...), a fifth of a short command's CPU time.
     gc.freeze()
