@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import signal
 import subprocess
@@ -140,6 +141,25 @@ def _exited(pid: int, within: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.02)
+
+
+def ignore_sigint() -> Callable[[], object] | None:
+    """Ignore Ctrl-C from now on: for a run that is ending already, a second one (pressed twice, or the one
+    `timeout --foreground` passes on a moment after the terminal's) would cut its ending short. One that
+    was pending is dropped too (signal.signal itself raises it: tried again). Returns what puts the
+    previous handler back; None off the main thread, where signals are not handled anyway."""
+    previous: Any = None
+    while True:
+        try:
+            if previous is None:
+                previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except KeyboardInterrupt:
+            continue
+        except ValueError:
+            return None
+        break
+    return functools.partial(signal.signal, signal.SIGINT, previous)
 
 
 class _Interrupts:

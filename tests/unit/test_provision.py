@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +125,34 @@ def test_ctrl_c_in_a_phase_is_exit_130_with_a_resume_hint(loaded: Project) -> No
         PhaseStarted("slow", cluster="sno"),
         PhaseFinished("slow", "interrupted", _seconds(events, "slow"), cluster="sno"),
     ]
+
+
+def test_a_second_ctrl_c_while_the_first_is_reported_keeps_the_resume_hint(project: ProjectFiles) -> None:
+    """Ctrl-C pressed twice (or the one `timeout --foreground` passes on, a moment after the terminal's):
+    the second one came while the interrupted phase was being reported, and the run then ended as a bare
+    KeyboardInterrupt, without the resume hint. A fresh interpreter: a real SIGINT must not reach pytest."""
+    root = project.write()
+    code = (
+        "import os, signal\n"
+        "from pathlib import Path\n"
+        "from proxshift.config.paths import discover_paths\n"
+        "from proxshift.config.project import load_project\n"
+        "from proxshift.engine.events import PhaseFinished\n"
+        "from proxshift.engine.phases.base import Options\n"
+        "from proxshift.engine.provision import Interrupted, Provision\n"
+        "from tests.unit.test_provision import stub\n"
+        "def report(event):\n"
+        "    if isinstance(event, PhaseFinished) and event.status == 'interrupted':\n"
+        "        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C\n"
+        f"project = load_project(discover_paths(Path({str(root)!r})))\n"
+        "phases = [stub('slow', failure=KeyboardInterrupt())]\n"
+        "try:\n"
+        "    Provision(project, 'sno', Options(), report, phases).run()\n"
+        "except Interrupted as exc:\n"
+        "    print(exc.hint)\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)  # Python's own again\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, cwd=Path.cwd()
+    )
+    assert done.stdout == "resume with: proxshift provision sno\nTrue\n", done.stderr

@@ -14,7 +14,6 @@ import gc
 import importlib
 import inspect
 import os
-import signal
 import sys
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
@@ -306,22 +305,16 @@ def run(argv: list[str], *, exiting: bool = False) -> int:
         return int(result) if isinstance(result, int) else int(ExitCode.OK)
     # The ending is said whole: a second Ctrl-C a moment after the first (pressed twice, or the one `timeout
     # --foreground` passes on) would put a traceback in its place, or cut the exit's atexit callbacks short.
-    # Ignored here, with no call in between: one that came during the unwinding is dropped too.
-    while True:
-        try:
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except KeyboardInterrupt:  # pending when SIGINT was about to be ignored: raised by signal.signal
-            continue
-        except ValueError:  # not the main thread: signals go to the main thread anyway
-            previous = None
-        break
+    from proxshift.processes import ignore_sigint
+
+    restore = ignore_sigint()
     try:
         if ended is None:
             return int(result) if isinstance(result, int) else int(ExitCode.OK)
         return _ending(ui, ended, debug)
     finally:
-        if previous is not None and not exiting:
-            signal.signal(signal.SIGINT, previous)
+        if restore is not None and not exiting:
+            restore()
 
 
 def _ending(ui: UI, exc: BaseException, debug: bool) -> int:  # noqa: PLR0911 - one return per kind of ending

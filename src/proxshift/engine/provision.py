@@ -33,6 +33,7 @@ from proxshift.engine.phases.base import Options, Phase, PhaseContext, PhasePlan
 from proxshift.engine.phases.flow import PHASES, select
 from proxshift.engine.state import State
 from proxshift.errors import ExitCode, ProxshiftError, UserInputError
+from proxshift.processes import ignore_sigint
 
 
 class Interrupted(ProxshiftError):
@@ -188,7 +189,13 @@ class Provision:
             phase.execute(ctx)  # its run between its hooks
             state.record(phase.name, inputs, time.monotonic() - began, parts)  # not recorded: not done
         except KeyboardInterrupt:
-            self.report(PhaseFinished(phase.name, "interrupted", _since(began)))
+            # A second Ctrl-C while this one's ending is reported would lose the resume hint: dropped.
+            restore = ignore_sigint()
+            try:
+                self.report(PhaseFinished(phase.name, "interrupted", _since(began)))
+            finally:
+                if restore is not None:
+                    restore()
             raise Interrupted(
                 f"interrupted during {phase.name}; completed phases are recorded",
                 f"resume with: proxshift provision {self.name}",
