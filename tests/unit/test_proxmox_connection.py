@@ -19,6 +19,5 @@ def test_a_host_the_url_parser_refuses_raises_nothing_on_the_threads(
     escaped: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: escaped.append(args.exc_value))
     connection = Connection(Endpoint(host, 8006, True), ProxmoxCredentials("root@pam", password=Secret("x", "t")))
-    for thread in connection.open_ahead(2):
-        thread.join()
+    connection.open_ahead(2).join()
     assert escaped == []

@@ -16,6 +16,8 @@ from proxshift.secret import Secret
 if TYPE_CHECKING:
     from proxmoxer import ProxmoxAPI
     from requests.adapters import HTTPAdapter
+    from urllib3 import HTTPConnectionPool
+    from urllib3._base_connection import BaseHTTPConnection
 
 REQUEST_TIMEOUT = 60  # proxmoxer's 5 s default is too short for a busy node
 CONNECT_TIMEOUT = 10  # a host that does not answer at all: each of RETRY's attempts waits this long
@@ -127,18 +129,17 @@ class Connection:
             self._ahead = threading.Thread(target=log_in, name="proxmox-login", daemon=True)
             self._ahead.start()
 
-    def open_ahead(self, count: int) -> list[threading.Thread]:
+    def open_ahead(self, count: int) -> threading.Thread:
         """Open `count` connections to the API host now, on threads, into the pool the session uses once
         logged in: requests made at once later (one per VM) then find them open instead of each waiting for
         its own TCP and TLS handshake, which overlap the login's round trip instead. Best effort: nothing
-        waits for them (the threads are returned for tests), a connection that does not open is the next
-        request's to open and to report, and none is opened through a proxy."""
-        threads = [threading.Thread(target=self._open_one, name="proxmox-connect", daemon=True) for _ in range(count)]
-        for thread in threads:
-            thread.start()
-        return threads
+        waits for them (the thread is returned for tests, and ends once they are open), a connection that
+        does not open is the next request's to open and to report, and none is opened through a proxy."""
+        thread = threading.Thread(target=self._open, args=(count,), name="proxmox-connect", daemon=True)
+        thread.start()
+        return thread
 
-    def _open_one(self) -> None:
+    def _open(self, count: int) -> None:
         import requests
         from requests.utils import select_proxy
         from urllib3 import HTTPConnectionPool
@@ -158,17 +159,15 @@ class Connection:
             )
             if not isinstance(pool, HTTPConnectionPool):
                 return
-            connection = pool._get_conn()
+            # All the slots first, then the handshakes: none takes a connection another one just opened.
+            taken = [pool._get_conn() for _ in range(count)]
         except Exception:  # best effort: the request that needs a connection opens it, and says why not
             return
-        try:
-            connection.timeout = CONNECT_TIMEOUT
-            connection.connect()
-        except Exception:  # as above; the slot goes back to the pool empty
-            connection.close()
-            pool._put_conn(None)
-        else:
-            pool._put_conn(connection)
+        openers = [threading.Thread(target=_connect_into, args=(pool, one), daemon=True) for one in taken]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
 
     def _pooled(self) -> HTTPAdapter:
         """The one adapter (retry policy and pool of connections) of this connection's session."""
@@ -216,6 +215,20 @@ class Connection:
         # Reads are retried on transient failures (RETRY): one dropped connection is not an outage.
         RETRY.mount(api._store["session"], self._pooled())
         return api
+
+
+def _connect_into(pool: HTTPConnectionPool, connection: BaseHTTPConnection) -> None:
+    """Open one connection taken from `pool` (unless a request already did) and give it back; one that does
+    not open goes back as an empty slot."""
+    try:
+        if connection.is_closed:
+            connection.timeout = CONNECT_TIMEOUT
+            connection.connect()
+    except Exception:  # the request that needs it opens it, and says why not
+        connection.close()
+        pool._put_conn(None)
+    else:
+        pool._put_conn(connection)
 
 
 def _retrying_login(login: Callable[[], ProxmoxAPI], sleep: Callable[[float], None] = time.sleep) -> ProxmoxAPI:
