@@ -12,15 +12,21 @@ def private_dir(path: Path) -> None:
     path.chmod(0o700)
 
 
+def make_private_dirs(path: Path) -> None:
+    """`path` and each missing directory above it made 0700, whatever the umask (one another run makes at
+    the same moment is used)."""
+    for missing in [*reversed(path.parents), path]:
+        if not missing.exists():
+            missing.mkdir(mode=0o700, exist_ok=True)
+
+
 def own_private_dir(path: Path) -> bool:
     """Make `path` (0700) when it is missing; whether it is a directory of this user's that no one else may
     enter. A cache proxshift trusts (schema passes, compiled templates) is read and written only then."""
     import stat
 
     try:
-        for missing in [*reversed(path.parents), path]:  # each one made here 0700, not by the umask
-            if not missing.exists():
-                missing.mkdir(mode=0o700)
+        make_private_dirs(path)
         info = os.lstat(path)
     except OSError:
         return False

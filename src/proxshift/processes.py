@@ -143,11 +143,11 @@ def _exited(pid: int, within: float) -> bool:
         time.sleep(0.02)
 
 
-def ignore_sigint() -> Callable[[], object] | None:
+def ignore_sigint() -> Callable[[], object]:
     """Ignore Ctrl-C from now on: for a run that is ending already, a second one (pressed twice, or the one
     `timeout --foreground` passes on a moment after the terminal's) would cut its ending short. One that
     was pending is dropped too (signal.signal itself raises it: tried again). Returns what puts the
-    previous handler back; None off the main thread, where signals are not handled anyway."""
+    previous handler back (nothing to do off the main thread, where signals are not handled anyway)."""
     previous: Any = None
     while True:
         try:
@@ -157,7 +157,7 @@ def ignore_sigint() -> Callable[[], object] | None:
         except KeyboardInterrupt:
             continue
         except ValueError:
-            return None
+            return lambda: None
         break
     return functools.partial(signal.signal, signal.SIGINT, previous)
 

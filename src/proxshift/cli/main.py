@@ -313,7 +313,7 @@ def run(argv: list[str], *, exiting: bool = False) -> int:
             return int(result) if isinstance(result, int) else int(ExitCode.OK)
         return _ending(ui, ended, debug)
     finally:
-        if restore is not None and not exiting:
+        if not exiting:
             restore()
 
 

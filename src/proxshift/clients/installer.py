@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from proxshift.config.install_dir import InstallDir
 from proxshift.config.paths import cache_root as proxshift_cache
 from proxshift.errors import OperationError, UserInputError
-from proxshift.files import others_could_replace
+from proxshift.files import make_private_dirs, others_could_replace
 
 if TYPE_CHECKING:
     import requests
@@ -167,9 +167,7 @@ def _refuse_a_shared_cache(target: Path, checked: Path | None = None) -> None:
 
 def _cache_dir(target: Path) -> None:
     """The release's directory in the cache, made 0700 (its parents too), checked again once made."""
-    for missing in [*reversed(target.parents), target]:
-        if not missing.exists():
-            missing.mkdir(mode=0o700, exist_ok=True)  # another fetch run may make it at the same moment
+    make_private_dirs(target)  # another fetch run may make it at the same moment
     _refuse_a_shared_cache(target, checked=target)
 
 

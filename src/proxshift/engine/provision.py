@@ -194,8 +194,7 @@ class Provision:
             try:
                 self.report(PhaseFinished(phase.name, "interrupted", _since(began)))
             finally:
-                if restore is not None:
-                    restore()
+                restore()
             raise Interrupted(
                 f"interrupted during {phase.name}; completed phases are recorded",
                 f"resume with: proxshift provision {self.name}",

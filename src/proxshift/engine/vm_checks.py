@@ -67,18 +67,8 @@ class NodeFacts:
         for, and `guesses`, which they may not. A read that fails fails here, as it would in the checks (made
         again there, a hung node would cost its timeouts twice); a guess that fails is left unkept: a check
         that does need it reads it again and meets the error there, in its own words."""
-
-        def attempt(item: tuple[Callable[[], object], bool]) -> None:
-            read, guess = item
-            if not guess:
-                read()
-                return
-            with contextlib.suppress(ProxshiftError):
-                read()
-
-        in_parallel(
-            [(read, False) for read in reads] + [(read, True) for read in guesses], attempt, at_once=CONNECTIONS
-        )
+        unkept: list[Callable[[], object]] = [partial(_suppressed, guess) for guess in guesses]
+        in_parallel([*reads, *unkept], lambda read: read(), at_once=CONNECTIONS)
 
     def privileges(self) -> dict[str, set[str]]:
         held: dict[str, set[str]] = self._once(("privileges",), self.prox.cluster.privileges)
@@ -110,6 +100,11 @@ class NodeFacts:
     def vnet_zones(self) -> dict[str, str]:
         zones: dict[str, str] = self._once(("vnet_zones",), self.prox.cluster.vnet_zones)
         return zones
+
+
+def _suppressed(read: Callable[[], object]) -> None:
+    with contextlib.suppress(ProxshiftError):
+        read()
 
 
 class _Once:
